@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Kilimanjaro ABI: the one header shared by the XDP program, the mapper's
+ * TC/XDP program and every userspace process.
+ *
+ * Contract:
+ *  - every struct here is a map key or value; layouts are versioned by
+ *    KM_ABI_VERSION. A changed struct gets a new map name (km_<name>_v2) and
+ *    a migration in the loader, never a silent mismatch;
+ *  - byte order is part of the type: __be* fields are network order, every
+ *    other integer is host order;
+ *  - times are CLOCK_MONOTONIC nanoseconds (bpf_ktime_get_ns()) unless a
+ *    field says otherwise;
+ *  - no bitfields, no bool, no pointers, explicit padding.
+ */
+#ifndef KILIMANJARO_ABI_H
+#define KILIMANJARO_ABI_H
+
+#include <linux/types.h>
+
+#define KM_ABI_VERSION 1
+
+/* Per-service arrays are indexed by service id, 0 .. KM_MAX_SERVICES-1. */
+#define KM_MAX_SERVICES 4096
+#define KM_MAX_EDGE_ADDRS 64
+
+/* Default map sizes; the loader may override them from the config
+ * ("map_sizes") before the first load. Sizes of existing pins win: a
+ * different size in the config is reported as an error. */
+#define KM_DEF_PREFIXES 65536   /* each of allow_a/allow_b/deny_a/deny_b */
+#define KM_DEF_BLOCKS 65536
+#define KM_DEF_RL_SRC 262144
+#define KM_DEF_VALIDATED 131072
+#define KM_DEF_PUNCHES 65536
+#define KM_EVENTS_BYTES (256 * 1024)
+
+/* Map names: "km_" + at most 12 characters. Pinned as
+ * <pin-root>/<name>, pin-root default /sys/fs/bpf/kilimanjaro/<ifname>. */
+#define KM_MAP_CONFIG "km_config"
+#define KM_MAP_EDGE_ADDRS "km_edge_addrs"
+#define KM_MAP_SERVICES "km_services"
+#define KM_MAP_SVC_CFG "km_svc_cfg"
+#define KM_MAP_SVC_ADDRS "km_svc_addrs"
+#define KM_MAP_BACKENDS "km_backends"
+#define KM_MAP_BACKEND_SVC "km_backend_svc"
+#define KM_MAP_ALLOW_A "km_allow_a"
+#define KM_MAP_ALLOW_B "km_allow_b"
+#define KM_MAP_DENY_A "km_deny_a"
+#define KM_MAP_DENY_B "km_deny_b"
+#define KM_MAP_BLOCKS "km_blocks"
+#define KM_MAP_RL_SRC "km_rl_src"
+#define KM_MAP_RL_TOTAL "km_rl_total"
+#define KM_MAP_VALIDATED "km_validated"
+#define KM_MAP_PUNCHES "km_punches"
+#define KM_MAP_STATS "km_stats"
+#define KM_MAP_COUNTERS "km_counters"
+#define KM_MAP_SVC_STATS "km_svc_stats"
+#define KM_MAP_EVENTS "km_events"
+/* The pinned bpf_link of the XDP attachment. */
+#define KM_PIN_LINK "km_link"
+
+/* Who installed an entry. A reload or a sync only touches its own origin. */
+enum km_origin {
+	KM_ORIGIN_NONE = 0,
+	KM_ORIGIN_CONFIG = 1,     /* the loader, from the config file */
+	KM_ORIGIN_CLI = 2,        /* `kilimanjaro ... add` */
+	KM_ORIGIN_CONTROLLER = 3, /* the agent, from the controller */
+	KM_ORIGIN_LEARNED = 4,    /* the XDP program itself */
+	KM_ORIGIN_MAX,
+};
+
+/*
+ * Every packet the XDP program sees ends in exactly one of these; counted
+ * per CPU in km_stats (packets and bytes, bytes = frame length as received).
+ * Documented one by one in docs/design.md ("Verdicts").
+ */
+enum km_reason {
+	KM_R_PASS_NOT_IPV4 = 0,   /* ARP, IPv6, ...: to the kernel */
+	KM_R_PASS_NOT_OURS,       /* IPv4 neither to a service nor to the edge */
+	KM_R_PASS_EDGE,           /* to an edge address (SSH, BGP, ...) */
+	KM_R_PASS_FIB,            /* forward/decap wanted, FIB lookup failed: kernel */
+	KM_R_FWD_SERVICE,         /* player -> service, IPIP to the backend */
+	KM_R_FWD_PUNCH,           /* remote -> punched port, IPIP to the backend */
+	KM_R_FWD_DECAP,           /* backend -> player, decapsulated and sent */
+	KM_R_TX_ICMP_ECHO,        /* echo request to a service answered here */
+	KM_R_DROP_TRUNCATED,      /* frame shorter than the headers it claims */
+	KM_R_DROP_BAD_IP,         /* IPv4 header inconsistent (ihl, tot_len) */
+	KM_R_DROP_IP_OPTIONS,     /* IHL > 5 towards a service */
+	KM_R_DROP_FRAGMENT,       /* IPv4 fragment towards a service */
+	KM_R_DROP_BLOCKED,        /* source on the timed block list */
+	KM_R_DROP_DENIED,         /* source in a deny prefix */
+	KM_R_DROP_RATELIMIT,      /* source bucket exhausted */
+	KM_R_DROP_RL_BLOCKED,     /* source within its block time after a limit */
+	KM_R_DROP_SVC_LIMIT,      /* service-wide unvalidated budget exhausted */
+	KM_R_DROP_NO_SERVICE,     /* to a service address, no service or punch */
+	KM_R_DROP_ICMP,           /* ICMP to a service that is not an echo request */
+	KM_R_DROP_IPIP_NOT_BACKEND, /* IPIP whose outer source is not a backend */
+	KM_R_DROP_IPIP_BAD_INNER, /* IPIP inner packet not from a service of that backend, or malformed */
+	KM_R_DROP_TOO_BIG,        /* encapsulated packet exceeds the egress MTU */
+	KM_R_DROP_INTERNAL,       /* a helper failed (adjust_head, ...) */
+	KM_R_MAX,
+};
+
+/* Events that are not verdicts; per-CPU u64 in km_counters. */
+enum km_counter {
+	KM_C_RL_NEW = 0,       /* rate-limit buckets created (insertions into km_rl_src) */
+	KM_C_VALIDATED_NEW,    /* players newly validated */
+	KM_C_VALIDATED_EXPIRED,/* validated entries found idle and removed */
+	KM_C_PUNCH_LEARNED,    /* port punches learned on the decap path */
+	KM_C_PUNCH_EXPIRED,    /* punches found idle and removed */
+	KM_C_BLOCK_ADDED,      /* blocks the data plane added */
+	KM_C_BLOCK_EXPIRED,    /* blocks found expired and removed */
+	KM_C_EVENT_LOST,       /* ring buffer full: event not reported */
+	KM_C_INSERT_FAILED,    /* a map update from XDP failed (map full) */
+	KM_C_A2S_SEEN,         /* A2S requests recognised by the parse stage */
+	KM_C_MAX,
+};
+
+enum km_proto_idx { KM_P_UDP = 0, KM_P_TCP = 1, KM_P_ICMP = 2, KM_P_MAX };
+
+/* km_stats value, per CPU, indexed by enum km_reason. */
+struct km_stat {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct km_stat) == 16, "km_stat");
+
+/* km_config: ARRAY, one entry (key 0). Written by the loader only. */
+struct km_config {
+	__u32 abi_version;      /* KM_ABI_VERSION of the loader that wrote it */
+	__u32 active_lists;     /* 0: km_allow_a/km_deny_a active, 1: *_b */
+	__be32 edge_addr;       /* outer source of IPIP to backends */
+	__u32 flags;            /* KM_CFG_F_* */
+	__u64 punch_idle_ns;    /* punch expires after this idle time */
+	__u64 validated_idle_ns;/* validated player expires after this idle time */
+	__u64 test_now_ns;      /* only read when the object was loaded with
+				   rodata km_settable_clock = 1 (tests) */
+	__u8 rl_prefix_len;     /* unvalidated buckets aggregate sources by this
+				   prefix length (1..32, default 24) */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct km_config) == 48, "km_config");
+
+#define KM_CFG_F_ICMP_ECHO 0x1 /* answer echo requests to service addresses */
+
+/* km_edge_addrs: HASH, key __be32 edge address, value struct km_edge_addr. */
+struct km_edge_addr {
+	__u32 flags;  /* reserved, 0 */
+	__u8 origin;  /* enum km_origin */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct km_edge_addr) == 8, "km_edge_addr");
+
+/* km_services: HASH, (protocol, service address, port) -> service. */
+struct km_service_key {
+	__u8 proto;    /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 pad;
+	__be16 port;   /* network order */
+	__be32 addr;   /* network order */
+};
+_Static_assert(sizeof(struct km_service_key) == 8, "km_service_key");
+
+struct km_service {
+	__u32 id;            /* index into km_svc_cfg, km_svc_stats, km_rl_total */
+	__be32 backend;      /* game-server host, IPIP outer destination */
+	__be16 backend_port; /* 0: keep the port; else rewrite to this */
+	__u8 origin;         /* enum km_origin */
+	__u8 flags;          /* KM_SVC_F_* */
+};
+_Static_assert(sizeof(struct km_service) == 12, "km_service");
+
+/*
+ * A token bucket (GCRA): rate per second and burst. 0 rate = unlimited.
+ * block_ms: after the bucket rejects a packet, the source is refused for
+ * this long (0 = no block time, just drop the excess).
+ */
+struct km_limit {
+	__u32 pps;         /* packets per second, 0 = unlimited */
+	__u32 burst_pkts;  /* bucket depth in packets (>= 1 when pps != 0) */
+	__u64 bps;         /* bytes per second (IP length), 0 = unlimited */
+	__u64 burst_bytes; /* bucket depth in bytes */
+	__u32 block_ms;    /* block time after the limit is exceeded */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct km_limit) == 32, "km_limit");
+
+/* km_svc_cfg: ARRAY[KM_MAX_SERVICES], indexed by service id. */
+struct km_svc_cfg {
+	struct km_limit unvalidated; /* per source prefix (rl_prefix_len), for
+					unvalidated sources */
+	struct km_limit validated;   /* per validated player address */
+	struct km_limit total;       /* per CPU share of the service-wide budget
+					for unvalidated sources (the loader
+					divides by the number of CPUs) */
+	struct km_limit icmp;        /* echo requests, per source prefix */
+	__u32 flags;                 /* KM_SVC_F_* mirror */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct km_svc_cfg) == 136, "km_svc_cfg");
+
+#define KM_SVC_F_A2S 0x1 /* A2S caching enabled (issue 3) */
+
+/* km_svc_addrs: HASH, key __be32 service address. Derived from km_services by
+ * userspace (lib/maps.c) after every change of km_services. */
+struct km_svc_addr {
+	__u32 icmp_service_id; /* lowest service id at this address: its icmp
+				  limit applies to echo requests */
+	__u32 services;        /* number of services at this address */
+};
+_Static_assert(sizeof(struct km_svc_addr) == 8, "km_svc_addr");
+
+/* km_backends: HASH, key __be32 backend address, value __u32 number of
+ * services it serves. Derived. */
+
+/* km_backend_svc: HASH, (backend, service address) -> __u32 number of
+ * services. Derived. Decapsulation requires a hit here. */
+struct km_backend_svc_key {
+	__be32 backend;
+	__be32 svc_addr;
+};
+_Static_assert(sizeof(struct km_backend_svc_key) == 8, "km_backend_svc_key");
+
+/* km_allow_*, km_deny_*: LPM_TRIE, BPF_F_NO_PREALLOC. */
+struct km_prefix_key {
+	__u32 prefixlen; /* 0..32 */
+	__be32 addr;     /* network order, host bits zero */
+};
+_Static_assert(sizeof(struct km_prefix_key) == 8, "km_prefix_key");
+
+struct km_prefix_val {
+	__u8 origin; /* enum km_origin */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct km_prefix_val) == 8, "km_prefix_val");
+
+/* km_blocks: LRU_HASH, key __be32 source address. */
+struct km_block {
+	__u64 until_ns; /* blocked while now < until_ns */
+	__u8 origin;    /* enum km_origin */
+	__u8 reason;    /* enum km_block_reason */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct km_block) == 16, "km_block");
+
+enum km_block_reason {
+	KM_BLOCK_MANUAL = 0,     /* config, CLI or controller */
+	KM_BLOCK_RATELIMIT = 1,  /* a limit was exceeded */
+	KM_BLOCK_REASON_MAX,
+};
+
+/* Token-bucket state (GCRA theoretical arrival times). */
+struct km_bucket {
+	__u64 tat_pkts;        /* ns */
+	__u64 tat_bytes;       /* ns */
+	__u64 blocked_until;   /* ns; 0 = not blocked */
+};
+_Static_assert(sizeof(struct km_bucket) == 24, "km_bucket");
+
+/* km_rl_src: LRU_HASH (BPF_F_NO_COMMON_LRU), unvalidated sources
+ * aggregated by prefix. */
+struct km_rl_key {
+	__u32 service_id;
+	__be32 prefix;   /* source address masked to rl_prefix_len */
+	__u8 kind;       /* 0: service traffic, 1: ICMP echo */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct km_rl_key) == 16, "km_rl_key");
+
+/* km_rl_total: PERCPU_ARRAY[KM_MAX_SERVICES] of struct km_bucket. */
+
+/* km_validated: LRU_HASH. Inserted only on the decap path (the backend
+ * answered this player), so spoofed sources can never insert or evict. */
+struct km_validated_key {
+	__u32 service_id;
+	__be32 player;
+};
+_Static_assert(sizeof(struct km_validated_key) == 8, "km_validated_key");
+
+struct km_validated {
+	__u64 last_seen_ns;   /* last packet from the backend to this player */
+	struct km_bucket bucket;
+};
+_Static_assert(sizeof(struct km_validated) == 32, "km_validated");
+
+/* km_punches: LRU_HASH. (protocol, service address, port the backend used,
+ * remote, remote port) -> backend. */
+struct km_punch_key {
+	__u8 proto;
+	__u8 pad[3];
+	__be32 svc_addr;
+	__be32 remote;
+	__be16 svc_port;
+	__be16 remote_port;
+};
+_Static_assert(sizeof(struct km_punch_key) == 16, "km_punch_key");
+
+struct km_punch {
+	__be32 backend;
+	__u8 origin;         /* KM_ORIGIN_LEARNED, _CONTROLLER or _CLI */
+	__u8 pad[3];
+	__u64 last_seen_ns;  /* refreshed by traffic both ways (at most ~1/s);
+				userspace entries set it at install time */
+};
+_Static_assert(sizeof(struct km_punch) == 16, "km_punch");
+
+/* km_svc_stats: PERCPU_ARRAY[KM_MAX_SERVICES]. */
+struct km_svc_stat {
+	__u64 rx_packets;   /* packets matched to the service */
+	__u64 rx_bytes;
+	__u64 fwd_packets;  /* encapsulated to the backend */
+	__u64 fwd_bytes;
+	__u64 drop_packets; /* dropped by block/deny/limits */
+	__u64 drop_bytes;
+	__u64 ret_packets;  /* backend -> player (decap) */
+	__u64 ret_bytes;
+};
+_Static_assert(sizeof(struct km_svc_stat) == 64, "km_svc_stat");
+
+/* km_events: RINGBUF of struct km_event, for the agent. */
+enum km_event_type {
+	KM_EV_PUNCH_LEARNED = 1,
+	KM_EV_BLOCK_ADDED = 2,
+	KM_EV_MAX,
+};
+
+struct km_event {
+	__u32 type;        /* enum km_event_type */
+	__u32 service_id;  /* service concerned, or ~0 */
+	__u64 ts_ns;
+	struct km_punch_key punch; /* KM_EV_PUNCH_LEARNED */
+	__be32 backend;            /* KM_EV_PUNCH_LEARNED */
+	__be32 block_addr;         /* KM_EV_BLOCK_ADDED: address or prefix */
+	__u8 block_prefix_len;     /* KM_EV_BLOCK_ADDED */
+	__u8 block_reason;         /* enum km_block_reason */
+	__u8 pad[6];
+	__u64 block_until_ns;      /* KM_EV_BLOCK_ADDED */
+};
+_Static_assert(sizeof(struct km_event) == 56, "km_event");
+
+#endif /* KILIMANJARO_ABI_H */
