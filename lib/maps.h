@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Map access shared by the loader, the CLI, the agent (later) and the tests:
+ * opening pins, editing entries with their origin, and the reload rules of
+ * docs/design.md (derived service maps, double-buffered prefix lists).
+ *
+ * All functions return 0 or -errno and log (lib/log.h) a message that names
+ * the map and the entry when they fail. Addresses and ports are in network
+ * order (__be32 / __be16), as in the maps.
+ */
+#ifndef KM_MAPS_H
+#define KM_MAPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kilimanjaro_abi.h"
+
+struct bpf_object;
+
+enum km_map_id {
+	KM_M_CONFIG = 0,
+	KM_M_EDGE_ADDRS,
+	KM_M_SERVICES,
+	KM_M_SVC_CFG,
+	KM_M_SVC_ADDRS,
+	KM_M_BACKENDS,
+	KM_M_BACKEND_SVC,
+	KM_M_ALLOW_A,
+	KM_M_ALLOW_B,
+	KM_M_DENY_A,
+	KM_M_DENY_B,
+	KM_M_BLOCKS,
+	KM_M_RL_SRC,
+	KM_M_RL_TOTAL,
+	KM_M_VALIDATED,
+	KM_M_PUNCHES,
+	KM_M_STATS,
+	KM_M_COUNTERS,
+	KM_M_SVC_STATS,
+	KM_M_EVENTS,
+	KM_M_MAX,
+};
+
+/* Name of each map (KM_MAP_*), indexed by enum km_map_id. */
+extern const char *const km_map_names[KM_M_MAX];
+
+struct km_maps {
+	int fd[KM_M_MAX]; /* -1 when not open */
+	int ncpus;        /* libbpf_num_possible_cpus() */
+};
+
+/* Open every map pinned under pin_root. -ENOENT (logged with the path) when
+ * a pin is missing: nothing attached there. */
+int km_maps_open_pinned(struct km_maps *m, const char *pin_root);
+/* Take (dup) the fds of a loaded object's maps: loader and tests. */
+int km_maps_from_object(struct km_maps *m, struct bpf_object *obj);
+/* Accepts a zeroed or half-opened struct. */
+void km_maps_close(struct km_maps *m);
+
+/* ---- config (single entry) ---- */
+int km_config_read(const struct km_maps *m, struct km_config *cfg);
+int km_config_write(const struct km_maps *m, const struct km_config *cfg);
+
+/* ---- edge addresses: the set of `origin` entries becomes exactly addrs ---- */
+int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
+		       size_t n, uint8_t origin);
+
+/* ---- services ---- */
+struct km_service_spec {
+	uint8_t proto;          /* IPPROTO_UDP / IPPROTO_TCP */
+	uint32_t addr;          /* __be32 */
+	uint16_t port;          /* __be16 */
+	uint32_t backend;       /* __be32 */
+	uint16_t backend_port;  /* __be16, 0 = keep */
+	uint32_t flags;         /* KM_SVC_F_* */
+	/* Limits as configured; `total` is service-wide here, km_service_put
+	 * divides its rates by ncpus for the per-CPU budget. */
+	struct km_limit unvalidated, validated, total, icmp;
+};
+
+/* Add or replace one service (id kept when it exists, else the lowest free
+ * id; its km_svc_cfg written before the km_services entry, its per-service
+ * counters zeroed when the id is new), then re-derive. -EEXIST when the key
+ * exists with another origin. */
+int km_service_put(const struct km_maps *m, const struct km_service_spec *s,
+		   uint8_t origin);
+/* Delete one service of this origin (-ENOENT, -EPERM for another origin),
+ * then re-derive. */
+int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
+		   uint16_t port, uint8_t origin);
+/* Make the services of `origin` exactly specs[]: puts first, deletes after,
+ * derived maps re-derived once. Entries of other origins untouched; a spec
+ * colliding with another origin's entry is -EEXIST before anything changes. */
+int km_services_sync(const struct km_maps *m,
+		     const struct km_service_spec *specs, size_t n,
+		     uint8_t origin);
+/* Recompute km_svc_addrs, km_backends, km_backend_svc from km_services. */
+int km_services_derive(const struct km_maps *m);
+
+/* ---- allow / deny prefix lists ---- */
+enum km_list { KM_LIST_ALLOW = 0, KM_LIST_DENY = 1 };
+
+/* Single edits on the active pair. */
+int km_prefix_add(const struct km_maps *m, enum km_list l,
+		  const struct km_prefix_key *k, uint8_t origin);
+int km_prefix_del(const struct km_maps *m, enum km_list l,
+		  const struct km_prefix_key *k, uint8_t origin);
+/* Reload both lists of `origin` at once through the inactive pair and one
+ * flip of km_config.active_lists (docs/design.md "Lists"). */
+int km_prefixes_sync(const struct km_maps *m,
+		     const struct km_prefix_key *allow, size_t n_allow,
+		     const struct km_prefix_key *deny, size_t n_deny,
+		     uint8_t origin);
+
+/* ---- blocks, punches ---- */
+int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
+		 uint8_t origin);
+int km_block_del(const struct km_maps *m, uint32_t addr, uint8_t origin);
+struct km_block_spec {
+	uint32_t addr;     /* __be32 */
+	uint64_t until_ns; /* CLOCK_MONOTONIC */
+};
+int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
+		   size_t n, uint8_t origin);
+int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
+		 uint32_t backend, uint8_t origin);
+int km_punch_del(const struct km_maps *m, const struct km_punch_key *k);
+
+/* ---- reading ---- */
+/* Sum of per-CPU km_stats / km_counters / one service's km_svc_stats. */
+int km_stats_read(const struct km_maps *m, struct km_stat out[KM_R_MAX]);
+int km_counters_read(const struct km_maps *m, uint64_t out[KM_C_MAX]);
+int km_svc_stat_read(const struct km_maps *m, uint32_t id,
+		     struct km_svc_stat *out);
+/* Number of entries in a hash/LRU/LPM map (iterates keys). */
+long km_map_count(const struct km_maps *m, enum km_map_id id);
+
+/* Names for humans and JSON: "pass_not_ipv4", "drop_denied", ... */
+const char *km_reason_name(unsigned int r);
+const char *km_counter_name(unsigned int c);
+const char *km_origin_name(unsigned int o);
+/* 0 / -EINVAL for "config", "cli", "controller", "learned". */
+int km_origin_parse(const char *s, uint8_t *out);
+
+/* Monotonic clock in ns, the XDP program's time base. */
+uint64_t km_mono_ns(void);
+
+#endif
