@@ -146,4 +146,53 @@ int km_origin_parse(const char *s, uint8_t *out);
 /* Monotonic clock in ns, the XDP program's time base. */
 uint64_t km_mono_ns(void);
 
+/* ---- additions: single reads and listings (CLI, agent) ---- */
+
+/* One entry of a map with its key, as listings return them. */
+struct km_service_entry {
+	struct km_service_key key;
+	struct km_service val;
+};
+struct km_prefix_entry {
+	struct km_prefix_key key;
+	struct km_prefix_val val;
+};
+struct km_block_entry {
+	uint32_t addr; /* __be32 */
+	struct km_block val;
+};
+struct km_punch_entry {
+	struct km_punch_key key;
+	struct km_punch val;
+};
+
+/* Exact reads: 0, or -ENOENT (not logged) when there is no such entry. */
+int km_service_get(const struct km_maps *m, uint8_t proto, uint32_t addr,
+		   uint16_t port, struct km_service *out);
+int km_prefix_get(const struct km_maps *m, enum km_list l,
+		  const struct km_prefix_key *k, struct km_prefix_val *out);
+int km_block_get(const struct km_maps *m, uint32_t addr, struct km_block *out);
+int km_punch_get(const struct km_maps *m, const struct km_punch_key *k,
+		 struct km_punch *out);
+int km_svc_cfg_read(const struct km_maps *m, uint32_t id,
+		    struct km_svc_cfg *out);
+
+/* Listings: *out is malloc'd (free() it), *n entries, unordered. Prefix
+ * listings read the active pair. */
+int km_services_list(const struct km_maps *m, struct km_service_entry **out,
+		     size_t *n);
+int km_prefixes_list(const struct km_maps *m, enum km_list l,
+		     struct km_prefix_entry **out, size_t *n);
+int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
+		   size_t *n);
+int km_punches_list(const struct km_maps *m, struct km_punch_entry **out,
+		    size_t *n);
+
+/* The LPM map packets read for list l now (km_config.active_lists). */
+int km_prefix_active_map(const struct km_maps *m, enum km_list l,
+			 enum km_map_id *out);
+
+/* 0 / -EINVAL (not logged) for a prefix length > 32 or host bits set. */
+int km_prefix_check(const struct km_prefix_key *k);
+
 #endif
