@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# The namespace lab, sourced by every lab test and by the demo:
+#
+#   player (pl0) ──┐                       ┌── edge (ed0: XDP, kilimanjaro-loader)
+#                  ├── router (rt-*) ──────┤
+#   flooder (fl0) ─┘                       └── game-server host (gs0: mapper;
+#                                               service addresses on lo)
+#
+# Addresses only from 198.18.0.0/15. The router sends the service prefix
+# 198.18.10.0/24 to the edge, as BGP would on a real anycast edge.
+#
+# Processes run with `nsenter --net` (not `ip netns exec`), so they keep the
+# host's /sys/fs/bpf and every pin stays visible to the CLI and the tests.
+# Everything the lab creates carries LAB_PREFIX and is removed by the EXIT
+# trap, which then checks that nothing was left behind.
+#
+# Needs: KM_BUILD_DIR (a configured and built meson build directory).
+
+set -uo pipefail
+
+LAB_PREFIX=${LAB_PREFIX:-kml-$$}
+LAB_NS_PL=$LAB_PREFIX-pl
+LAB_NS_RT=$LAB_PREFIX-rt
+LAB_NS_ED=$LAB_PREFIX-ed
+LAB_NS_GS=$LAB_PREFIX-gs
+LAB_NS_FL=$LAB_PREFIX-fl
+LAB_NAMESPACES=("$LAB_NS_PL" "$LAB_NS_RT" "$LAB_NS_ED" "$LAB_NS_GS" "$LAB_NS_FL")
+
+# Player side: one veth, one /24 per role so limits that aggregate by /24
+# never mix the roles.
+LAB_PLAYER=198.18.0.2   # a well-behaved player
+LAB_DENIED=198.18.4.2   # inside the demo/test deny prefix
+LAB_ALLOWED=198.18.5.2  # inside the allow prefix (no limits)
+LAB_LIMITED=198.18.6.2  # sends faster than its limit
+LAB_REMOTE=198.18.7.2   # a remote the game server opens a flow to
+LAB_PLAYER_NETS=(0 4 5 6 7)
+LAB_EDGE=198.18.1.2
+LAB_EDGE_GW=198.18.1.1
+LAB_GS=198.18.2.2
+LAB_GS_GW=198.18.2.1
+LAB_FLOODER=198.18.3.2
+LAB_SVC_NET=198.18.10.0/24
+LAB_SVC=198.18.10.1
+LAB_SVC2=198.18.10.2
+# Links that carry IPIP have room for the 20-byte outer header.
+LAB_TUNNEL_MTU=1600
+
+LAB_PIN=/sys/fs/bpf/$LAB_PREFIX
+LAB_PIN_EDGE=$LAB_PIN/edge
+LAB_PIN_GS=$LAB_PIN/gs
+LAB_DIR=${LAB_DIR:-$(mktemp -d "/tmp/$LAB_PREFIX.XXXXXX")}
+
+KM_BUILD_DIR=${KM_BUILD_DIR:?KM_BUILD_DIR must name the meson build directory}
+KM_LOADER=$KM_BUILD_DIR/loader/kilimanjaro-loader
+KM_CLI=$KM_BUILD_DIR/cli/kilimanjaro
+KM_MAPPER=$KM_BUILD_DIR/mapper/kilimanjaro-mapper
+KM_FLOODGEN=$KM_BUILD_DIR/tests/lab/floodgen
+KM_FLOW=$KM_BUILD_DIR/tests/lab/kmflow
+
+declare -A LAB_PIDS=()  # name -> pid of every background process
+LAB_FAILED=0
+LAB_KEEP_LOGS=${LAB_KEEP_LOGS:-0}
+
+lab_log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+lab_fail() {
+	lab_log "FAIL: $*"
+	LAB_FAILED=1
+	exit 1
+}
+
+# lab_exec NS CMD...: run CMD in namespace NS (network only).
+lab_exec() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" -- "$@"
+}
+
+# lab_spawn NAME NS CMD...: CMD in the background, output in
+# $LAB_DIR/NAME.log, killed by the teardown.
+lab_spawn() {
+	local name=$1 ns=$2
+	shift 2
+	nsenter --net="/run/netns/$ns" -- "$@" >"$LAB_DIR/$name.log" 2>&1 &
+	LAB_PIDS[$name]=$!
+}
+
+lab_pid() { echo "${LAB_PIDS[$1]:-}"; }
+
+lab_alive() {
+	local pid=${LAB_PIDS[$1]:-}
+	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# lab_stop NAME [SIGNAL]: signal (default TERM) and reap; returns its status.
+lab_stop() {
+	local name=$1 sig=${2:-TERM} pid=${LAB_PIDS[$1]:-} i rc
+	[[ -n $pid ]] || return 0
+	kill "-$sig" "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		lab_log "$name (pid $pid) ignored SIG$sig for 5 s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	rc=$?
+	unset "LAB_PIDS[$name]"
+	return $rc
+}
+
+# lab_wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+lab_wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+lab_require() {
+	local f
+	for f in "$@"; do
+		[[ -x $f ]] || lab_fail "$f is missing: build first (ninja -C $KM_BUILD_DIR)"
+	done
+}
+
+_lab_veth() { # NS_A DEV_A NS_B DEV_B
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" ||
+		lab_fail "cannot create veth $2/$4"
+}
+
+
+# A permanent neighbour entry: bpf_fib_lookup and the first packets never
+# depend on ARP timing.
+_lab_neigh() { # NS DEV ADDR PEER_NS PEER_DEV
+	local mac
+	mac=$(ip -n "$4" -j link show dev "$5" | jq -r '.[0].address')
+	ip -n "$1" neigh replace "$3" lladdr "$mac" dev "$2" nud permanent
+}
+
+_lab_sysctl() { # NS KEY=VALUE...
+	local ns=$1 kv
+	shift
+	for kv in "$@"; do
+		lab_exec "$ns" sysctl -qw "$kv" >/dev/null ||
+			lab_fail "sysctl $kv in $ns"
+	done
+}
+
+lab_up() {
+	local ns dev n
+
+	[[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]] ||
+		lab_fail "/sys/fs/bpf is not bpffs (run packaging/install-deps)"
+	trap lab_teardown EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns add "$ns" || lab_fail "ip netns add $ns"
+		ip -n "$ns" link set lo up
+		_lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0
+	done
+	mkdir -p -m 0700 "$LAB_PIN" "$LAB_PIN_EDGE" "$LAB_PIN_GS"
+
+	_lab_veth "$LAB_NS_PL" pl0 "$LAB_NS_RT" rt-pl
+	_lab_veth "$LAB_NS_ED" ed0 "$LAB_NS_RT" rt-ed
+	_lab_veth "$LAB_NS_GS" gs0 "$LAB_NS_RT" rt-gs
+	_lab_veth "$LAB_NS_FL" fl0 "$LAB_NS_RT" rt-fl
+
+	# Router.
+	for n in "${LAB_PLAYER_NETS[@]}"; do
+		ip -n "$LAB_NS_RT" addr add "198.18.$n.1/24" dev rt-pl
+		ip -n "$LAB_NS_PL" addr add "198.18.$n.2/24" dev pl0
+	done
+	ip -n "$LAB_NS_RT" addr add "$LAB_EDGE_GW/24" dev rt-ed
+	ip -n "$LAB_NS_RT" addr add "$LAB_GS_GW/24" dev rt-gs
+	ip -n "$LAB_NS_RT" addr add 198.18.3.1/24 dev rt-fl
+	ip -n "$LAB_NS_ED" addr add "$LAB_EDGE/24" dev ed0
+	ip -n "$LAB_NS_GS" addr add "$LAB_GS/24" dev gs0
+	ip -n "$LAB_NS_GS" addr add "$LAB_SVC/32" dev lo
+	ip -n "$LAB_NS_GS" addr add "$LAB_SVC2/32" dev lo
+	ip -n "$LAB_NS_FL" addr add "$LAB_FLOODER/24" dev fl0
+	ip -n "$LAB_NS_ED" link set ed0 mtu "$LAB_TUNNEL_MTU"
+	ip -n "$LAB_NS_RT" link set rt-ed mtu "$LAB_TUNNEL_MTU"
+	ip -n "$LAB_NS_GS" link set gs0 mtu "$LAB_TUNNEL_MTU"
+	ip -n "$LAB_NS_RT" link set rt-gs mtu "$LAB_TUNNEL_MTU"
+
+	for dev in pl0 ed0 gs0 fl0; do
+		ns=$LAB_PREFIX-${dev:0:2}
+		ip -n "$ns" link set "$dev" up
+		# Complete checksums on the wire: XDP sees what a NIC would.
+		lab_exec "$ns" ethtool -K "$dev" tx off >/dev/null 2>&1 ||
+			lab_fail "ethtool -K $dev tx off"
+	done
+	for dev in rt-pl rt-ed rt-gs rt-fl; do
+		ip -n "$LAB_NS_RT" link set "$dev" up
+		lab_exec "$LAB_NS_RT" ethtool -K "$dev" tx off >/dev/null 2>&1 ||
+			lab_fail "ethtool -K $dev tx off"
+	done
+	# veth native XDP: frames sent by XDP_TX on ed0 and by floodgen on
+	# fl0 are dropped unless the peer runs NAPI, which GRO switches on.
+	lab_exec "$LAB_NS_RT" ethtool -K rt-ed gro on >/dev/null ||
+		lab_fail "ethtool -K rt-ed gro on"
+	lab_exec "$LAB_NS_RT" ethtool -K rt-fl gro on >/dev/null ||
+		lab_fail "ethtool -K rt-fl gro on"
+
+	ip -n "$LAB_NS_PL" route add default via 198.18.0.1 src "$LAB_PLAYER"
+	ip -n "$LAB_NS_ED" route add default via "$LAB_EDGE_GW"
+	ip -n "$LAB_NS_GS" route add default via "$LAB_GS_GW"
+	ip -n "$LAB_NS_FL" route add default via 198.18.3.1
+	ip -n "$LAB_NS_RT" route add "$LAB_SVC_NET" via "$LAB_EDGE"
+	# Replies to spoofed sources end here instead of looping.
+	ip -n "$LAB_NS_RT" route add blackhole 198.18.0.0/15
+
+	_lab_sysctl "$LAB_NS_RT" net.ipv4.ip_forward=1
+	_lab_sysctl "$LAB_NS_ED" net.ipv4.ip_forward=1 \
+		net.ipv4.conf.ed0.forwarding=1
+	for dev in rt-pl rt-ed rt-gs rt-fl; do
+		_lab_sysctl "$LAB_NS_RT" "net.ipv4.conf.$dev.rp_filter=0"
+	done
+	_lab_sysctl "$LAB_NS_ED" net.ipv4.conf.ed0.rp_filter=0
+	_lab_sysctl "$LAB_NS_GS" net.ipv4.conf.gs0.rp_filter=0 \
+		net.ipv4.conf.lo.rp_filter=0
+
+	_lab_neigh "$LAB_NS_ED" ed0 "$LAB_EDGE_GW" "$LAB_NS_RT" rt-ed
+	_lab_neigh "$LAB_NS_RT" rt-ed "$LAB_EDGE" "$LAB_NS_ED" ed0
+	_lab_neigh "$LAB_NS_GS" gs0 "$LAB_GS_GW" "$LAB_NS_RT" rt-gs
+	_lab_neigh "$LAB_NS_RT" rt-gs "$LAB_GS" "$LAB_NS_GS" gs0
+	_lab_neigh "$LAB_NS_RT" rt-fl "$LAB_FLOODER" "$LAB_NS_FL" fl0
+	_lab_neigh "$LAB_NS_FL" fl0 198.18.3.1 "$LAB_NS_RT" rt-fl
+	_lab_neigh "$LAB_NS_PL" pl0 198.18.0.1 "$LAB_NS_RT" rt-pl
+	for n in "${LAB_PLAYER_NETS[@]}"; do
+		_lab_neigh "$LAB_NS_RT" rt-pl "198.18.$n.2" "$LAB_NS_PL" pl0
+	done
+	lab_log "lab $LAB_PREFIX up (logs in $LAB_DIR)"
+}
+
+# ---- Kilimanjaro processes ------------------------------------------------
+
+# lab_start_loader CONFIG [EXTRA ARGS...]: the loader on the edge, in the
+# foreground as systemd runs it; returns once the program is attached.
+lab_start_loader() {
+	local cfg=$1
+	shift
+	lab_spawn loader "$LAB_NS_ED" "$KM_LOADER" --interface ed0 \
+		--config "$cfg" --pin-root "$LAB_PIN_EDGE" "$@"
+	lab_wait_for 15 test -e "$LAB_PIN_EDGE/km_link" ||
+		{ cat "$LAB_DIR/loader.log" >&2; lab_fail "loader did not attach"; }
+	lab_wait_for 5 grep -q -i ready "$LAB_DIR/loader.log" || true
+}
+
+# lab_start_mapper [EXTRA ARGS...]: the mapper on the game-server host.
+lab_start_mapper() {
+	lab_spawn mapper "$LAB_NS_GS" "$KM_MAPPER" --interface gs0 \
+		--address "$LAB_GS" --edge "$LAB_EDGE" --default-edge "$LAB_EDGE" \
+		--service "$LAB_SVC_NET" --pin-root "$LAB_PIN_GS" "$@"
+	lab_wait_for 15 lab_mapper_attached ||
+		{ cat "$LAB_DIR/mapper.log" >&2; lab_fail "mapper did not attach"; }
+}
+
+lab_mapper_attached() {
+	lab_alive mapper || return 1
+	ip -n "$LAB_NS_GS" -d link show dev gs0 | grep -q 'prog/xdp'
+}
+
+# km ARGS...: the CLI on the edge's pins.
+km() { "$KM_CLI" --pin-root "$LAB_PIN_EDGE" "$@"; }
+
+# lab_stat REASON: packets counted under a verdict (km_reason_name()).
+lab_stat() {
+	km status --json | jq -r --arg r "$1" '
+		(.reasons // .stats // .verdicts) as $s
+		| if ($s | type) == "array" then
+			([$s[] | select(.name == $r or .reason == $r) | .packets] | add // 0)
+		  else ($s[$r].packets // $s[$r] // 0) end'
+}
+
+# ---- traffic --------------------------------------------------------------
+
+# lab_flow NS SRC DST:PORT RATE SECONDS: a kmflow client; prints its JSON.
+lab_flow() {
+	lab_exec "$1" "$KM_FLOW" client --bind "$2" --to "$3" --rate "$4" \
+		--duration "$5"
+}
+
+# lab_json_get JSON FIELD
+lab_json_get() { jq -r ".$2" <<<"$1"; }
+
+lab_assert() { # DESCRIPTION TEST-ARGS...
+	local what=$1
+	shift
+	if test "$@"; then
+		lab_log "ok: $what"
+	else
+		lab_fail "$what (test $*)"
+	fi
+}
+
+# ---- teardown ---------------------------------------------------------------
+
+lab_teardown() {
+	local rc=$? name ns left=0
+
+	trap - EXIT INT TERM
+	((rc)) && LAB_FAILED=1
+	for name in "${!LAB_PIDS[@]}"; do
+		lab_stop "$name" TERM
+	done
+	# Only --detach removes a pinned link; ask the loader and the mapper
+	# to do it properly, then remove whatever remains.
+	if [[ -e $LAB_PIN_EDGE/km_link && -x $KM_LOADER ]]; then
+		timeout 10 nsenter --net="/run/netns/$LAB_NS_ED" -- "$KM_LOADER" \
+			--interface ed0 --pin-root "$LAB_PIN_EDGE" --detach \
+			>>"$LAB_DIR/teardown.log" 2>&1
+	fi
+	if [[ -d $LAB_PIN_GS && -x $KM_MAPPER ]] && ip netns list | grep -q "^$LAB_NS_GS\b"; then
+		timeout 10 nsenter --net="/run/netns/$LAB_NS_GS" -- "$KM_MAPPER" \
+			--interface gs0 --pin-root "$LAB_PIN_GS" --detach \
+			>>"$LAB_DIR/teardown.log" 2>&1
+	fi
+	for ns in "${LAB_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$LAB_PIN"
+
+	# Leftover check: a lab that leaks breaks the next one.
+	for name in "${!LAB_PIDS[@]}"; do
+		lab_log "LEFTOVER process $name (pid ${LAB_PIDS[$name]})"
+		left=1
+	done
+	if ip netns list | grep -q "^$LAB_PREFIX-"; then
+		lab_log "LEFTOVER namespaces: $(ip netns list | grep "^$LAB_PREFIX-" | tr '\n' ' ')"
+		left=1
+	fi
+	if [[ -e $LAB_PIN ]]; then
+		lab_log "LEFTOVER pins under $LAB_PIN"
+		left=1
+	fi
+	if ((LAB_FAILED || left)) || [[ $LAB_KEEP_LOGS == 1 ]]; then
+		for name in "$LAB_DIR"/*.log; do
+			[[ -s $name ]] || continue
+			echo "---- $(basename "$name")" >&2
+			tail -n 40 "$name" >&2
+		done
+		lab_log "logs kept in $LAB_DIR"
+	else
+		rm -rf "$LAB_DIR"
+	fi
+	((left)) && rc=1
+	exit $rc
+}
