@@ -1,5 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kilimanjaro XDP edge program. The pipeline (docs/design.md):
+ *
+ *   parse Ethernet + IPv4
+ *   IPIP to an edge address         -> decap (backend authenticated) -> player
+ *   to a service address            -> parse L4 (malformed dropped)
+ *       ICMP                        -> echo reply (block, deny, limit)
+ *       matches a service           -> block -> deny -> allow | limits -> IPIP
+ *       matches a port punch        -> block -> deny -> IPIP
+ *       else                        -> DROP_NO_SERVICE
+ *   to an edge address              -> block -> deny -> kernel
+ *   anything else                   -> kernel (PASS_NOT_OURS)
+ *
+ * Every stage returns a reason or KM_CONTINUE; km_finish() counts the one
+ * reason of the packet and maps it to the XDP action.
+ */
 #include <linux/bpf.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
+
 #include "kilimanjaro_abi.h"
-SEC("xdp") int km_xdp(struct xdp_md *ctx) { return XDP_PASS; }
+#include "decap.bpf.h"
+#include "encap.bpf.h"
+#include "icmp.bpf.h"
+#include "lists.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "pkt.bpf.h"
+#include "punch.bpf.h"
+#include "ratelimit.bpf.h"
+#include "stats.bpf.h"
+
+static __always_inline int km_is_edge(__be32 addr)
+{
+	return bpf_map_lookup_elem(&km_edge_addrs, &addr) != NULL;
+}
+
+/* Player -> service: lists, then the limits of the player's class. */
+static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
+				     const struct km_service *svc)
+{
+	__u32 id = svc->id;
+	struct km_validated *v;
+	struct km_svc_cfg *sc;
+	int r;
+
+	km_svc_match(p, id, 1);
+	r = km_check_source(p);
+	if (r != KM_CONTINUE)
+		return r;
+	sc = bpf_map_lookup_elem(&km_svc_cfg, &id);
+	if (!sc)
+		return KM_R_DROP_INTERNAL;
+	v = km_validated_get(p, id);
+	if (v)
+		r = km_limit_validated(p, v, &sc->validated, id);
+	else if (!km_is_allowed(p))
+		r = km_limit_prefix(p, id, KM_RL_KIND_SERVICE,
+				    &sc->unvalidated, &sc->total);
+	if (r != KM_CONTINUE)
+		return r;
+	return km_encap(ctx, p, svc->backend, svc->backend_port,
+			KM_R_FWD_SERVICE);
+}
+
+static __always_inline int km_to_service_addr(struct xdp_md *ctx,
+					      struct km_pkt *p,
+					      const struct km_svc_addr *sa)
+{
+	struct km_service_key k = {};
+	struct km_service *svc;
+	int r;
+
+	r = km_parse_l4(p);
+	if (r != KM_CONTINUE)
+		return r;
+	if (p->proto == IPPROTO_ICMP)
+		return km_icmp(ctx, p, sa);
+	k.proto = p->proto;
+	k.port = p->dport;
+	k.addr = p->daddr;
+	svc = bpf_map_lookup_elem(&km_services, &k);
+	if (svc)
+		return km_player(ctx, p, svc);
+	return km_punch_in(ctx, p);
+}
+
+/* The edge's own traffic (SSH, BGP, ...): the kernel's, unless refused. */
+static __always_inline int km_to_edge(struct km_pkt *p)
+{
+	int r = km_check_source(p);
+
+	return r != KM_CONTINUE ? r : KM_R_PASS_EDGE;
+}
+
+static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
+{
+	const struct km_svc_addr *sa;
+	__u32 zero = 0;
+	int r;
+
+	r = km_parse_ipv4(ctx, p);
+	if (r != KM_CONTINUE)
+		return r;
+	p->cfg = bpf_map_lookup_elem(&km_config, &zero);
+	if (!p->cfg)
+		return KM_R_DROP_INTERNAL;
+	/* Tunnelled replies are checked for an edge address first: the
+	 * decap path is the busiest one towards an edge address. */
+	if (p->proto == IPPROTO_IPIP && km_is_edge(p->daddr))
+		return km_decap(ctx, p);
+	sa = bpf_map_lookup_elem(&km_svc_addrs, &p->daddr);
+	if (sa)
+		return km_to_service_addr(ctx, p, sa);
+	if (p->proto != IPPROTO_IPIP && km_is_edge(p->daddr))
+		return km_to_edge(p);
+	return KM_R_PASS_NOT_OURS;
+}
+
+SEC("xdp")
+int km_xdp(struct xdp_md *ctx)
+{
+	struct km_pkt p = {};
+
+	return km_finish(&p, km_pipeline(ctx, &p));
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Return path: IPIP from a backend to an edge address. Decapsulated only
+ * when the outer source is a registered backend and the inner packet is a
+ * well-formed IPv4 packet from a service address that backend serves
+ * (km_backend_svc). Learns validated players and port punches, then sends
+ * the inner packet to the player.
+ */
+#ifndef KM_DECAP_BPF_H
+#define KM_DECAP_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "kilimanjaro_abi.h"
+#include "encap.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "pkt.bpf.h"
+#include "punch.bpf.h"
+#include "stats.bpf.h"
+
+struct km_inner {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u16 len;
+	__u8 proto;
+	__u8 tos;
+	__u8 has_ports;
+	__u8 pad[3];
+};
+
+/* The inner packet must fill the outer payload exactly; UDP/TCP headers of
+ * first fragments must be whole (their ports decide what is learned). */
+static __always_inline int km_inner_parse(const struct km_pkt *p,
+					  struct km_inner *in)
+{
+	struct iphdr *ip = (void *)p->ip + p->ip_hlen;
+	void *end = p->data_end;
+	__u32 hlen, need;
+	__u8 vihl;
+	void *l4;
+
+	if (p->flags & KM_PF_FRAGMENT)
+		return KM_R_DROP_IPIP_BAD_INNER;
+	if ((void *)(ip + 1) > end)
+		return KM_R_DROP_IPIP_BAD_INNER;
+	vihl = *(__u8 *)ip;
+	hlen = (vihl & 0xf) * 4;
+	in->len = bpf_ntohs(ip->tot_len);
+	if ((vihl >> 4) != 4 || hlen < sizeof(*ip) || in->len < hlen ||
+	    in->len != p->ip_len - p->ip_hlen)
+		return KM_R_DROP_IPIP_BAD_INNER;
+	in->saddr = ip->saddr;
+	in->daddr = ip->daddr;
+	in->proto = ip->protocol;
+	in->tos = ip->tos;
+	if (ip->frag_off & bpf_htons(KM_IP_OFFSET))
+		return KM_CONTINUE;
+	if (in->proto == IPPROTO_UDP)
+		need = sizeof(struct udphdr);
+	else if (in->proto == IPPROTO_TCP)
+		need = sizeof(struct tcphdr);
+	else
+		return KM_CONTINUE;
+	l4 = (void *)ip + hlen;
+	if (in->len < hlen + need || l4 + need > end)
+		return KM_R_DROP_IPIP_BAD_INNER;
+	in->sport = ((__be16 *)l4)[0];
+	in->dport = ((__be16 *)l4)[1];
+	in->has_ports = 1;
+	return KM_CONTINUE;
+}
+
+/* The backend sent `player` a packet of service `id`: the player is
+ * validated (inserted, or refreshed when its timestamp is a second old). */
+static __always_inline void km_validate(struct km_pkt *p, __u32 id,
+					__be32 player)
+{
+	struct km_validated_key k = { .service_id = id, .player = player };
+	struct km_validated *v, nv = {};
+	long err;
+
+	v = bpf_map_lookup_elem(&km_validated, &k);
+	if (v) {
+		km_touch(&v->last_seen_ns, km_pkt_now(p));
+		return;
+	}
+	nv.last_seen_ns = km_pkt_now(p);
+	err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
+	if (err == -17 /* EEXIST: another CPU validated it first */)
+		return;
+	if (err)
+		km_count(KM_C_INSERT_FAILED);
+	else
+		km_count(KM_C_VALIDATED_NEW);
+}
+
+/* Inner source a service -> the destination is its player; otherwise the
+ * backend opened a flow from another port: learn the punch. */
+static __always_inline void km_decap_learn(struct km_pkt *p,
+					   const struct km_inner *in)
+{
+	struct km_service_key sk = {
+		.proto = in->proto,
+		.port = in->sport,
+		.addr = in->saddr,
+	};
+	struct km_punch_key pk = {
+		.proto = in->proto,
+		.svc_addr = in->saddr,
+		.remote = in->daddr,
+		.svc_port = in->sport,
+		.remote_port = in->dport,
+	};
+	struct km_service *svc;
+
+	svc = bpf_map_lookup_elem(&km_services, &sk);
+	if (svc) {
+		km_svc_match(p, svc->id, 0);
+		km_validate(p, svc->id, in->daddr);
+		return;
+	}
+	km_punch_learn(p, &pk, p->saddr);
+}
+
+static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
+{
+	struct km_backend_svc_key bk = { .backend = p->saddr };
+	struct bpf_fib_lookup fib;
+	struct km_inner in = {};
+	struct ethhdr *eth;
+	void *data, *end;
+	int r;
+
+	/* Authenticate before anything else is looked at: one lookup proves
+	 * both the backend and that it serves the inner source; the reason of
+	 * a refusal costs a second lookup only on the refusal path. */
+	r = km_inner_parse(p, &in);
+	bk.svc_addr = in.saddr;
+	if (r != KM_CONTINUE || !bpf_map_lookup_elem(&km_backend_svc, &bk)) {
+		if (!bpf_map_lookup_elem(&km_backends, &p->saddr))
+			return KM_R_DROP_IPIP_NOT_BACKEND;
+		return KM_R_DROP_IPIP_BAD_INNER;
+	}
+	if (in.has_ports)
+		km_decap_learn(p, &in);
+	r = km_fib(ctx, &fib, in.saddr, in.daddr, in.proto, in.len, in.tos);
+	if (r != KM_CONTINUE)
+		return r;
+	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
+	    bpf_xdp_adjust_head(ctx, p->ip_hlen))
+		return KM_R_DROP_INTERNAL;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return KM_R_DROP_INTERNAL;
+	km_set_eth(eth, &fib);
+	return km_send(ctx, p, &fib, KM_R_FWD_DECAP);
+}
+
+#endif /* KM_DECAP_BPF_H */

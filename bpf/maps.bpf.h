@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map definitions of the XDP edge program. Names, types and layouts are the
+ * contract of kilimanjaro_abi.h; sizes are the KM_DEF_* defaults, which the
+ * loader may change before load. No `pinning` attribute: the loader pins
+ * and reuses maps itself (docs/design.md "Pins and the link").
+ */
+#ifndef KM_MAPS_BPF_H
+#define KM_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "kilimanjaro_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_config);
+} km_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KM_MAX_EDGE_ADDRS);
+	__type(key, __be32);
+	__type(value, struct km_edge_addr);
+} km_edge_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, struct km_service_key);
+	__type(value, struct km_service);
+} km_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_svc_cfg);
+} km_svc_cfg SEC(".maps");
+
+/* Derived maps: at most one entry per service each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __be32);
+	__type(value, struct km_svc_addr);
+} km_svc_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __be32);
+	__type(value, __u32);
+} km_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, struct km_backend_svc_key);
+	__type(value, __u32);
+} km_backend_svc SEC(".maps");
+
+/* Allow and deny lists, double-buffered: km_config.active_lists picks the
+ * pair packets read. */
+#define KM_PREFIX_MAP(name)                                                    \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                           \
+		__uint(max_entries, KM_DEF_PREFIXES);                          \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                          \
+		__type(key, struct km_prefix_key);                             \
+		__type(value, struct km_prefix_val);                           \
+	} name SEC(".maps")
+
+KM_PREFIX_MAP(km_allow_a);
+KM_PREFIX_MAP(km_allow_b);
+KM_PREFIX_MAP(km_deny_a);
+KM_PREFIX_MAP(km_deny_b);
+
+/* Operator blocks only: the data plane reads and expires them, never adds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KM_DEF_BLOCKS);
+	__type(key, __be32);
+	__type(value, struct km_block);
+} km_blocks SEC(".maps");
+
+/* Per-CPU LRU lists: a spoofed flood on one CPU churns only that CPU's
+ * share and never the validated players (a different map). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KM_DEF_RL_SRC);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct km_rl_key);
+	__type(value, struct km_bucket);
+} km_rl_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_bucket);
+} km_rl_total SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KM_DEF_VALIDATED);
+	__type(key, struct km_validated_key);
+	__type(value, struct km_validated);
+} km_validated SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KM_DEF_PUNCHES);
+	__type(key, struct km_punch_key);
+	__type(value, struct km_punch);
+} km_punches SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_R_MAX);
+	__type(key, __u32);
+	__type(value, struct km_stat);
+} km_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} km_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_svc_stat);
+} km_svc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, KM_EVENTS_BYTES);
+} km_events SEC(".maps");
+
+#endif /* KM_MAPS_BPF_H */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The program's only clock. Tests load the object with km_settable_clock = 1
+ * and drive time through km_config.test_now_ns; the loader never sets it, so
+ * the verifier prunes the test branch from the production program.
+ */
+#ifndef KM_TIME_BPF_H
+#define KM_TIME_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "kilimanjaro_abi.h"
+
+#define KM_NSEC_PER_SEC 1000000000ULL
+#define KM_NSEC_PER_MSEC 1000000ULL
+
+const volatile __u8 km_settable_clock = 0;
+
+/* CLOCK_MONOTONIC ns. Costs a helper call (~40 ns here): callers read it at
+ * most once per packet and only on paths that compare times. */
+static __always_inline __u64 km_now(const struct km_config *cfg)
+{
+	if (km_settable_clock)
+		return cfg->test_now_ns;
+	return bpf_ktime_get_ns();
+}
+
+#endif /* KM_TIME_BPF_H */
