@@ -201,32 +201,35 @@ static bool want_type(struct ctx *c, const char *path, struct json_object *v,
 	return false;
 }
 
+/* Optimal string alignment distance (a swap of two letters counts 1). */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t row[NAME_MAX_LEN + 1];
+	size_t d[3][NAME_MAX_LEN + 1];
 
 	if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
 		return SIZE_MAX;
 	for (j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (i = 1; i <= la; i++) {
-		size_t diag = row[0], tmp;
+		size_t *cur = d[i % 3], *prev = d[(i - 1) % 3];
+		size_t *prev2 = d[(i + 1) % 3];
 
-		row[0] = i;
+		cur[0] = i;
 		for (j = 1; j <= lb; j++) {
-			size_t best = diag + (a[i - 1] != b[j - 1]);
+			size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
 
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			diag = tmp;
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
 		}
 	}
-	return row[lb];
+	return d[la % 3][lb];
 }
 
 /* Unknown keys are errors (a typo must not silently become a default); the
@@ -256,7 +259,7 @@ static void check_keys(struct ctx *c, const char *path, struct json_object *obj,
 		if (known[i])
 			continue;
 		path_key(p, path, key);
-		if (best && bd <= 2 && bd < strlen(key))
+		if (best && bd <= 2 && bd * 2 < strlen(key))
 			cerr(c, p, "unknown key (did you mean \"%s\"?)", best);
 		else
 			cerr(c, p, "unknown key");
@@ -435,8 +438,9 @@ static void parse_interface(struct ctx *c, struct json_object *v)
 		    isspace((unsigned char)s[i]) ||
 		    !isprint((unsigned char)s[i])) {
 			cerr(c, "interface",
-			     "interface names cannot contain '/', ':', spaces "
-			     "or control characters");
+			     "\"%s\": interface names cannot contain '/', ':', "
+			     "spaces or control characters",
+			     s);
 			return;
 		}
 	}
@@ -527,6 +531,10 @@ static void parse_timeouts(struct ctx *c, struct json_object *v)
 
 static void parse_map_sizes(struct ctx *c, struct json_object *v)
 {
+	static const char *const known[KM_CFG_SZ_MAX + 1] = {
+	    "prefixes",	 "blocks",  "rate_limit_sources",
+	    "validated", "punches", NULL,
+	};
 	char p[PATH_MAX_LEN];
 	struct json_object *m;
 	uint64_t n;
@@ -534,7 +542,7 @@ static void parse_map_sizes(struct ctx *c, struct json_object *v)
 
 	if (!want_type(c, "map_sizes", v, json_type_object, "an object"))
 		return;
-	check_keys(c, "map_sizes", v, km_cfg_size_names);
+	check_keys(c, "map_sizes", v, known);
 	for (i = 0; i < KM_CFG_SZ_MAX; i++) {
 		if (!json_object_object_get_ex(v, km_cfg_size_names[i], &m))
 			continue;
@@ -996,6 +1004,7 @@ static bool parse_block(struct ctx *c, const char *path, struct json_object *v,
 					    NULL};
 	char p[PATH_MAX_LEN], buf[80];
 	struct json_object *m, *sec = NULL, *until = NULL;
+	bool has_sec, has_until;
 	size_t errs0 = c->errs->n + c->errs->dropped;
 	const char *s;
 	uint64_t n;
@@ -1007,18 +1016,18 @@ static bool parse_block(struct ctx *c, const char *path, struct json_object *v,
 	path_key(p, path, "address");
 	if (get_member(c, path, v, "address", &m))
 		get_host_addr(c, p, m, &b->addr);
-	json_object_object_get_ex(v, "seconds", &sec);
-	json_object_object_get_ex(v, "until", &until);
-	if (!sec == !until) {
+	has_sec = json_object_object_get_ex(v, "seconds", &sec);
+	has_until = json_object_object_get_ex(v, "until", &until);
+	if (has_sec == has_until) {
 		cerr(c, path,
 		     "needs exactly one of \"seconds\" (a duration) or "
 		     "\"until\" (an RFC 3339 time)");
 		return false;
 	}
-	path_key(p, path, sec ? "seconds" : "until");
-	if (sec && get_uint(c, p, sec, 1, BLOCK_MAX_S, &n))
+	path_key(p, path, has_sec ? "seconds" : "until");
+	if (has_sec && get_uint(c, p, sec, 1, BLOCK_MAX_S, &n))
 		b->seconds = n;
-	if (until && get_string(c, p, until, 64, &s) &&
+	if (has_until && get_string(c, p, until, 64, &s) &&
 	    km_cfg_parse_rfc3339(s, &b->until_unix))
 		cerr(c, p,
 		     "%s is not an RFC 3339 time (e.g. "
@@ -1098,12 +1107,13 @@ static void cfg_defaults(struct km_cfg *cfg)
 		cfg->map_size[i] = km_cfg_size_defaults[i];
 }
 
-static struct json_object *member(struct json_object *o, const char *key)
+/* True when the key is present, even with a null value (then *m is NULL,
+ * which the type checks report as "null"). */
+static bool member(struct json_object *o, const char *key,
+		   struct json_object **m)
 {
-	struct json_object *m = NULL;
-
-	json_object_object_get_ex(o, key, &m);
-	return m;
+	*m = NULL;
+	return json_object_object_get_ex(o, key, m);
 }
 
 static void parse_document(struct ctx *c, struct json_object *root)
@@ -1133,38 +1143,38 @@ static void parse_document(struct ctx *c, struct json_object *root)
 		return;
 	}
 	check_keys(c, "", root, known);
-	if ((m = member(root, "interface")))
+	if (member(root, "interface", &m))
 		parse_interface(c, m);
-	if ((m = member(root, "xdp_mode")))
+	if (member(root, "xdp_mode", &m))
 		parse_xdp_mode(c, m);
-	if ((m = member(root, "edge_addresses")))
+	if (member(root, "edge_addresses", &m))
 		parse_edge_addresses(c, m);
 	else
 		cerr(c, "edge_addresses",
 		     "missing (required: this edge's own addresses, the first "
 		     "is the IPIP outer source)");
-	if ((m = member(root, "timeouts")))
+	if (member(root, "timeouts", &m))
 		parse_timeouts(c, m);
-	if ((m = member(root, "rate_limit_prefix_len")) &&
+	if (member(root, "rate_limit_prefix_len", &m) &&
 	    get_uint(c, "rate_limit_prefix_len", m, 1, 32, &n))
 		cfg->rl_prefix_len = (uint8_t)n;
-	if ((m = member(root, "icmp_echo")))
+	if (member(root, "icmp_echo", &m))
 		get_bool(c, "icmp_echo", m, &cfg->icmp_echo);
 	/* Sizes bound the lists below: parse them first. */
-	if ((m = member(root, "map_sizes")))
+	if (member(root, "map_sizes", &m))
 		parse_map_sizes(c, m);
-	if ((m = member(root, "defaults")))
+	if (member(root, "defaults", &m))
 		parse_limits(c, "defaults", m, &cfg->defaults, false);
-	if ((m = member(root, "services")))
+	if (member(root, "services", &m))
 		parse_services(c, m);
-	if ((m = member(root, "allow")))
+	if (member(root, "allow", &m))
 		parse_prefix_list(c, "allow", m, &cfg->allow, &cfg->n_allow,
 				  &c->allow_src);
-	if ((m = member(root, "deny")))
+	if (member(root, "deny", &m))
 		parse_prefix_list(c, "deny", m, &cfg->deny, &cfg->n_deny,
 				  &c->deny_src);
 	check_prefix_dups(c);
-	if ((m = member(root, "blocks")))
+	if (member(root, "blocks", &m))
 		parse_blocks(c, m);
 }
 
