@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,12 +66,11 @@ static int prog_id_of(int prog_fd, __u32 *id)
 	return 0;
 }
 
-static int create_link(int prog_fd, const char *ifname, int ifindex,
-		       enum km_xdp_mode mode, const char *path)
+/* Refuse an interface that runs an XDP program no link of ours owns. */
+static int check_free(const char *ifname, int ifindex, const char *path)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, opts);
 	struct bpf_xdp_query_opts q;
-	int fd, r;
+	int r;
 
 	r = query(ifindex, ifname, &q);
 	if (r)
@@ -82,8 +82,23 @@ static int create_link(int prog_fd, const char *ifname, int ifindex,
 		    "kilimanjaro link pinned at %s owns; remove it first (ip "
 		    "link set dev %s xdp off), or if it is another pin root's, "
 		    "use that --pin-root",
-		    ifname, q.prog_id ? q.prog_id : q.skb_prog_id,
+		    ifname,
+		    q.prog_id	    ? q.prog_id
+		    : q.drv_prog_id ? q.drv_prog_id
+				    : q.skb_prog_id,
 		    attached_name(q.attach_mode), path, ifname);
+	return 0;
+}
+
+static int create_link(int prog_fd, const char *ifname, int ifindex,
+		       enum km_xdp_mode mode, const char *path)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts);
+	int fd, r;
+
+	r = check_free(ifname, ifindex, path);
+	if (r)
+		return r;
 	opts.flags =
 	    mode == KM_XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
@@ -108,89 +123,134 @@ static int create_link(int prog_fd, const char *ifname, int ifindex,
 	return 0;
 }
 
-static int update_link(int link_fd, const struct bpf_link_info *li, int prog_fd,
-		       const char *ifname, int ifindex, enum km_xdp_mode mode,
-		       const char *path)
+/*
+ * What is attached now. *link_fd = -1: no usable pinned link (*stale set
+ * when a defunct one is pinned), and the interface is free. Otherwise the
+ * pinned link runs on this interface in this mode and may be updated.
+ */
+static int inspect(const char *ifname, int ifindex, enum km_xdp_mode mode,
+		   const char *path, int *link_fd, struct bpf_link_info *li,
+		   bool *stale)
 {
 	struct bpf_xdp_query_opts q;
-	__u32 new_id = 0;
-	int r;
+	__u32 len = sizeof(*li);
+	char other[IF_NAMESIZE];
+	int fd, r;
 
+	*link_fd = -1;
+	*stale = false;
+	fd = bpf_obj_get(path);
+	if (fd < 0 && errno != ENOENT)
+		return km_log_errno(-errno, "cannot open %s: %s", path,
+				    strerror(errno));
+	if (fd < 0)
+		return check_free(ifname, ifindex, path);
+	memset(li, 0, sizeof(*li));
+	if (bpf_obj_get_info_by_fd(fd, li, &len)) {
+		r = km_log_errno(-errno, "%s: cannot read link info: %s", path,
+				 strerror(errno));
+		goto fail;
+	}
+	if (li->type != BPF_LINK_TYPE_XDP) {
+		r = km_log_errno(-EINVAL, "%s is not an XDP link", path);
+		goto fail;
+	}
+	if (li->xdp.ifindex == 0) {
+		/* Its interface went away: the link is defunct. */
+		close(fd);
+		*stale = true;
+		return check_free(ifname, ifindex, path);
+	}
+	if ((int)li->xdp.ifindex != ifindex) {
+		r = km_log_errno(
+		    -EINVAL,
+		    "the link pinned at %s is attached to %s (ifindex %u), not "
+		    "to %s",
+		    path, if_indextoname(li->xdp.ifindex, other) ? other : "?",
+		    li->xdp.ifindex, ifname);
+		goto fail;
+	}
 	r = query(ifindex, ifname, &q);
 	if (r)
-		return r;
-	if (prog_in_mode(&q, mode) != li->prog_id)
-		return km_log_errno(
+		goto fail;
+	if (prog_in_mode(&q, mode) != li->prog_id) {
+		r = km_log_errno(
 		    -EINVAL,
 		    "the link pinned at %s runs on %s in %s mode, not in the "
 		    "requested %s mode; changing modes needs "
 		    "kilimanjaro-loader --detach first (stops forwarding)",
 		    path, ifname, attached_name(q.attach_mode),
 		    attach_mode_name(mode));
-	r = prog_id_of(prog_fd, &new_id);
-	if (r)
-		return r;
-	if (bpf_link_update(link_fd, prog_fd, NULL))
-		return km_log_errno(
-		    -errno, "cannot replace the program of link %u (%s): %s",
-		    li->id, path, strerror(errno));
-	km_info("replaced program %u by %u on link %u (%s, %s mode), no detach",
-		li->prog_id, new_id, li->id, ifname, attach_mode_name(mode));
+		goto fail;
+	}
+	*link_fd = fd;
 	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+static int link_path(char *path, const char *pin_root)
+{
+	if (snprintf(path, PATH_MAX, "%s/%s", pin_root, KM_PIN_LINK) >=
+	    PATH_MAX)
+		return km_log_errno(-ENAMETOOLONG, "pin root too long: %s",
+				    pin_root);
+	return 0;
+}
+
+int attach_check(const char *ifname, int ifindex, enum km_xdp_mode mode,
+		 const char *pin_root)
+{
+	struct bpf_link_info li;
+	char path[PATH_MAX];
+	bool stale;
+	int fd, r;
+
+	r = link_path(path, pin_root);
+	if (!r)
+		r = inspect(ifname, ifindex, mode, path, &fd, &li, &stale);
+	if (!r && fd >= 0)
+		close(fd);
+	return r;
 }
 
 int attach_xdp(struct bpf_program *prog, const char *ifname, int ifindex,
 	       enum km_xdp_mode mode, const char *pin_root)
 {
+	int fd, r, prog_fd = bpf_program__fd(prog);
 	struct bpf_link_info li;
-	__u32 len = sizeof(li);
-	char path[PATH_MAX], other[IF_NAMESIZE];
-	int fd, r;
+	char path[PATH_MAX];
+	__u32 new_id = 0;
+	bool stale;
 
-	if (snprintf(path, sizeof(path), "%s/%s", pin_root, KM_PIN_LINK) >=
-	    (int)sizeof(path))
-		return km_log_errno(-ENAMETOOLONG, "pin root too long: %s",
-				    pin_root);
-	fd = bpf_obj_get(path);
-	if (fd < 0 && errno != ENOENT)
-		return km_log_errno(-errno, "cannot open %s: %s", path,
-				    strerror(errno));
-	if (fd < 0)
-		return create_link(bpf_program__fd(prog), ifname, ifindex, mode,
-				   path);
-	memset(&li, 0, sizeof(li));
-	if (bpf_obj_get_info_by_fd(fd, &li, &len)) {
-		r = km_log_errno(-errno, "%s: cannot read link info: %s", path,
-				 strerror(errno));
-		goto out;
+	r = link_path(path, pin_root);
+	if (!r)
+		r = inspect(ifname, ifindex, mode, path, &fd, &li, &stale);
+	if (r)
+		return r;
+	if (fd < 0) {
+		if (stale) {
+			km_warn("%s: the pinned link lost its interface; "
+				"replacing it",
+				path);
+			if (unlink(path))
+				return km_log_errno(-errno,
+						    "cannot unpin %s: %s", path,
+						    strerror(errno));
+		}
+		return create_link(prog_fd, ifname, ifindex, mode, path);
 	}
-	if (li.type != BPF_LINK_TYPE_XDP) {
-		r = km_log_errno(-EINVAL, "%s is not an XDP link", path);
-		goto out;
-	}
-	if (li.xdp.ifindex == 0) {
-		/* Its interface went away: the link is defunct. */
-		km_warn("%s: link %u lost its interface; replacing it", path,
-			li.id);
-		close(fd);
-		if (unlink(path))
-			return km_log_errno(-errno, "cannot unpin %s: %s", path,
-					    strerror(errno));
-		return create_link(bpf_program__fd(prog), ifname, ifindex, mode,
-				   path);
-	}
-	if ((int)li.xdp.ifindex != ifindex) {
+	r = prog_id_of(prog_fd, &new_id);
+	if (!r && bpf_link_update(fd, prog_fd, NULL))
 		r = km_log_errno(
-		    -EINVAL,
-		    "the link pinned at %s is attached to %s (ifindex %u), not "
-		    "to %s",
-		    path, if_indextoname(li.xdp.ifindex, other) ? other : "?",
-		    li.xdp.ifindex, ifname);
-		goto out;
-	}
-	r = update_link(fd, &li, bpf_program__fd(prog), ifname, ifindex, mode,
-			path);
-out:
+		    -errno, "cannot replace the program of link %u (%s): %s",
+		    li.id, path, strerror(errno));
+	if (!r)
+		km_info("replaced program %u by %u on link %u (%s, %s mode), "
+			"no detach",
+			li.prog_id, new_id, li.id, ifname,
+			attach_mode_name(mode));
 	close(fd);
 	return r;
 }

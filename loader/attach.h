@@ -16,6 +16,11 @@ struct bpf_program;
 int attach_xdp(struct bpf_program *prog, const char *ifname, int ifindex,
 	       enum km_xdp_mode mode, const char *pin_root);
 
+/* The same checks as attach_xdp, changing nothing: run before the maps are
+ * touched so a start that cannot attach leaves them as they were. */
+int attach_check(const char *ifname, int ifindex, enum km_xdp_mode mode,
+		 const char *pin_root);
+
 const char *attach_mode_name(enum km_xdp_mode mode);
 
 #endif

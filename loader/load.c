@@ -90,6 +90,8 @@ int loader_start(struct loader *l)
 		return km_log_errno(-ENODEV, "interface %s: %s", l->ifname,
 				    strerror(errno));
 	r = pins_prepare(l->pin_root, &l->lock_fd);
+	if (!r)
+		r = attach_check(l->ifname, l->ifindex, l->mode, l->pin_root);
 	if (r)
 		return r;
 	obj = open_object(l->opts.object);
