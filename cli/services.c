@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* `kilimanjaro services [list|add|del]` */
+#include "cli.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+
+static const char usage[] =
+	"usage: kilimanjaro services [list]\n"
+	"       kilimanjaro services add PROTO ADDR:PORT backend BACKEND[:PORT] [LIMITS] [--a2s]\n"
+	"       kilimanjaro services del PROTO ADDR:PORT [--force]\n"
+	"\n"
+	"PROTO is udp or tcp. A backend port rewrites the destination port.\n"
+	"LIMITS (0 or absent = unlimited), for players not yet validated, per\n"
+	"source prefix:\n"
+	"  --pps N  --burst-packets N (--burst)  --bytes-per-s N (--bps)\n"
+	"  --burst-bytes N  --block-s SECONDS\n"
+	"the same with the prefix --validated- (per validated player),\n"
+	"--total- (the whole service, all unvalidated sources together) and\n"
+	"--icmp- (echo requests, per source prefix), e.g. --total-pps 50000.\n"
+	"A burst left out is one second's worth of its rate. Entries added here\n"
+	"have origin \"cli\"; deleting one of another origin needs --force.\n";
+
+#define N_CLASSES 4
+#define N_FIELDS 7 /* five fields, two of them with a short alias */
+
+static const char *const class_pfx[N_CLASSES] = { "", "validated-", "total-",
+						  "icmp-" };
+
+struct limit_args {
+	uint64_t pps, burst, bps, burst_bytes;
+	double block_s;
+	bool burst_set, burst_bytes_set;
+};
+
+/* Options --[class-]field for every class, built once. */
+static void limit_opts(struct cli_opt *o, char names[][40],
+		       struct limit_args *la)
+{
+	for (int c = 0; c < N_CLASSES; c++) {
+		struct limit_args *l = &la[c];
+		const struct {
+			const char *f;
+			enum cli_opt_type t;
+			void *dst;
+			uint64_t max;
+			bool *seen;
+		} f[N_FIELDS] = {
+			{ "pps", CLI_OPT_U64, &l->pps, UINT32_MAX, NULL },
+			{ "burst-packets", CLI_OPT_U64, &l->burst, UINT32_MAX,
+			  &l->burst_set },
+			{ "burst", CLI_OPT_U64, &l->burst, UINT32_MAX,
+			  &l->burst_set },
+			{ "bytes-per-s", CLI_OPT_U64, &l->bps, 1ull << 48, NULL },
+			{ "bps", CLI_OPT_U64, &l->bps, 1ull << 48, NULL },
+			{ "burst-bytes", CLI_OPT_U64, &l->burst_bytes,
+			  1ull << 48, &l->burst_bytes_set },
+			{ "block-s", CLI_OPT_SECONDS, &l->block_s, 86400, NULL },
+		};
+
+		for (int i = 0; i < N_FIELDS; i++) {
+			char *n = names[c * N_FIELDS + i];
+
+			snprintf(n, 40, "%s%s", class_pfx[c], f[i].f);
+			o[c * N_FIELDS + i] = (struct cli_opt){
+				.name = n, .type = f[i].t, .dst = f[i].dst,
+				.max = f[i].max, .seen = f[i].seen };
+		}
+	}
+}
+
+static struct km_limit limit_from(const struct limit_args *a)
+{
+	struct km_limit l = {
+		.pps = a->pps,
+		.burst_pkts = a->burst_set ? a->burst : a->pps,
+		.bps = a->bps,
+		.burst_bytes = a->burst_bytes_set ? a->burst_bytes : a->bps,
+		.block_ms = (uint32_t)(a->block_s * 1000 + 0.5),
+	};
+
+	return l;
+}
+
+static char *svc_str(char *buf, size_t len, uint8_t proto, uint32_t addr,
+		     uint16_t port)
+{
+	char a[16];
+
+	snprintf(buf, len, "%s %s:%u", cli_proto_name(proto), cli_addr(a, addr),
+		 ntohs(port));
+	return buf;
+}
+
+static char *backend_str(char *buf, size_t len, const struct km_service *v)
+{
+	char a[16];
+
+	if (v->backend_port)
+		snprintf(buf, len, "%s:%u", cli_addr(a, v->backend),
+			 ntohs(v->backend_port));
+	else
+		snprintf(buf, len, "%s", cli_addr(a, v->backend));
+	return buf;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct km_service_entry *x = a, *y = b;
+
+	return x->val.id < y->val.id ? -1 : x->val.id > y->val.id;
+}
+
+static struct json_object *svc_json(const struct km_service_entry *e,
+				    const struct km_svc_cfg *cfg)
+{
+	struct json_object *o = json_object_new_object(), *l;
+	char a[16];
+
+	json_object_object_add(o, "id", cli_json_u64(e->val.id));
+	json_object_object_add(o, "proto",
+			       json_object_new_string(cli_proto_name(e->key.proto)));
+	json_object_object_add(o, "address",
+			       json_object_new_string(cli_addr(a, e->key.addr)));
+	json_object_object_add(o, "port", cli_json_u64(ntohs(e->key.port)));
+	json_object_object_add(o, "backend",
+			       json_object_new_string(cli_addr(a, e->val.backend)));
+	json_object_object_add(o, "backend_port",
+			       e->val.backend_port ?
+				       cli_json_u64(ntohs(e->val.backend_port)) :
+				       NULL);
+	json_object_object_add(o, "origin",
+			       json_object_new_string(km_origin_name(e->val.origin)));
+	json_object_object_add(o, "a2s",
+			       json_object_new_boolean(e->val.flags & KM_SVC_F_A2S));
+	l = json_object_new_object();
+	json_object_object_add(l, "unvalidated",
+			       cli_limit_json(&cfg->unvalidated));
+	json_object_object_add(l, "validated", cli_limit_json(&cfg->validated));
+	/* As the data plane holds it: the service budget divided by CPUs. */
+	json_object_object_add(l, "total_per_cpu", cli_limit_json(&cfg->total));
+	json_object_object_add(l, "icmp", cli_limit_json(&cfg->icmp));
+	json_object_object_add(o, "limits", l);
+	return o;
+}
+
+static int svc_list(struct cli_ctx *c, int argc, char **argv)
+{
+	struct json_object *arr = NULL;
+	struct km_service_entry *s = NULL;
+	struct km_maps m;
+	size_t n = 0;
+	char *pos[1];
+	int np, r;
+
+	r = cli_args("services list", usage, argc, argv, NULL, pos, &np, 0, 0);
+	if (r)
+		return r;
+	r = cli_open_maps(c, &m);
+	if (r)
+		return r;
+	r = km_services_list(&m, &s, &n);
+	if (r)
+		goto out;
+	qsort(s, n, sizeof(*s), by_id);
+	if (c->json)
+		arr = json_object_new_array();
+	else
+		printf("%-5s %-24s %-22s %-10s %s\n", "ID", "SERVICE",
+		       "BACKEND", "ORIGIN", "LIMIT PER SOURCE PREFIX");
+	for (size_t i = 0; i < n; i++) {
+		struct km_svc_cfg cfg;
+		char sv[48], be[32], lim[64];
+
+		r = km_svc_cfg_read(&m, s[i].val.id, &cfg);
+		if (r)
+			goto out;
+		if (arr) {
+			json_object_array_add(arr, svc_json(&s[i], &cfg));
+			continue;
+		}
+		printf("%-5u %-24s %-22s %-10s %s\n", s[i].val.id,
+		       svc_str(sv, sizeof(sv), s[i].key.proto, s[i].key.addr,
+			       s[i].key.port),
+		       backend_str(be, sizeof(be), &s[i].val),
+		       km_origin_name(s[i].val.origin),
+		       cli_limit_str(lim, sizeof(lim), &cfg.unvalidated));
+	}
+	if (arr) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "services", arr);
+		arr = NULL;
+		cli_json_print(o);
+	}
+out:
+	json_object_put(arr);
+	free(s);
+	km_maps_close(&m);
+	return r;
+}
+
+static int svc_add(struct cli_ctx *c, int argc, char **argv)
+{
+	static const char cmd[] = "services add";
+	struct cli_opt opts[N_CLASSES * N_FIELDS + 2];
+	char names[N_CLASSES * N_FIELDS][40], sv[48];
+	struct limit_args la[N_CLASSES] = {};
+	struct km_service_spec s = {};
+	struct km_service cur;
+	struct km_maps m;
+	bool a2s = false;
+	char *pos[4];
+	int np, r;
+
+	limit_opts(opts, names, la);
+	opts[N_CLASSES * N_FIELDS] = (struct cli_opt){
+		.name = "a2s", .type = CLI_OPT_FLAG, .dst = &a2s };
+	opts[N_CLASSES * N_FIELDS + 1] = (struct cli_opt){ .name = NULL };
+	r = cli_args(cmd, usage, argc, argv, opts, pos, &np, 4, 4);
+	if (r)
+		return r;
+	r = cli_parse_proto(cmd, pos[0], &s.proto);
+	r = r ?: cli_parse_addr_port(cmd, "service", pos[1], false, &s.addr,
+				     &s.port);
+	r = r ?: cli_expect(cmd, pos[2], "backend");
+	r = r ?: cli_parse_addr_port(cmd, "backend", pos[3], true, &s.backend,
+				     &s.backend_port);
+	if (r)
+		return r;
+	if (!s.addr || !s.backend)
+		return km_log_errno(-EINVAL, "%s: 0.0.0.0 is not a service or backend address",
+				    cmd);
+	s.unvalidated = limit_from(&la[0]);
+	s.validated = limit_from(&la[1]);
+	s.total = limit_from(&la[2]);
+	s.icmp = limit_from(&la[3]);
+	s.flags = a2s ? KM_SVC_F_A2S : 0;
+	r = cli_open_maps(c, &m);
+	if (r)
+		return r;
+	svc_str(sv, sizeof(sv), s.proto, s.addr, s.port);
+	r = km_service_get(&m, s.proto, s.addr, s.port, &cur);
+	if (!r && cur.origin != KM_ORIGIN_CLI) {
+		r = km_log_errno(-EEXIST, "%s: %s is already installed by %s (change it there)",
+				 cmd, sv, km_origin_name(cur.origin));
+		goto out;
+	}
+	r = km_service_put(&m, &s, KM_ORIGIN_CLI);
+	if (!r)
+		r = km_service_get(&m, s.proto, s.addr, s.port, &cur);
+	if (!r && !c->json) {
+		char be[32];
+
+		printf("added %s -> %s (id %u)\n", sv,
+		       backend_str(be, sizeof(be), &cur), cur.id);
+	} else if (!r) {
+		struct km_service_entry e = { { s.proto, 0, s.port, s.addr },
+					      cur };
+		struct km_svc_cfg cfg;
+
+		r = km_svc_cfg_read(&m, cur.id, &cfg);
+		if (!r)
+			cli_json_print(svc_json(&e, &cfg));
+	}
+out:
+	km_maps_close(&m);
+	return r;
+}
+
+static int svc_del(struct cli_ctx *c, int argc, char **argv)
+{
+	static const char cmd[] = "services del";
+	bool force = false;
+	const struct cli_opt opts[] = {
+		{ .name = "force", .type = CLI_OPT_FLAG, .dst = &force },
+		{ .name = NULL },
+	};
+	struct km_service cur;
+	struct km_maps m;
+	uint8_t proto;
+	uint32_t addr;
+	uint16_t port;
+	char *pos[2], sv[48];
+	int np, r;
+
+	r = cli_args(cmd, usage, argc, argv, opts, pos, &np, 2, 2);
+	r = r ?: cli_parse_proto(cmd, pos[0], &proto);
+	r = r ?: cli_parse_addr_port(cmd, "service", pos[1], false, &addr, &port);
+	if (r)
+		return r;
+	r = cli_open_maps(c, &m);
+	if (r)
+		return r;
+	svc_str(sv, sizeof(sv), proto, addr, port);
+	r = km_service_get(&m, proto, addr, port, &cur);
+	if (r == -ENOENT)
+		r = km_log_errno(r, "%s: no service %s", cmd, sv);
+	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
+		r = km_log_errno(-EPERM, "%s: %s belongs to %s; use --force to delete it anyway",
+				 cmd, sv, km_origin_name(cur.origin));
+	if (!r)
+		r = km_service_del(&m, proto, addr, port, cur.origin);
+	if (!r && !c->json)
+		printf("deleted %s (id %u, origin %s)\n", sv, cur.id,
+		       km_origin_name(cur.origin));
+	else if (!r) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "deleted", json_object_new_string(sv));
+		json_object_object_add(o, "id", cli_json_u64(cur.id));
+		json_object_object_add(o, "origin",
+				       json_object_new_string(km_origin_name(cur.origin)));
+		cli_json_print(o);
+	}
+	km_maps_close(&m);
+	return r;
+}
+
+int cmd_services(struct cli_ctx *c, int argc, char **argv)
+{
+	static const struct cli_sub subs[] = {
+		{ "list", svc_list },
+		{ "add", svc_add },
+		{ "del", svc_del },
+		{ .name = NULL },
+	};
+
+	return cli_dispatch(c, "services", usage, subs, argc, argv);
+}
