@@ -70,24 +70,21 @@ static int prog_id_of(int prog_fd, __u32 *id)
 static int check_free(const char *ifname, int ifindex, const char *path)
 {
 	struct bpf_xdp_query_opts q;
+	const char *off;
+	__u32 id;
 	int r;
 
 	r = query(ifindex, ifname, &q);
 	if (r)
 		return r;
-	if (q.attach_mode != XDP_ATTACHED_NONE)
-		return km_log_errno(
-		    -EBUSY,
-		    "%s already runs an XDP program (id %u, %s mode) that no "
-		    "kilimanjaro link pinned at %s owns; remove it first (ip "
-		    "link set dev %s xdp off), or if it is another pin root's, "
-		    "use that --pin-root",
-		    ifname,
-		    q.prog_id	    ? q.prog_id
-		    : q.drv_prog_id ? q.drv_prog_id
-				    : q.skb_prog_id,
-		    attached_name(q.attach_mode), path, ifname);
-	return 0;
+	if (q.attach_mode == XDP_ATTACHED_NONE)
+		return 0;
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	off = q.attach_mode == XDP_ATTACHED_SKB ? "xdpgeneric" : "xdp";
+	return km_log_errno(-EBUSY,
+			    "%s already runs an XDP program (id %u, %s mode) that no kilimanjaro link pinned at %s owns; remove it first (ip link set dev %s %s off), or if it is another pin root's, use that --pin-root",
+			    ifname, id ? id : q.prog_id,
+			    attached_name(q.attach_mode), path, ifname, off);
 }
 
 static int create_link(int prog_fd, const char *ifname, int ifindex,
