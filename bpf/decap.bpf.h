@@ -91,10 +91,10 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (v) {
-		km_touch(&v->last_seen_ns, km_pkt_now(p));
+		km_touch(&v->last_seen_ns, km_pkt_now_coarse(p));
 		return;
 	}
-	nv.last_seen_ns = km_pkt_now(p);
+	nv.last_seen_ns = km_pkt_now_coarse(p);
 	err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
 	if (err == -17 /* EEXIST: another CPU validated it first */)
 		return;

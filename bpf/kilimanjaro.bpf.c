@@ -4,9 +4,10 @@
  *
  *   parse Ethernet + IPv4
  *   IPIP to an edge address         -> decap (backend authenticated) -> player
- *   to a service address            -> parse L4 (malformed dropped)
+ *   parse L4, matches a service     -> block -> deny -> allow | limits -> IPIP
+ *   other packets to a service address:
+ *       malformed                   -> dropped with its reason
  *       ICMP                        -> echo reply (block, deny, limit)
- *       matches a service           -> block -> deny -> allow | limits -> IPIP
  *       matches a port punch        -> block -> deny -> IPIP
  *       else                        -> DROP_NO_SERVICE
  *   to an edge address              -> block -> deny -> kernel
@@ -31,9 +32,12 @@
 #include "ratelimit.bpf.h"
 #include "stats.bpf.h"
 
-static __always_inline int km_is_edge(__be32 addr)
+/* IPIP replies come back to km_config.edge_addr (the outer source of every
+ * tunnelled packet), which is therefore an edge address without a lookup. */
+static __always_inline int km_is_edge(const struct km_pkt *p)
 {
-	return bpf_map_lookup_elem(&km_edge_addrs, &addr) != NULL;
+	return p->daddr == p->cfg->edge_addr ||
+	       bpf_map_lookup_elem(&km_edge_addrs, &p->daddr) != NULL;
 }
 
 /* Player -> service: lists, then the limits of the player's class. */
@@ -46,6 +50,7 @@ static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
 	int r;
 
 	km_svc_match(p, id, 1);
+	km_a2s_detect(p);
 	r = km_check_source(p);
 	if (r != KM_CONTINUE)
 		return r;
@@ -64,25 +69,17 @@ static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
 			KM_R_FWD_SERVICE);
 }
 
+/* A service address, but no service matched (l4 is km_parse_l4()'s
+ * verdict): malformed, ICMP, a port punch or nothing. */
 static __always_inline int km_to_service_addr(struct xdp_md *ctx,
 					      struct km_pkt *p,
-					      const struct km_svc_addr *sa)
+					      const struct km_svc_addr *sa,
+					      int l4)
 {
-	struct km_service_key k = {};
-	struct km_service *svc;
-	int r;
-
-	r = km_parse_l4(p);
-	if (r != KM_CONTINUE)
-		return r;
+	if (l4 != KM_CONTINUE)
+		return l4;
 	if (p->proto == IPPROTO_ICMP)
 		return km_icmp(ctx, p, sa);
-	k.proto = p->proto;
-	k.port = p->dport;
-	k.addr = p->daddr;
-	svc = bpf_map_lookup_elem(&km_services, &k);
-	if (svc)
-		return km_player(ctx, p, svc);
 	return km_punch_in(ctx, p);
 }
 
@@ -96,9 +93,11 @@ static __always_inline int km_to_edge(struct km_pkt *p)
 
 static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 {
+	struct km_service_key k = {};
 	const struct km_svc_addr *sa;
+	struct km_service *svc;
 	__u32 zero = 0;
-	int r;
+	int r, l4;
 
 	r = km_parse_ipv4(ctx, p);
 	if (r != KM_CONTINUE)
@@ -106,14 +105,23 @@ static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 	p->cfg = bpf_map_lookup_elem(&km_config, &zero);
 	if (!p->cfg)
 		return KM_R_DROP_INTERNAL;
-	/* Tunnelled replies are checked for an edge address first: the
-	 * decap path is the busiest one towards an edge address. */
-	if (p->proto == IPPROTO_IPIP && km_is_edge(p->daddr))
+	if (p->proto == IPPROTO_IPIP && km_is_edge(p))
 		return km_decap(ctx, p);
+	/* The service itself first: players are the bulk of the traffic and
+	 * a hit makes the km_svc_addrs lookup unnecessary. */
+	l4 = km_parse_l4(p);
+	if (l4 == KM_CONTINUE && p->proto != IPPROTO_ICMP) {
+		k.proto = p->proto;
+		k.port = p->dport;
+		k.addr = p->daddr;
+		svc = bpf_map_lookup_elem(&km_services, &k);
+		if (svc)
+			return km_player(ctx, p, svc);
+	}
 	sa = bpf_map_lookup_elem(&km_svc_addrs, &p->daddr);
 	if (sa)
-		return km_to_service_addr(ctx, p, sa);
-	if (p->proto != IPPROTO_IPIP && km_is_edge(p->daddr))
+		return km_to_service_addr(ctx, p, sa, l4);
+	if (p->proto != IPPROTO_IPIP && km_is_edge(p))
 		return km_to_edge(p);
 	return KM_R_PASS_NOT_OURS;
 }

@@ -89,14 +89,16 @@ static __always_inline int km_parse_ipv4(struct xdp_md *ctx, struct km_pkt *p)
 #define KM_A2S_INFO_LEN 25
 #define KM_A2S_CHALLENGE_LEN 9 /* FF FF FF FF 55|56 + 4-byte challenge */
 
-/* Recognise A2S requests for the A2S cache; counting is the only effect
- * here. `pay` is the UDP payload, `n` its length per the IP header. */
-static __always_inline void km_a2s_detect(struct km_pkt *p, __u8 *pay, __u32 n)
+/* Recognise A2S requests to a service for the A2S cache; counting is the
+ * only effect here. Needs km_parse_l4() to have accepted the packet. */
+static __always_inline void km_a2s_detect(struct km_pkt *p)
 {
+	__u8 *pay = p->l4 + sizeof(struct udphdr);
+	__u32 n = p->ip_len - sizeof(struct iphdr) - sizeof(struct udphdr);
 	__u64 w0, w1;
 	__u32 w2;
 
-	if (n < KM_A2S_CHALLENGE_LEN || (void *)(pay + 5) > p->data_end)
+	if (p->proto != IPPROTO_UDP || n < KM_A2S_CHALLENGE_LEN || (void *)(pay + 5) > p->data_end)
 		return;
 	if (*(__u32 *)pay != 0xffffffffU)
 		return;
@@ -123,9 +125,10 @@ static __always_inline void km_a2s_detect(struct km_pkt *p, __u8 *pay, __u32 n)
 	km_count(KM_C_A2S_SEEN);
 }
 
-/* L4 of a packet to a service address: no options, no fragments, a whole
+/* L4 as a service address requires it: no options, no fragments, a whole
  * UDP (8), TCP (20) or ICMP (8) header inside tot_len; other protocols
- * serve nothing here. */
+ * serve nothing there. Runs before the destination is known (the service
+ * lookup needs the ports); its verdict only counts for service addresses. */
 static __always_inline int km_parse_l4(struct km_pkt *p)
 {
 	void *l4 = (void *)(p->ip + 1);
@@ -157,9 +160,6 @@ static __always_inline int km_parse_l4(struct km_pkt *p)
 	/* UDP and TCP both start with the two ports. */
 	p->sport = ((__be16 *)l4)[0];
 	p->dport = ((__be16 *)l4)[1];
-	if (p->proto == IPPROTO_UDP)
-		km_a2s_detect(p, l4 + sizeof(struct udphdr),
-			      avail - sizeof(struct udphdr));
 	return KM_CONTINUE;
 }
 

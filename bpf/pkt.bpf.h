@@ -47,11 +47,20 @@ struct km_pkt {
 };
 
 /* Time read lazily: paths that never compare times never pay for the
- * clock, and no path reads it twice. */
+ * clock, and no path reads it twice. A path reads either the precise
+ * clock (rate limits) or the coarse one (idle stamps only: decap and
+ * punched flows); whichever it read first is what the packet's `now` is. */
 static __always_inline __u64 km_pkt_now(struct km_pkt *p)
 {
 	if (!p->now)
 		p->now = km_now(p->cfg);
+	return p->now;
+}
+
+static __always_inline __u64 km_pkt_now_coarse(struct km_pkt *p)
+{
+	if (!p->now)
+		p->now = km_now_coarse(p->cfg);
 	return p->now;
 }
 

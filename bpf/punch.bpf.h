@@ -47,7 +47,7 @@ static __always_inline int km_punch_in(struct xdp_md *ctx, struct km_pkt *p)
 	pu = bpf_map_lookup_elem(&km_punches, &k);
 	if (!pu)
 		return KM_R_DROP_NO_SERVICE;
-	km_pkt_now(p);
+	km_pkt_now_coarse(p);
 	if (idle && p->now > pu->last_seen_ns + idle) {
 		bpf_map_delete_elem(&km_punches, &k);
 		km_count(KM_C_PUNCH_EXPIRED);
@@ -71,14 +71,14 @@ static __always_inline void km_punch_learn(struct km_pkt *p,
 
 	pu = bpf_map_lookup_elem(&km_punches, k);
 	if (pu) {
-		km_touch(&pu->last_seen_ns, km_pkt_now(p));
+		km_touch(&pu->last_seen_ns, km_pkt_now_coarse(p));
 		if (pu->backend != backend)
 			pu->backend = backend;
 		return;
 	}
 	np.backend = backend;
 	np.origin = KM_ORIGIN_LEARNED;
-	np.last_seen_ns = km_pkt_now(p);
+	np.last_seen_ns = km_pkt_now_coarse(p);
 	err = bpf_map_update_elem(&km_punches, k, &np, BPF_NOEXIST);
 	if (err == -17 /* EEXIST: another CPU learned it first */)
 		return;

@@ -34,18 +34,15 @@ static __always_inline int km_limit_on(const struct km_limit *l)
 	return l->pps || l->bps;
 }
 
-/* Nanoseconds a rate of `rate`/s takes to earn `amount`, without
- * overflowing for rates up to ~1.8e10/s. */
-static __always_inline __u64 km_rate_ns(__u64 amount, __u64 rate)
-{
-	return amount / rate * KM_NSEC_PER_SEC +
-	       amount % rate * KM_NSEC_PER_SEC / rate;
-}
+/* Byte bursts are clamped so burst * 1e9 stays within 64 bits. */
+#define KM_BURST_BYTES_MAX (1ULL << 34)
 
 /*
  * GCRA: a packet conforms when the bucket's theoretical arrival time after
  * it stays within the burst horizon. Both dimensions must conform; only then
  * are both advanced, so a rejected packet costs the bucket nothing.
+ * Divisions by a configured rate are the expensive part: one per dimension
+ * for the packet's cost, one for the byte horizon.
  */
 static __always_inline int km_bucket_admit(struct km_bucket *b,
 					   const struct km_limit *l, __u64 now,
@@ -60,13 +57,16 @@ static __always_inline int km_bucket_admit(struct km_bucket *b,
 		__u64 burst = l->burst_pkts ? l->burst_pkts : 1;
 
 		tp = (b->tat_pkts > now ? b->tat_pkts : now) + t;
-		if (tp > now + t * burst)
+		if (tp - now > t * burst)
 			return KM_RL_REJECT;
 	}
 	if (l->bps) {
+		__u64 burst = l->burst_bytes < KM_BURST_BYTES_MAX ?
+				      l->burst_bytes : KM_BURST_BYTES_MAX;
+
 		tb = (b->tat_bytes > now ? b->tat_bytes : now) +
 		     (__u64)bytes * KM_NSEC_PER_SEC / l->bps;
-		if (tb > now + km_rate_ns(l->burst_bytes, l->bps))
+		if (tb - now > burst * KM_NSEC_PER_SEC / l->bps)
 			return KM_RL_REJECT;
 	}
 	if (l->pps)
