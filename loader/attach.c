@@ -82,7 +82,10 @@ static int check_free(const char *ifname, int ifindex, const char *path)
 	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
 	off = q.attach_mode == XDP_ATTACHED_SKB ? "xdpgeneric" : "xdp";
 	return km_log_errno(-EBUSY,
-			    "%s already runs an XDP program (id %u, %s mode) that no kilimanjaro link pinned at %s owns; remove it first (ip link set dev %s %s off), or if it is another pin root's, use that --pin-root",
+			    "%s already runs an XDP program (id %u, %s mode) "
+			    "that no kilimanjaro link pinned at %s owns; "
+			    "remove it first (ip link set dev %s %s off), or "
+			    "if it is another pin root's, use that --pin-root",
 			    ifname, id ? id : q.prog_id,
 			    attached_name(q.attach_mode), path, ifname, off);
 }

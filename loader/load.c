@@ -90,14 +90,15 @@ int loader_start(struct loader *l)
 		return km_log_errno(-ENODEV, "interface %s: %s", l->ifname,
 				    strerror(errno));
 	r = pins_prepare(l->pin_root, &l->lock_fd);
-	if (!r)
-		r = attach_check(l->ifname, l->ifindex, l->mode, l->pin_root);
 	if (r)
 		return r;
+	r = attach_check(l->ifname, l->ifindex, l->mode, l->pin_root);
+	if (r)
+		goto out;
+	r = -EINVAL;
 	obj = open_object(l->opts.object);
 	if (!obj)
-		return -EINVAL;
-	r = -EINVAL;
+		goto out;
 	prog = find_prog(obj);
 	if (!prog)
 		goto out;
@@ -129,6 +130,8 @@ out:
 	/* The link and the pins keep program and maps alive; l->maps holds
 	 * its own fds for reloads. */
 	bpf_object__close(obj);
+	if (r)
+		pins_remove_if_empty(l->pin_root);
 	return r;
 }
 

@@ -97,6 +97,12 @@ int pins_prepare(const char *pin_root, int *lock_fd)
 	return 0;
 }
 
+void pins_remove_if_empty(const char *pin_root)
+{
+	if (!rmdir(pin_root))
+		km_debug("removed the empty pin root %s", pin_root);
+}
+
 /* Maps whose size comes from "map_sizes". */
 static int size_key_of(const char *map)
 {

@@ -13,6 +13,9 @@ struct km_cfg;
  * root (mode 0700, parents 0700) and take an exclusive lock on it so two
  * loaders never drive the same pins. *lock_fd is kept open while running. */
 int pins_prepare(const char *pin_root, int *lock_fd);
+/* Remove the pin root if it is empty: a first start that failed leaves
+ * nothing behind. */
+void pins_remove_if_empty(const char *pin_root);
 
 /*
  * Before load: size the config-sized maps (map_sizes), then make every map

@@ -25,10 +25,12 @@ TMP=$(mktemp -d /tmp/kmb3-lc.XXXXXX)
 CFG=$TMP/kilimanjaro.json
 LOG=$TMP/loader.log
 LPID=
+NPID=
 FAILS=0
 
 cleanup() {
 	[ -n "$LPID" ] && kill -KILL "$LPID" 2>/dev/null && wait "$LPID" 2>/dev/null
+	[ -n "$NPID" ] && kill "$NPID" 2>/dev/null && wait "$NPID" 2>/dev/null
 	if [ -e "$PIN" ]; then
 		[ -e "$PIN/km_link" ] && innet "$LOADER" --pin-root "$PIN" \
 			--interface kmb3a --detach >/dev/null 2>&1
@@ -204,10 +206,33 @@ if clang -O2 -target bpf -I/usr/include/"$(gcc -print-multiarch)" \
 	check "... with a message saying how to remove it" \
 		grep -q "already runs an XDP program .* xdpgeneric off" <<<"$out"
 	check "... and left in place" [ "$(xdp_word)" = xdpgeneric ]
+	check "... and the failed start left no pin root" [ ! -e "$PIN" ]
 	ip -n "$NS" link set dev kmb3a xdpgeneric off
 else
 	fail "could not build/attach the foreign pass program"
 fi
+
+# --- systemd notification (a fake NOTIFY_SOCKET) ---------------------------
+cat >"$TMP/notify.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    while True:
+        f.write(s.recv(4096).decode().replace("\n", " | ") + "\n")
+EOF
+python3 "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.log" &
+NPID=$!
+for _ in $(seq 30); do [ -S "$TMP/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$TMP/notify.sock WATCHDOG_USEC=200000 start_loader
+sleep 1
+check "sd_notify: READY=1 with a STATUS line" \
+	grep -q "^READY=1 | STATUS=running on kmb3a: 1 services" "$TMP/notify.log"
+check "sd_notify: WATCHDOG=1 every WATCHDOG_USEC/2" \
+	[ "$(grep -c '^WATCHDOG=1$' "$TMP/notify.log")" -ge 5 ]
+stop_loader TERM
+check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" "$TMP/notify.log"
+innet "$LOADER" --pin-root "$PIN" --interface kmb3a --detach >/dev/null 2>&1
 
 [ "$FAILS" = 0 ] && { echo "all loader lifecycle checks passed"; exit 0; }
 echo "$FAILS loader lifecycle checks failed"
