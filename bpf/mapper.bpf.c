@@ -453,6 +453,7 @@ static __always_inline int kmm_tc_verdict(__u32 reason, __u64 bytes)
 	switch (reason) {
 	case KMM_R_TC_PASS_NOT_IPV4:
 	case KMM_R_TC_PASS_NOT_SERVICE:
+	case KMM_R_TC_PASS_IPIP:
 		return TC_ACT_OK;
 	default:
 		return TC_ACT_SHOT;
@@ -502,11 +503,12 @@ int kmm_tc_egress(struct __sk_buff *skb)
 	if (skb->protocol != bpf_htons(ETH_P_IP) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
 		return kmm_tc_verdict(KMM_R_TC_PASS_NOT_IPV4, bytes);
+	/* Never a service's reply. bpf_redirect_neigh sends our own output
+	 * through this hook again: it must not be encapsulated twice. */
+	if (ip.protocol == IPPROTO_IPIP)
+		return kmm_tc_verdict(KMM_R_TC_PASS_IPIP, bytes);
 	cfg = kmm_cfg();
-	/* IPIP is never a service's reply: this also keeps our own output
-	 * from being encapsulated twice when it passes here again. */
-	if (!cfg || !cfg->host_addr || ip.protocol == IPPROTO_IPIP ||
-	    !kmm_is_service(ip.saddr))
+	if (!cfg || !cfg->host_addr || !kmm_is_service(ip.saddr))
 		return kmm_tc_verdict(KMM_R_TC_PASS_NOT_SERVICE, bytes);
 	reason = kmm_egress(skb, &ip, cfg, &edge);
 	if (reason != KMM_R_TC_ENCAP_LEARNED && reason != KMM_R_TC_ENCAP_DEFAULT)

@@ -56,6 +56,9 @@ enum kmm_reason {
 	KMM_R_TC_PASS_NOT_IPV4,      /* egress, not IPv4: untouched */
 	KMM_R_TC_PASS_NOT_SERVICE,   /* egress IPv4 whose source is not a
 					service address: untouched */
+	KMM_R_TC_PASS_IPIP,          /* egress IPIP: our own output passing
+					again after bpf_redirect_neigh (or
+					another tunnel): untouched */
 	KMM_R_TC_ENCAP_LEARNED,      /* encapsulated to the learned edge */
 	KMM_R_TC_ENCAP_DEFAULT,      /* no (live) learned flow: default edge */
 	KMM_R_TC_DROP_NO_EDGE,       /* no learned flow and no default edge */

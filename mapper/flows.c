@@ -28,6 +28,7 @@ static const char *const reason_names[KMM_R_MAX] = {
 	[KMM_R_XDP_DROP_INTERNAL] = "xdp_drop_internal",
 	[KMM_R_TC_PASS_NOT_IPV4] = "tc_pass_not_ipv4",
 	[KMM_R_TC_PASS_NOT_SERVICE] = "tc_pass_not_service",
+	[KMM_R_TC_PASS_IPIP] = "tc_pass_ipip",
 	[KMM_R_TC_ENCAP_LEARNED] = "tc_encap_learned",
 	[KMM_R_TC_ENCAP_DEFAULT] = "tc_encap_default",
 	[KMM_R_TC_DROP_NO_EDGE] = "tc_drop_no_edge",

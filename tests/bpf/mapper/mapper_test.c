@@ -664,7 +664,7 @@ Test(mapper_tc, ipip_is_never_encapsulated_twice)
 	ilen = build(&p, in);
 	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_OK);
 	cr_assert(olen == ilen && !memcmp(in, out, ilen), "frame changed");
-	assert_only_reason(KMM_R_TC_PASS_NOT_SERVICE);
+	assert_only_reason(KMM_R_TC_PASS_IPIP);
 }
 
 Test(mapper_tc, not_ipv4_is_untouched)
