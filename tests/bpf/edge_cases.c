@@ -434,16 +434,8 @@ static void p_decap_tcp(struct kmt_pkt *p)
 {
 	backend_pkt(p);
 	p->l4 = IPPROTO_TCP;
-	p->sport = 28015; /* the backend's own port: not a service port */
+	p->sport = 45000; /* a port the game server opened: no service */
 	p->tcp_flags = 0x12;
-}
-
-static void p_decap_rw_svc(struct kmt_pkt *p)
-{
-	/* reply of the rewritten service: the backend answers from 28016,
-	 * which is not a service port at SVC1 */
-	backend_pkt(p);
-	p->sport = 28016;
 }
 
 /* ---- setups ---- */
@@ -492,6 +484,26 @@ static void s_deny_24(void)
 {
 	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A,
 				    KMT_IP4(198, 19, 0, 0), 24), 0);
+}
+
+static void p_from_far(struct kmt_pkt *p)
+{
+	p->ip.saddr = PLAYER_FAR;
+}
+
+static void p_from_below(struct kmt_pkt *p)
+{
+	p->ip.saddr = KMT_IP4(198, 18, 255, 7);
+}
+
+static void p_from_bcast(struct kmt_pkt *p)
+{
+	p->ip.saddr = KMT_IP4(198, 19, 0, 255);
+}
+
+static void p_from_player2(struct kmt_pkt *p)
+{
+	p->ip.saddr = PLAYER2;
 }
 
 static void s_deny_24_swapped(void)
@@ -601,7 +613,7 @@ static void c_punch_tcp(const struct kmt_pkt *in, const struct res *r)
 {
 	struct km_punch_key k = { .proto = IPPROTO_TCP, .svc_addr = SVC1,
 				  .remote = PLAYER,
-				  .svc_port = KMT_BE16(28015),
+				  .svc_port = KMT_BE16(45000),
 				  .remote_port = KMT_BE16(40000) };
 	struct km_punch v;
 
@@ -610,20 +622,6 @@ static void c_punch_tcp(const struct kmt_pkt *in, const struct res *r)
 	cr_assert_eq(v.backend, BE_TX);
 	cr_assert_eq(r->ctr[KM_C_PUNCH_LEARNED], 1);
 	cr_assert_eq(map_count(KM_MAP_VALIDATED), 0);
-}
-
-static void c_punch_rw(const struct kmt_pkt *in, const struct res *r)
-{
-	struct km_punch_key k = { .proto = IPPROTO_UDP, .svc_addr = SVC1,
-				  .remote = PLAYER,
-				  .svc_port = KMT_BE16(28016),
-				  .remote_port = KMT_BE16(40000) };
-	struct km_punch v;
-
-	(void)in;
-	(void)r;
-	cr_assert_eq(punch_get(&k, &v), 0);
-	cr_assert_eq(v.backend, BE_TX);
 }
 
 static void c_block_expired(const struct kmt_pkt *in, const struct res *r)
@@ -852,10 +850,6 @@ EDGE_CASE(decap_outer_fragment, "an IPIP fragment to the edge goes to the kernel
 EDGE_CASE(decap_tcp_punch, "TCP from a backend port that is no service: forwarded, punch learned",
 	  .packet = p_decap_tcp, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
 	  .out = OUT_DECAP, .check = c_punch_tcp)
-EDGE_CASE(decap_rewritten_port_is_punch, "reply from a backend-side (rewritten) port learns a punch",
-	  .packet = p_decap_rw_svc, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
-	  .out = OUT_DECAP, .check = c_punch_rw)
-
 /* Block and deny lists (player -> service) */
 EDGE_CASE(blocked, "a blocked source is dropped",
 	  .setup = s_block_player, .action = XDP_DROP,
@@ -876,12 +870,24 @@ EDGE_CASE(deny_8_other, "deny 197.0.0.0/8 does not deny 198.19.0.7",
 	  .setup = s_deny_197_8, .action = XDP_TX, .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(deny_24, "deny 198.19.0.0/24 denies 198.19.0.7",
 	  .setup = s_deny_24, .action = XDP_DROP, .reason = KM_R_DROP_DENIED)
+EDGE_CASE(deny_24_last_addr, "deny 198.19.0.0/24 denies 198.19.0.255",
+	  .setup = s_deny_24, .packet = p_from_bcast, .action = XDP_DROP,
+	  .reason = KM_R_DROP_DENIED)
+EDGE_CASE(deny_24_next, "deny 198.19.0.0/24 does not deny 198.19.1.7",
+	  .setup = s_deny_24, .packet = p_from_far, .action = XDP_TX,
+	  .reason = KM_R_FWD_SERVICE)
+EDGE_CASE(deny_24_below, "deny 198.19.0.0/24 does not deny 198.18.255.7",
+	  .setup = s_deny_24, .packet = p_from_below, .action = XDP_TX,
+	  .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(deny_24_byte_order, "the byte-swapped /24 and /32 of the player deny nothing",
 	  .setup = s_deny_24_swapped, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(deny_32, "deny the player's /32",
 	  .setup = s_deny_player32, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED, .check = c_svc_drop)
+EDGE_CASE(deny_32_neighbour, "deny of the player's /32 does not deny the next address",
+	  .setup = s_deny_player32, .packet = p_from_player2, .action = XDP_TX,
+	  .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(deny_beats_allow, "deny is checked before allow",
 	  .setup = s_deny_and_allow, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
