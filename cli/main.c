@@ -66,8 +66,10 @@ static int take_globals(struct cli_ctx *c, int argc, char **argv)
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
-			while (i < argc)
-				argv[n++] = argv[i++];
+			/* Ends the global options; the command keeps its own
+			 * "--" if it has one. */
+			while (++i < argc)
+				argv[n++] = argv[i];
 			break;
 		}
 		if (!strcmp(argv[i], "--json")) {

@@ -597,7 +597,8 @@ static void watch_footer(struct view *v, const struct km_maps *m,
 
 static void watch_frame(struct cli_ctx *c, struct view *v,
 			const struct km_maps *m, const struct link_state *ls,
-			const struct snap *s, const struct snap *p)
+			const struct snap *s, const struct snap *p,
+			double interval)
 {
 	double dt = (s->t - p->t) / 1e9, tp = 0, tb = 0;
 	char x[3][16], clock[16];
@@ -618,10 +619,9 @@ static void watch_frame(struct cli_ctx *c, struct view *v,
 		printf("\033[H");
 	}
 	v->lines = 0;
-	vline(v, "1;7", "kilimanjaro %-10s %-6s %-22s %s  every %gs",
+	vline(v, "1;7", " kilimanjaro  %-16s %-22s %s  every %gs ",
 	      ls->ifname[0] ? ls->ifname : c->pin_root,
-	      ls->attached ? ls->mode : "DETACHED",
-	      ls->attached ? ls->prog_name : "", clock, dt > 0 ? dt : 0);
+	      ls->attached ? ls->mode : "NOT ATTACHED", clock, interval);
 	vline(v, NULL, "%s", "");
 	vline(v, "1", "%-26s %10s %10s %14s", "VERDICT", "packets/s", "bits/s",
 	      "total packets");
@@ -743,7 +743,7 @@ static int status_watch(struct cli_ctx *c, const struct km_maps *m,
 		if (c->json)
 			watch_json(&cur, &prev);
 		else
-			watch_frame(c, &v, m, &ls, &cur, &prev);
+			watch_frame(c, &v, m, &ls, &cur, &prev, interval);
 		snap_free(&prev);
 		prev = cur;
 	}

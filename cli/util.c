@@ -56,6 +56,22 @@ static int opt_value(const char *cmd, const struct cli_opt *o, const char *v)
 	return 0;
 }
 
+/* "missing argument" with the usage line of this very command. */
+static int missing(const char *cmd, const char *usage)
+{
+	char want[64];
+	const char *l, *e;
+
+	snprintf(want, sizeof(want), "kilimanjaro %s ", cmd);
+	l = strstr(usage, want);
+	if (!l)
+		return km_log_errno(-EINVAL, "%s: missing argument (see --help)",
+				    cmd);
+	e = strchr(l, '\n');
+	return km_log_errno(-EINVAL, "%s: missing argument (usage: %.*s)", cmd,
+			    e ? (int)(e - l) : (int)strlen(l), l);
+}
+
 int cli_args(const char *cmd, const char *usage, int argc, char **argv,
 	     const struct cli_opt *opts, char **pos, int *npos, int minpos,
 	     int maxpos)
@@ -119,9 +135,7 @@ int cli_args(const char *cmd, const char *usage, int argc, char **argv,
 			return r;
 	}
 	if (*npos < minpos)
-		return km_log_errno(-EINVAL, "%s: missing argument (usage: %s)",
-				    cmd, strchr(usage, ':') ?
-						 strchr(usage, ':') + 2 : usage);
+		return missing(cmd, usage);
 	return 0;
 }
 

@@ -1,0 +1,281 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The real `kilimanjaro` binary against maps of the real XDP object, pinned
+# by km_fixture under /sys/fs/bpf/kmb4-<pid>. What the CLI did is checked
+# through km_fixture (a second path to the maps) and its --json output.
+# One case attaches to a veth inside a network namespace of its own.
+# Usage: cli_test.sh KILIMANJARO KM_FIXTURE   (root; needs jq)
+set -u
+
+K=$1
+F=$2
+D=/sys/fs/bpf/kmb4-$$
+D2=/sys/fs/bpf/kmb4-$$-attached
+NS=kmb4-$$
+TMP=$(mktemp -d /tmp/kmb4-cli.XXXXXX)
+passed=0
+
+cleanup() {
+	rm -rf "$D" "$D2" "$TMP"
+	ip netns del "$NS" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	[ -s "$TMP/out" ] && sed 's/^/  stdout: /' "$TMP/out" | head -20
+	[ -s "$TMP/err" ] && sed 's/^/  stderr: /' "$TMP/err" | head -20
+	exit 1
+}
+
+command -v jq >/dev/null || fail "jq is not installed (packaging/install-deps)"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || fail "no bpffs"
+
+# run CMD...: stdout in $TMP/out, stderr in $TMP/err, exit status in $rc.
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+}
+
+kj() { run "$K" --pin-root "$D" "$@"; }
+
+# ok WHAT CMD...: exit 0 and nothing on stderr.
+ok() {
+	local what=$1
+	shift
+	run "$@"
+	[ "$rc" = 0 ] || fail "$what: exit $rc"
+	[ -s "$TMP/err" ] && fail "$what: unexpected stderr"
+	passed=$((passed + 1))
+}
+
+# err WHAT RC REGEX CMD...: exit RC and exactly one stderr line matching.
+err() {
+	local what=$1 want=$2 re=$3
+	shift 3
+	run "$@"
+	[ "$rc" = "$want" ] || fail "$what: exit $rc, want $want"
+	[ "$(wc -l <"$TMP/err")" = 1 ] || fail "$what: want one stderr line"
+	grep -qE -- "$re" "$TMP/err" || fail "$what: stderr does not match /$re/"
+	passed=$((passed + 1))
+}
+
+# is WHAT GOT WANT
+is() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+	passed=$((passed + 1))
+}
+
+jqo() { jq -r "$1" "$TMP/out"; }
+dump() { "$F" dump "$D" "$1" | sort; }
+
+"$F" load "$D" || fail "km_fixture load"
+ncpus=$(nproc --all)
+
+# ---- services and the derived maps ----
+ok "services add" "$K" --pin-root "$D" services add udp 198.18.10.1:27015 \
+	backend 198.18.2.2:27016 --pps 100 --total-pps 5000 --block-s 2.5
+grep -q "added udp 198.18.10.1:27015 -> 198.18.2.2:27016 (id 0)" "$TMP/out" ||
+	fail "services add output"
+ok "services list --json" "$K" --pin-root "$D" --json services
+is "one service" "$(jqo '.services | length')" 1
+is "origin" "$(jqo '.services[0].origin')" cli
+is "port" "$(jqo '.services[0].port')" 27015
+is "backend port" "$(jqo '.services[0].backend_port')" 27016
+is "pps" "$(jqo '.services[0].limits.unvalidated.pps')" 100
+is "default burst" "$(jqo '.services[0].limits.unvalidated.burst_packets')" 100
+is "block" "$(jqo '.services[0].limits.unvalidated.block_s')" 2.5
+is "total per cpu" "$(jqo '.services[0].limits.total_per_cpu.pps')" \
+	$(((5000 + ncpus - 1) / ncpus))
+ok "second service" "$K" --pin-root "$D" services add udp 198.18.10.1:27016 \
+	backend 198.18.2.3
+"$F" service "$D" config udp 198.18.10.2 27015 198.18.2.2 || fail "fixture service"
+is "svc_addrs" "$(dump km_svc_addrs)" "198.18.10.1 icmp_id=0 services=2
+198.18.10.2 icmp_id=2 services=1"
+is "backends" "$(dump km_backends)" "198.18.2.2 2
+198.18.2.3 1"
+is "backend_svc" "$(dump km_backend_svc)" "198.18.2.2 198.18.10.1 1
+198.18.2.2 198.18.10.2 1
+198.18.2.3 198.18.10.1 1"
+err "add over config" 1 "already installed by config" \
+	"$K" --pin-root "$D" services add udp 198.18.10.2:27015 backend 198.18.2.9
+err "del config entry" 1 "belongs to config; use --force" \
+	"$K" --pin-root "$D" services del udp 198.18.10.2:27015
+ok "del --force" "$K" --pin-root "$D" services del udp 198.18.10.2:27015 --force
+ok "del own" "$K" --pin-root "$D" services del udp 198.18.10.1:27015
+is "svc_addrs after del" "$(dump km_svc_addrs)" "198.18.10.1 icmp_id=1 services=1"
+is "backends after del" "$(dump km_backends)" "198.18.2.3 1"
+is "backend_svc after del" "$(dump km_backend_svc)" "198.18.2.3 198.18.10.1 1"
+err "del missing" 1 "no service udp 198.18.10.1:27015" \
+	"$K" --pin-root "$D" services del udp 198.18.10.1:27015
+ok "re-add takes the free id" "$K" --pin-root "$D" --json services add \
+	tcp 198.18.10.1:27015 backend 198.18.2.2
+is "lowest free id" "$(jqo .id)" 0
+
+# ---- allow / deny and the double-buffer flip ----
+ok "allow add" "$K" --pin-root "$D" allow add 198.18.0.0/24
+ok "allow add address" "$K" --pin-root "$D" allow add 198.18.1.1
+ok "deny add" "$K" --pin-root "$D" deny add 198.18.66.0/23
+ok "allow list" "$K" --pin-root "$D" allow list --json
+is "allow entries" "$(jqo '[.allow[] | "\(.prefix) \(.origin)"] | join(",")')" \
+	"198.18.0.0/24 cli,198.18.1.1/32 cli"
+"$F" prefixes "$D" config allow 198.18.4.0/24 deny 198.18.9.0/24 ||
+	fail "fixture prefixes"
+is "flipped" "$("$F" dump "$D" km_config)" "active_lists=1"
+is "old pair cleared" "$(dump km_allow_a)$(dump km_deny_a)" ""
+ok "allow list after flip" "$K" --pin-root "$D" --json allow
+is "cli entries kept" "$(jqo '[.allow[] | "\(.prefix) \(.origin)"] | join(",")')" \
+	"198.18.0.0/24 cli,198.18.1.1/32 cli,198.18.4.0/24 config"
+ok "deny list after flip" "$K" --pin-root "$D" --json deny
+is "deny entries" "$(jqo '[.deny[] | "\(.prefix) \(.origin)"] | join(",")')" \
+	"198.18.9.0/24 config,198.18.66.0/23 cli"
+err "allow del config" 1 "belongs to config; use --force" \
+	"$K" --pin-root "$D" allow del 198.18.4.0/24
+err "allow add over config" 1 "already installed by config" \
+	"$K" --pin-root "$D" allow add 198.18.4.0/24
+ok "allow del --force" "$K" --pin-root "$D" allow del 198.18.4.0/24 --force
+ok "deny del" "$K" --pin-root "$D" deny del 198.18.66.0/23
+is "deny edited on the active pair" "$(dump km_deny_b)" "198.18.9.0/24 config"
+err "del covered, not an entry" 1 "198.18.0.0/25 is not in the allow list" \
+	"$K" --pin-root "$D" allow del 198.18.0.0/25
+"$F" prefixes "$D" config || fail "fixture prefixes (empty)"
+is "cli entries survive a second flip" "$(dump km_allow_a)" "198.18.0.0/24 cli
+198.18.1.1/32 cli"
+is "config deny gone" "$(dump km_deny_a)" ""
+
+# ---- blocks ----
+ok "blocks add" "$K" --pin-root "$D" blocks add 198.18.5.5 --seconds 60
+ok "blocks list" "$K" --pin-root "$D" --json blocks
+is "block origin" "$(jqo '.blocks[0].origin')" cli
+is "block remaining" "$(jqo '.blocks[0].remaining_s > 55 and .blocks[0].remaining_s <= 60')" true
+"$F" block "$D" config 198.18.5.6 60 || fail "fixture block"
+err "blocks del config" 1 "belongs to config; use --force" \
+	"$K" --pin-root "$D" blocks del 198.18.5.6
+ok "blocks del --force" "$K" --pin-root "$D" blocks del --force 198.18.5.6
+ok "blocks del" "$K" --pin-root "$D" blocks del 198.18.5.5
+err "blocks del missing" 1 "198.18.5.5 is not blocked" \
+	"$K" --pin-root "$D" blocks del 198.18.5.5
+err "blocks bad seconds" 2 "--seconds wants a number" \
+	"$K" --pin-root "$D" blocks add 198.18.5.5 --seconds soon
+
+# ---- punches ----
+ok "punches add" "$K" --pin-root "$D" punches add udp 198.18.10.1:40000 \
+	198.18.7.7:5000 backend 198.18.2.2
+ok "punches list" "$K" --pin-root "$D" --json punches
+is "punch" "$(jqo '.punches[0] | "\(.proto) \(.service_address):\(.service_port) \(.remote_address):\(.remote_port) \(.backend) \(.origin)"')" \
+	"udp 198.18.10.1:40000 198.18.7.7:5000 198.18.2.2 cli"
+"$F" punch "$D" learned udp 198.18.10.1 40001 198.18.7.8 5000 198.18.2.2 ||
+	fail "fixture punch"
+err "punches del learned" 1 "belongs to learned; use --force" \
+	"$K" --pin-root "$D" punches del udp 198.18.10.1:40001 198.18.7.8:5000
+ok "punches del --force" "$K" --pin-root "$D" punches del udp \
+	198.18.10.1:40001 198.18.7.8:5000 --force
+ok "punches del" "$K" --pin-root "$D" punches del udp 198.18.10.1:40000 \
+	198.18.7.7:5000
+ok "punches empty" "$K" --pin-root "$D" --json punches
+is "no punches" "$(jqo '.punches | length')" 0
+
+# ---- status ----
+"$F" stat "$D" 4 10 1000 || fail "fixture stat" # KM_R_FWD_SERVICE
+ok "status --json" "$K" --pin-root "$D" status --json
+is "fwd_service packets" "$(jqo .verdicts.fwd_service.packets)" $((10 * ncpus))
+is "not attached" "$(jqo .link.attached)" false
+is "services fill" "$(jqo .maps.km_services.entries)" 2
+is "allow fill" "$(jqo .maps.km_allow_a.entries)" 2
+ok "status" "$K" --pin-root "$D" status
+grep -q "attached   no (no km_link pin)" "$TMP/out" || fail "status: attached line"
+grep -qE "fwd_service +$((10 * ncpus)) " "$TMP/out" || fail "status: verdict row"
+# --watch until SIGINT, with traffic arriving meanwhile.
+(for i in 1 2 3 4 5 6; do sleep 0.25; "$F" stat "$D" 4 100 64000; done) &
+run timeout --preserve-status -s INT 2 "$K" --pin-root "$D" status --watch 0.4
+wait
+is "watch exit" "$rc" 0
+grep -qE "^fwd_service +[0-9.]+k? +[0-9.]+[kM]? " "$TMP/out" ||
+	fail "watch: no fwd_service rate row"
+grep -q "drop_denied" "$TMP/out" && fail "watch: zero rows must be hidden"
+(for i in 1 2 3 4 5 6; do sleep 0.25; "$F" stat "$D" 4 100 64000; done) &
+run timeout --preserve-status -s INT 2 "$K" --pin-root "$D" --json status --watch 0.4
+wait
+is "watch --json exit" "$rc" 0
+jq -e 'select(.verdicts.fwd_service.pps > 0)' "$TMP/out" >/dev/null ||
+	fail "watch --json: no fwd_service rate"
+
+# ---- command-line errors: one line, exit 2 ----
+err "unknown command" 2 'unknown command "frob"' "$K" frob
+err "no command" 2 "missing command" "$K"
+err "pin-root without value" 2 "--pin-root needs a value" "$K" --pin-root
+err "unknown subcommand" 2 'services: unknown subcommand "frob"' \
+	"$K" --pin-root "$D" services frob
+err "bad address" 2 'bad service address "198.18.10.300:27015"' \
+	"$K" --pin-root "$D" services add udp 198.18.10.300:27015 backend 198.18.2.2
+err "no port" 2 'needs a port' \
+	"$K" --pin-root "$D" services add udp 198.18.10.1 backend 198.18.2.2
+err "bad port" 2 'bad service port' \
+	"$K" --pin-root "$D" services add udp 198.18.10.1:0 backend 198.18.2.2
+err "missing argument" 2 "services add: missing argument" \
+	"$K" --pin-root "$D" services add udp 198.18.10.1:27015
+err "bad protocol" 2 'bad protocol "icmp"' \
+	"$K" --pin-root "$D" services add icmp 198.18.10.1:1 backend 198.18.2.2
+err "no backend keyword" 2 'expected "backend"' \
+	"$K" --pin-root "$D" services add udp 198.18.10.1:1 via 198.18.2.2
+err "bad limit" 2 "--pps wants a whole number" \
+	"$K" --pin-root "$D" services add udp 198.18.10.1:1 backend 198.18.2.2 --pps -5
+err "unknown option" 2 "unknown option --bogus" \
+	"$K" --pin-root "$D" allow add 198.18.0.0/24 --bogus
+err "host bits" 2 "has host bits set \(did you mean 198.18.0.0/24\?\)" \
+	"$K" --pin-root "$D" allow add 198.18.0.1/24
+err "prefix length" 2 "bad prefix length" "$K" --pin-root "$D" deny add 198.18.0.0/33
+err "extra argument" 2 'unexpected argument "x"' \
+	"$K" --pin-root "$D" blocks del 198.18.5.5 x
+err "nothing loaded" 1 "nothing loaded at /nonexistent/kmb4" \
+	"$K" --pin-root /nonexistent/kmb4 status
+err "both roots" 2 "not both" "$K" --pin-root "$D" -i lo status
+for c in status services allow deny blocks punches detach "services add" \
+	"allow del" "blocks add" "punches add"; do
+	# shellcheck disable=SC2086
+	ok "$c --help" "$K" $c --help
+	grep -q "^usage: kilimanjaro" "$TMP/out" || fail "$c --help: no usage"
+done
+ok "help" "$K" --help
+# Nothing on any argv may crash (signals show as exit >= 128).
+for a in "" "--json" "-i" "--interface=" "--pin-root=" "services add" \
+	"services add udp" "services add udp : backend :" "allow add /" \
+	"allow add 1.2.3.4/" "deny add 1.2.3.4/-1" "blocks add 1.2.3.4 --seconds" \
+	"blocks add 1.2.3.4 --seconds=1e999" "punches add udp a:b c:d backend e" \
+	"status --watch -1" "status --watch=0" "services add udp 1.1.1.1:99999 backend 1.1.1.1" \
+	"services add udp 1.1.1.1:1 backend 1.1.1.1:65536" "-- status" "allow -- add"; do
+	# shellcheck disable=SC2086
+	run "$K" --pin-root "$D" $a
+	[ "$rc" -lt 128 ] || fail "argv '$a' crashed (exit $rc)"
+	[ "$rc" = 0 ] || [ "$(wc -l <"$TMP/err")" = 1 ] ||
+		fail "argv '$a': want one stderr line"
+done
+passed=$((passed + 1))
+
+# ---- detach ----
+ok "detach" "$K" --pin-root "$D" detach
+grep -q "removed 20 map pins" "$TMP/out" || fail "detach output"
+[ -e "$D" ] && fail "detach left $D"
+err "detach again" 1 "nothing attached at $D" "$K" --pin-root "$D" detach
+
+# ---- attached, in a network namespace of our own ----
+ip netns add "$NS" || fail "ip netns add"
+ip -n "$NS" link add kmb4a type veth peer name kmb4b || fail "veth"
+ip -n "$NS" link set kmb4a up && ip -n "$NS" link set kmb4b up || fail "link up"
+"$F" load "$D2" "$NS" kmb4a || fail "km_fixture load + attach"
+inns() { run nsenter --net=/var/run/netns/"$NS" "$K" --pin-root "$D2" "$@"; }
+inns --json status
+[ "$rc" = 0 ] || fail "status (attached): exit $rc"
+is "attached" "$(jqo .link.attached)" true
+is "interface" "$(jqo .link.interface)" kmb4a
+is "mode" "$(jqo .link.mode)" native
+is "prog" "$(jqo .link.prog_name)" km_xdp
+is "tag" "$(jqo '.link.prog_tag | length')" 16
+inns detach
+[ "$rc" = 0 ] || fail "detach (attached): exit $rc"
+ip -n "$NS" link show kmb4a | grep -q "xdp" && fail "still attached after detach"
+[ -e "$D2" ] && fail "detach left $D2"
+passed=$((passed + 1))
+
+echo "ok: $passed checks"

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lib/maps.c against the maps of the real XDP object (loaded, never
+ * attached). Every check reads the maps back through bpf syscalls, not
+ * through the function under test.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <criterion/criterion.h>
+
+#include "kilimanjaro.skel.h"
+#include "lib/log.h"
+#include "lib/maps.h"
+
+static struct kilimanjaro *skel;
+static struct km_maps m;
+
+static void setup(void)
+{
+	struct km_config cfg = { .abi_version = KM_ABI_VERSION,
+				 .rl_prefix_len = 24 };
+
+	km_log_init("test-maps", LOG_CRIT);
+	skel = kilimanjaro__open_and_load();
+	cr_assert_not_null(skel, "cannot load the XDP object: %s",
+			   strerror(errno));
+	cr_assert_eq(km_maps_from_object(&m, skel->obj), 0);
+	cr_assert_eq(km_config_write(&m, &cfg), 0);
+}
+
+static void teardown(void)
+{
+	char dir[64], path[128];
+
+	/* Pins of a test that failed half-way. */
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/kmb4-%d", getpid());
+	for (int i = 0; i < KM_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, km_map_names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	km_maps_close(&m);
+	kilimanjaro__destroy(skel);
+}
+
+TestSuite(maps, .init = setup, .fini = teardown);
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, s, &a), 1, "%s", s);
+	return a.s_addr;
+}
+
+static struct km_service_spec svc(const char *addr, int port,
+				  const char *backend)
+{
+	return (struct km_service_spec){ .proto = IPPROTO_UDP,
+					 .addr = ip(addr),
+					 .port = htons(port),
+					 .backend = ip(backend) };
+}
+
+static uint32_t svc_id(const char *addr, int port)
+{
+	struct km_service_key k = { .proto = IPPROTO_UDP, .port = htons(port),
+				    .addr = ip(addr) };
+	struct km_service v;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SERVICES], &k, &v), 0,
+		     "service %s:%d missing", addr, port);
+	return v.id;
+}
+
+static bool has_key(enum km_map_id id, const void *k)
+{
+	uint8_t v[256];
+
+	return !bpf_map_lookup_elem(m.fd[id], k, v);
+}
+
+static long count(enum km_map_id id)
+{
+	uint8_t k[64], *pk = NULL;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(m.fd[id], pk, k)) {
+		pk = k;
+		n++;
+	}
+	return n;
+}
+
+Test(maps, ids_are_the_lowest_unused_over_every_origin)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2"),
+			       b = svc("198.18.10.1", 1001, "198.18.2.2"),
+			       c = svc("198.18.10.1", 1002, "198.18.2.2"),
+			       d = svc("198.18.10.9", 1003, "198.18.2.2");
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_service_put(&m, &c, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(svc_id("198.18.10.1", 1000), 0);
+	cr_assert_eq(svc_id("198.18.10.1", 1001), 1);
+	cr_assert_eq(svc_id("198.18.10.1", 1002), 2);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
+				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &d, KM_ORIGIN_CONTROLLER), 0);
+	cr_assert_eq(svc_id("198.18.10.9", 1003), 0);
+	/* Replacing keeps the id. */
+	c.backend = ip("198.18.2.3");
+	cr_assert_eq(km_service_put(&m, &c, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(svc_id("198.18.10.1", 1002), 2);
+}
+
+Test(maps, origin_rules)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2");
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CLI), -EEXIST);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
+				    KM_ORIGIN_CLI), -EPERM);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, htons(9),
+				    KM_ORIGIN_CLI), -ENOENT);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
+				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_SERVICES), 0);
+}
+
+Test(maps, derived_maps_follow_services)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2"),
+			       b = svc("198.18.10.1", 1001, "198.18.2.3"),
+			       c = svc("198.18.10.2", 1000, "198.18.2.2");
+	struct km_backend_svc_key k1 = { ip("198.18.2.2"), ip("198.18.10.1") },
+				  k2 = { ip("198.18.2.3"), ip("198.18.10.1") },
+				  k3 = { ip("198.18.2.2"), ip("198.18.10.2") };
+	struct km_svc_addr sa;
+	uint32_t n, addr = ip("198.18.10.1"), be = ip("198.18.2.2");
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_service_put(&m, &c, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_ADDRS], &addr, &sa), 0);
+	cr_assert_eq(sa.services, 2);
+	cr_assert_eq(sa.icmp_service_id, 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BACKENDS], &be, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(has_key(KM_M_BACKEND_SVC, &k1) && has_key(KM_M_BACKEND_SVC, &k2) &&
+		  has_key(KM_M_BACKEND_SVC, &k3));
+	cr_assert_eq(count(KM_M_SVC_ADDRS), 2);
+	cr_assert_eq(count(KM_M_BACKENDS), 2);
+	cr_assert_eq(count(KM_M_BACKEND_SVC), 3);
+
+	/* The lowest id at the address goes away: icmp moves to the next. */
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
+				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_ADDRS], &addr, &sa), 0);
+	cr_assert_eq(sa.services, 1);
+	cr_assert_eq(sa.icmp_service_id, 1);
+	cr_assert_not(has_key(KM_M_BACKEND_SVC, &k1));
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BACKENDS], &be, &n), 0);
+	cr_assert_eq(n, 1);
+
+	/* Moving a service to another backend moves its derived entries. */
+	c.backend = ip("198.18.2.3");
+	cr_assert_eq(km_service_put(&m, &c, KM_ORIGIN_CONFIG), 0);
+	cr_assert_not(has_key(KM_M_BACKENDS, &be));
+	cr_assert_not(has_key(KM_M_BACKEND_SVC, &k3));
+
+	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, b.addr, b.port,
+				    KM_ORIGIN_CLI), 0);
+	cr_assert_eq(count(KM_M_SVC_ADDRS), 0);
+	cr_assert_eq(count(KM_M_BACKENDS), 0);
+	cr_assert_eq(count(KM_M_BACKEND_SVC), 0);
+}
+
+Test(maps, total_budget_is_divided_by_cpus_rounding_up)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2");
+	uint64_t n = m.ncpus;
+	struct km_svc_cfg cfg;
+	uint32_t id;
+
+	a.total = (struct km_limit){ .pps = 1001, .burst_pkts = 1,
+				     .bps = 10000001, .burst_bytes = 3001,
+				     .block_ms = 500 };
+	a.unvalidated = (struct km_limit){ .pps = 7, .burst_pkts = 9 };
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	id = svc_id("198.18.10.1", 1000);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_CFG], &id, &cfg), 0);
+	cr_assert_eq(cfg.total.pps, (1001 + n - 1) / n);
+	cr_assert_eq(cfg.total.burst_pkts, 1); /* never rounds to 0 */
+	cr_assert_eq(cfg.total.bps, (10000001 + n - 1) / n);
+	cr_assert_eq(cfg.total.burst_bytes, (3001 + n - 1) / n);
+	cr_assert_eq(cfg.total.block_ms, 500);
+	cr_assert_eq(cfg.unvalidated.pps, 7, "per-source limits are not divided");
+	cr_assert_eq(cfg.unvalidated.burst_pkts, 9);
+}
+
+Test(maps, a_reused_id_starts_from_zero)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2"),
+			       b = svc("198.18.10.5", 2000, "198.18.2.9");
+	size_t sz = m.ncpus * sizeof(struct km_svc_stat);
+	struct km_svc_stat *st = calloc(1, sz), out;
+	struct km_validated_key vk = { 0, ip("198.18.7.7") };
+	struct km_validated vv = { .last_seen_ns = 1 };
+	uint32_t id = 0;
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	for (int c = 0; c < m.ncpus; c++)
+		st[c].rx_packets = 5;
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_SVC_STATS], &id, st, 0), 0);
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_VALIDATED], &vk, &vv, 0), 0);
+	cr_assert_eq(km_svc_stat_read(&m, 0, &out), 0);
+	cr_assert_eq(out.rx_packets, 5ull * m.ncpus);
+	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
+				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(svc_id("198.18.10.5", 2000), 0);
+	cr_assert_eq(km_svc_stat_read(&m, 0, &out), 0);
+	cr_assert_eq(out.rx_packets, 0);
+	cr_assert_not(has_key(KM_M_VALIDATED, &vk),
+		      "validated players of the old service must not carry over");
+	free(st);
+}
+
+Test(maps, services_sync_touches_only_its_origin)
+{
+	struct km_service_spec cli = svc("198.18.10.1", 1000, "198.18.2.2");
+	struct km_service_spec cfg[2] = { svc("198.18.10.1", 1001, "198.18.2.2"),
+					  svc("198.18.10.1", 1002, "198.18.2.2") };
+	struct km_service_spec clash[2] = { svc("198.18.10.1", 1003, "198.18.2.2"),
+					    svc("198.18.10.1", 1000, "198.18.2.7") };
+
+	cr_assert_eq(km_service_put(&m, &cli, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_services_sync(&m, cfg, 2, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_SERVICES), 3);
+	cr_assert_eq(km_services_sync(&m, cfg + 1, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_SERVICES), 2);
+	cr_assert_eq(svc_id("198.18.10.1", 1000), 0);
+	cr_assert_eq(svc_id("198.18.10.1", 1002), 2);
+	/* A clash with another origin changes nothing at all. */
+	cr_assert_eq(km_services_sync(&m, clash, 2, KM_ORIGIN_CONFIG), -EEXIST);
+	cr_assert_eq(count(KM_M_SERVICES), 2);
+	cr_assert_eq(svc_id("198.18.10.1", 1002), 2);
+}
+
+static struct km_prefix_key pfx(const char *a, int len)
+{
+	return (struct km_prefix_key){ .prefixlen = len, .addr = ip(a) };
+}
+
+static int origin_in(enum km_map_id id, struct km_prefix_key k)
+{
+	struct km_prefix_val v;
+
+	/* Exact entries only: the LPM lookup of an exact key finds it. */
+	if (bpf_map_lookup_elem(m.fd[id], &k, &v))
+		return -1;
+	return v.origin;
+}
+
+Test(maps, prefix_single_edits_on_the_active_pair)
+{
+	struct km_prefix_key a = pfx("10.0.0.0", 8), b = pfx("10.1.0.0", 16);
+	struct km_prefix_key bad = pfx("10.1.0.1", 16);
+
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(origin_in(KM_M_ALLOW_A, a), KM_ORIGIN_CONFIG);
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &bad, KM_ORIGIN_CLI),
+		     -EINVAL);
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CLI),
+		     -EEXIST);
+	/* 10.1/16 is covered by 10/8 but not an entry of its own. */
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_ALLOW, &b, KM_ORIGIN_CLI),
+		     -ENOENT);
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CLI),
+		     -EPERM);
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &b, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(origin_in(KM_M_DENY_A, b), KM_ORIGIN_CLI);
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_DENY, &b, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(count(KM_M_DENY_A), 0);
+	cr_assert_eq(count(KM_M_ALLOW_B) + count(KM_M_DENY_B), 0);
+}
+
+Test(maps, prefix_sync_flips_and_keeps_other_origins)
+{
+	struct km_prefix_key cli = pfx("198.18.3.0", 24),
+			     old = pfx("198.18.0.0", 24),
+			     nw[2] = { pfx("198.18.4.0", 24), pfx("0.0.0.0", 0) },
+			     dn = pfx("198.18.9.9", 32);
+	struct km_config cfg;
+
+	cr_assert_eq(km_prefixes_sync(&m, &old, 1, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_config_read(&m, &cfg), 0);
+	cr_assert_eq(cfg.active_lists, 1);
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &cli, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(origin_in(KM_M_ALLOW_B, cli), KM_ORIGIN_CLI);
+
+	cr_assert_eq(km_prefixes_sync(&m, nw, 2, &dn, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_config_read(&m, &cfg), 0);
+	cr_assert_eq(cfg.active_lists, 0);
+	cr_assert_eq(cfg.abi_version, KM_ABI_VERSION, "the flip keeps the rest");
+	cr_assert_eq(origin_in(KM_M_ALLOW_A, cli), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[0]), KM_ORIGIN_CONFIG);
+	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[1]), KM_ORIGIN_CONFIG);
+	cr_assert_eq(origin_in(KM_M_DENY_A, dn), KM_ORIGIN_CONFIG);
+	cr_assert_eq(count(KM_M_ALLOW_A), 3, "the old config entry is gone");
+	cr_assert_eq(count(KM_M_ALLOW_B) + count(KM_M_DENY_B), 0,
+		     "the old pair is cleared");
+}
+
+Test(maps, blocks_and_punches)
+{
+	struct km_punch_key k = { .proto = IPPROTO_UDP,
+				  .svc_addr = ip("198.18.10.1"),
+				  .remote = ip("198.18.7.7"),
+				  .svc_port = htons(40000),
+				  .remote_port = htons(5000) };
+	struct km_block_spec bs = { ip("198.18.5.6"), km_mono_ns() + 1000000000ull };
+	uint32_t a = ip("198.18.5.5");
+	struct km_punch p;
+	struct km_block b;
+
+	cr_assert_eq(km_block_put(&m, a, km_mono_ns() + 60000000000ull,
+				  KM_ORIGIN_CLI), 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BLOCKS], &a, &b), 0);
+	cr_assert_eq(b.origin, KM_ORIGIN_CLI);
+	cr_assert_eq(km_block_put(&m, a, km_mono_ns() + 1, KM_ORIGIN_CONFIG),
+		     -EEXIST);
+	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CONFIG), -EPERM);
+	cr_assert_eq(km_blocks_sync(&m, &bs, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_BLOCKS), 2);
+	cr_assert_eq(km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_BLOCKS), 1);
+	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CLI), -ENOENT);
+
+	cr_assert_eq(km_punch_put(&m, &k, ip("198.18.2.2"), KM_ORIGIN_LEARNED), 0);
+	cr_assert_eq(km_punch_put(&m, &k, ip("198.18.2.3"), KM_ORIGIN_CLI),
+		     -EEXIST);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_PUNCHES], &k, &p), 0);
+	cr_assert_eq(p.backend, ip("198.18.2.2"));
+	cr_assert_gt(p.last_seen_ns, 0);
+	cr_assert_eq(km_punch_del(&m, &k), 0);
+	cr_assert_eq(km_punch_del(&m, &k), -ENOENT);
+}
+
+Test(maps, stats_are_summed_over_cpus)
+{
+	struct km_stat *st = calloc(m.ncpus, sizeof(*st));
+	uint64_t *cn = calloc(m.ncpus, sizeof(*cn));
+	struct km_stat out[KM_R_MAX];
+	uint64_t cout[KM_C_MAX];
+	uint32_t r = KM_R_DROP_DENIED, c = KM_C_PUNCH_LEARNED;
+
+	for (int i = 0; i < m.ncpus; i++) {
+		st[i] = (struct km_stat){ i + 1, 100 * (i + 1) };
+		cn[i] = 7;
+	}
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_STATS], &r, st, 0), 0);
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_COUNTERS], &c, cn, 0), 0);
+	cr_assert_eq(km_stats_read(&m, out), 0);
+	cr_assert_eq(km_counters_read(&m, cout), 0);
+	cr_assert_eq(out[r].packets, (uint64_t)m.ncpus * (m.ncpus + 1) / 2);
+	cr_assert_eq(out[r].bytes, 100ull * m.ncpus * (m.ncpus + 1) / 2);
+	cr_assert_eq(out[KM_R_FWD_SERVICE].packets, 0);
+	cr_assert_eq(cout[c], 7ull * m.ncpus);
+	free(st);
+	free(cn);
+}
+
+Test(maps, names)
+{
+	uint8_t o;
+
+	cr_assert_str_eq(km_reason_name(KM_R_DROP_DENIED), "drop_denied");
+	cr_assert_str_eq(km_reason_name(KM_R_FWD_SERVICE), "fwd_service");
+	cr_assert_str_eq(km_reason_name(KM_R_MAX), "unknown");
+	for (unsigned int r = 0; r < KM_R_MAX; r++)
+		cr_assert_str_neq(km_reason_name(r), "unknown", "reason %u", r);
+	for (unsigned int c = 0; c < KM_C_MAX; c++)
+		cr_assert_str_neq(km_counter_name(c), "unknown", "counter %u", c);
+	cr_assert_str_eq(km_counter_name(KM_C_PUNCH_LEARNED), "punch_learned");
+	cr_assert_eq(km_origin_parse("controller", &o), 0);
+	cr_assert_eq(o, KM_ORIGIN_CONTROLLER);
+	cr_assert_str_eq(km_origin_name(o), "controller");
+	cr_assert_eq(km_origin_parse("bogus", &o), -EINVAL);
+}
+
+Test(maps, open_pinned_names_the_missing_pin)
+{
+	char dir[64], path[128];
+	struct km_maps p;
+
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/kmb4-%d", getpid());
+	cr_assert_eq(mkdir(dir, 0700), 0, "%s: %s", dir, strerror(errno));
+	for (int i = 0; i < KM_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, km_map_names[i]);
+		cr_assert_eq(bpf_obj_pin(m.fd[i], path), 0);
+	}
+	cr_assert_eq(km_maps_open_pinned(&p, dir), 0);
+	cr_assert_eq(km_map_count(&p, KM_M_SERVICES), 0);
+	km_maps_close(&p);
+	snprintf(path, sizeof(path), "%s/%s", dir, KM_MAP_PUNCHES);
+	unlink(path);
+	cr_assert_eq(km_maps_open_pinned(&p, dir), -ENOENT);
+	for (int i = 0; i < KM_M_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, km_map_names[i]);
+		unlink(path);
+	}
+	cr_assert_eq(rmdir(dir), 0);
+}
