@@ -49,8 +49,6 @@ static __always_inline int km_inner_parse(const struct km_pkt *p,
 	__u8 vihl;
 	void *l4;
 
-	if (p->flags & KM_PF_FRAGMENT)
-		return KM_R_DROP_IPIP_BAD_INNER;
 	if ((void *)(ip + 1) > end)
 		return KM_R_DROP_IPIP_BAD_INNER;
 	vihl = *(__u8 *)ip;

@@ -4,6 +4,7 @@
  *
  *   parse Ethernet + IPv4
  *   IPIP to an edge address         -> decap (backend authenticated) -> player
+ *                                      (outer fragments: as the edge's own)
  *   parse L4, matches a service     -> block -> deny -> allow | limits -> IPIP
  *   other packets to a service address:
  *       malformed                   -> dropped with its reason
@@ -105,7 +106,10 @@ static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 	p->cfg = bpf_map_lookup_elem(&km_config, &zero);
 	if (!p->cfg)
 		return KM_R_DROP_INTERNAL;
-	if (p->proto == IPPROTO_IPIP && km_is_edge(p))
+	/* A fragment of a tunnelled packet cannot be decapsulated here: it
+	 * is the edge's own traffic, for the kernel to reassemble. */
+	if (p->proto == IPPROTO_IPIP && !(p->flags & KM_PF_FRAGMENT) &&
+	    km_is_edge(p))
 		return km_decap(ctx, p);
 	/* The service itself first: players are the bulk of the traffic and
 	 * a hit makes the km_svc_addrs lookup unnecessary. */
@@ -121,7 +125,8 @@ static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 	sa = bpf_map_lookup_elem(&km_svc_addrs, &p->daddr);
 	if (sa)
 		return km_to_service_addr(ctx, p, sa, l4);
-	if (p->proto != IPPROTO_IPIP && km_is_edge(p))
+	if ((p->proto != IPPROTO_IPIP || (p->flags & KM_PF_FRAGMENT)) &&
+	    km_is_edge(p))
 		return km_to_edge(p);
 	return KM_R_PASS_NOT_OURS;
 }
