@@ -54,6 +54,11 @@ map_id() { bpftool -j map show pinned "$PIN/$1" | json "d['id']"; }
 map_len() { bpftool -j map dump pinned "$PIN/$1" | json "len(d)"; }
 xdp_word() { ip -n "$NS" -d link show kmb3a | grep -o -E '\bxdp(generic)?\b' | head -1; }
 logged() { grep -q -- "$1" "$LOG"; }
+active_deny() {
+	local a
+	a=$(bpftool -j map dump pinned "$PIN/km_config" | json "d[0]['formatted']['value']['active_lists']")
+	[ "$a" = 1 ] && echo km_deny_b || echo km_deny_a
+}
 
 write_config() { # deny list as JSON
 	cat >"$CFG" <<-EOF
@@ -146,12 +151,20 @@ check "SIGHUP with an invalid file: refused, every error logged" \
 check "... and the loader keeps running" kill -0 "$LPID"
 check "... and the maps are unchanged (1 deny)" \
 	[ $(( $(map_len km_deny_a) + $(map_len km_deny_b) )) = 1 ]
+# An operator's CLI entry (origin 2) in the active deny list: a reload
+# of the file must keep it.
+bpftool map update pinned "$PIN/$(active_deny)" \
+	key hex 18 00 00 00 c6 12 09 00 value hex 02 00 00 00 00 00 00 00
 write_config '["198.18.2.0/24", "198.18.3.0/24"]'
 kill -HUP "$LPID"; sleep 0.5
 check "SIGHUP with a valid file: applied and summarised" \
 	logged "reloaded $CFG: 1 services, 1 allow, 2 deny"
-check "... both deny prefixes are in (one list pair)" \
-	[ $(( $(map_len km_deny_a) + $(map_len km_deny_b) )) = 2 ]
+check "... the active deny list is the file's 2 prefixes + the CLI's 1" \
+	[ "$(map_len "$(active_deny)")" = 3 ]
+check "... the other pair was cleared" \
+	[ $(( $(map_len km_deny_a) + $(map_len km_deny_b) )) = 3 ]
+check "... the CLI entry kept its origin" \
+	[ "$(bpftool -j map lookup pinned "$PIN/$(active_deny)" key hex 18 00 00 00 c6 12 09 00 | json "d['formatted']['value']['origin']")" = 2 ]
 
 # --- SIGTERM leaves forwarding, restart is hitless ---------------------------
 stop_loader TERM
@@ -175,6 +188,11 @@ out=$(innet "$LOADER" --config "$CFG" --pin-root "$PIN" --xdp-mode skb 2>&1)
 check "a mode change against the pinned link is refused (no silent switch)" \
 	grep -q "not in the requested skb mode" <<<"$out"
 check "... and that start changed nothing" [ "$(link_field prog_id)" = "$PROG2" ]
+cp "$CFG" "$TMP/sized.json"
+sed -i 's|"interface": "kmb3a",|"interface": "kmb3a", "map_sizes": { "prefixes": 1024 },|' "$TMP/sized.json"
+out=$(innet "$LOADER" --config "$TMP/sized.json" --pin-root "$PIN" 2>&1)
+check "map_sizes differing from the pins: refused, naming key and map" \
+	grep -q "map_sizes.prefixes: 1024 differs from the pinned km_allow_a (65536 entries)" <<<"$out"
 
 # --- --detach -------------------------------------------------------------------
 innet "$LOADER" --pin-root "$PIN" --interface kmb3a --detach >/dev/null 2>&1
