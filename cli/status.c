@@ -254,18 +254,40 @@ static void print_config(const struct km_config *cfg)
 	       cfg->abi_version);
 }
 
-static void print_maps(const struct km_maps *m)
+/* The list pair packets do not read is empty between reloads: show the
+ * active one under the list's name. */
+static const char *fill_name(const struct km_config *cfg, enum km_map_id id)
+{
+	bool b = cfg->active_lists & 1;
+
+	switch (id) {
+	case KM_M_ALLOW_A:
+	case KM_M_ALLOW_B:
+		return (id == KM_M_ALLOW_B) == b ? "allow" : NULL;
+	case KM_M_DENY_A:
+	case KM_M_DENY_B:
+		return (id == KM_M_DENY_B) == b ? "deny" : NULL;
+	default:
+		return short_name(id);
+	}
+}
+
+static void print_maps(const struct km_maps *m, const struct km_config *cfg)
 {
 	int col = 0;
 
 	printf("maps\n");
 	for (size_t i = 0; i < N_FILL; i++) {
-		long n = km_map_count(m, fill_maps[i]);
+		const char *name = fill_name(cfg, fill_maps[i]);
 		char cnt[48];
+		long n;
 
+		if (!name)
+			continue;
+		n = km_map_count(m, fill_maps[i]);
 		snprintf(cnt, sizeof(cnt), "%ld/%u", n < 0 ? 0 : n,
 			 map_max(m, fill_maps[i]));
-		printf("  %-12s %-12s", short_name(fill_maps[i]), cnt);
+		printf("  %-12s %-12s", name, cnt);
 		if (++col == 3) {
 			putchar('\n');
 			col = 0;
@@ -442,7 +464,7 @@ static int status_once(struct cli_ctx *c, const struct km_maps *m,
 		printf("%-10s %s\n", "pin root", c->pin_root);
 		printf("%-10s %s\n", "attached", link_str(buf, sizeof(buf), ls));
 		print_config(&cfg);
-		print_maps(m);
+		print_maps(m, &cfg);
 		print_traffic(&s);
 		print_services(&s);
 	}
@@ -481,6 +503,10 @@ static void vline(struct view *v, const char *color, const char *fmt, ...)
 	va_end(ap);
 	if (v->tty && (int)strlen(buf) > v->cols)
 		buf[v->cols] = '\0';
+	/* A reverse-video title bar spans the whole width. */
+	if (v->tty && color && !strcmp(color, "1;7"))
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%*s",
+			 v->cols - (int)strlen(buf), "");
 	if (v->tty && color)
 		printf("\033[%sm%s\033[0m\033[K\n", color, buf);
 	else
