@@ -3,8 +3,10 @@
  * allowed). Errors name the file, the field and why. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -102,16 +104,83 @@ static int field_set(const char *path, size_t f, json_object *v,
 	return 0;
 }
 
+#define MAX_FILE (1 << 20)
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return km_log_errno(-EINVAL, "%s: %m", path);
+	buf = malloc(MAX_FILE + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, MAX_FILE + 1, f);
+	fclose(f);
+	if (n > MAX_FILE) {
+		free(buf);
+		return km_log_errno(-EINVAL, "%s: larger than %d bytes", path,
+				    MAX_FILE);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Parse with the position of the first error as line:column. */
+static int parse_json(const char *path, const char *text, json_object **out)
+{
+	json_tokener *tok = json_tokener_new();
+	enum json_tokener_error err;
+	size_t end, i, line = 1, col = 1;
+	int len = (int)strlen(text);
+
+	if (!tok)
+		return -ENOMEM;
+	*out = json_tokener_parse_ex(tok, text, len);
+	err = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	for (i = end; i < (size_t)len && isspace((unsigned char)text[i]); i++)
+		;
+	if (*out && err == json_tokener_success && i == (size_t)len)
+		return 0;
+	json_object_put(*out);
+	*out = NULL;
+	if (err == json_tokener_continue)
+		return km_log_errno(-EINVAL, "%s: unexpected end of file",
+				    path);
+	for (i = 0; i < end && text[i]; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	return km_log_errno(-EINVAL, "%s:%zu:%zu: %s", path, line, col,
+			    err == json_tokener_success ?
+				    "text after the JSON object" :
+				    json_tokener_error_desc(err));
+}
+
 static int parse_file(const char *path, struct mapper_conf *c)
 {
-	json_object *root;
+	json_object *root = NULL;
+	char *text = NULL;
 	size_t f;
-	int r = 0;
+	int r;
 
-	root = json_object_from_file(path);
-	if (!root)
-		return km_log_errno(-EINVAL, "%s: %s", path,
-				    json_util_get_last_err());
+	r = read_file(path, &text);
+	if (!r)
+		r = parse_json(path, text, &root);
+	free(text);
+	if (r)
+		return r;
 	if (!json_object_is_type(root, json_type_object)) {
 		r = km_log_errno(-EINVAL, "%s: expected a JSON object", path);
 		goto out;

@@ -170,14 +170,54 @@ stop_mapper
 exchange 198.18.20.1 198.18.40.7 40000 >"$log/x5" 2>&1 ||
 	fail "no forwarding while the mapper is not running"
 
-echo "# restart (in-place program update, --next-hop player): flow kept"
-start_mapper --next-hop player
+echo "# another XDP mode over the pinned link is refused"
+if inh "$mapper" "${mapper_args[@]}" --xdp-mode skb --attach-only \
+	2>"$log/mode.err"; then
+	fail "--xdp-mode skb accepted over a native link"
+fi
+grep -q "attached XDP mode is not --xdp-mode skb" "$log/mode.err" ||
+	fail "mode refusal message: $(cat "$log/mode.err")"
+
+echo "# restart from a config file (in-place update, next hop player)"
+cat >"$log/mapper.json" <<'JSON'
+{
+	/* settings not on the command line */
+	"address": "198.18.20.2",
+	"edges": ["198.18.20.1"],
+	"default_edge": "198.18.20.3",
+	"services": ["198.18.30.1/32"],
+	"next_hop": "player", // keep the kernel's next hop
+	"idle_seconds": 120
+}
+JSON
+mapper_args=(--interface h0 --pin-root "$pins" --config "$log/mapper.json")
+start_mapper
 grep -q "program replaced in place" "$log/mapper.err" ||
 	fail "restart did not update the pinned links"
 show | grep -q "udp 198.18.40.7:40000 -> 198.18.30.1:27015 via 198.18.20.1" ||
 	fail "learned flow lost over the restart"
+show | grep -q "idle 120s next-hop player" || fail "config file not applied"
 exchange 198.18.20.1 198.18.40.7 40000 >"$log/x6" 2>&1 ||
-	fail "UDP exchange with --next-hop player"
+	fail "UDP exchange with next hop player"
+
+echo "# SIGHUP: a bad file is refused whole, a good one applied"
+sed -i 's/"idle_seconds": 120/"idle_seconds": 90, "edges": ["198.18.20.1", "bad"]/' \
+	"$log/mapper.json"
+kill -HUP "$mapper_pid"
+for _ in $(seq 30); do
+	grep -q "reload failed" "$log/mapper.err" && break
+	sleep 0.1
+done
+grep -q "field 'edges\[1\]': 'bad' is not an IPv4 address" \
+	"$log/mapper.err" || fail "bad reload not reported by field"
+show | grep -q "idle 120s" || fail "bad reload changed the settings"
+sed -i 's/, "bad"//' "$log/mapper.json"
+kill -HUP "$mapper_pid"
+for _ in $(seq 30); do
+	grep -q "reloaded" "$log/mapper.err" && break
+	sleep 0.1
+done
+show | grep -q "idle 90s" || fail "good reload not applied"
 stop_mapper
 
 echo "# --detach removes the programs and every pin"
