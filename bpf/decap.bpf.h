@@ -94,7 +94,7 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 	}
 	nv.last_seen_ns = km_pkt_now_coarse(p);
 	err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
-	if (err == -17 /* EEXIST: another CPU validated it first */)
+	if (err == -KM_EEXIST /* another CPU validated it first */)
 		return;
 	if (err)
 		km_count(KM_C_INSERT_FAILED);

@@ -13,6 +13,9 @@
 
 #include "kilimanjaro_abi.h"
 
+/* <errno.h> is not available to BPF objects. */
+#define KM_EEXIST 17
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -80,7 +80,7 @@ static __always_inline void km_punch_learn(struct km_pkt *p,
 	np.origin = KM_ORIGIN_LEARNED;
 	np.last_seen_ns = km_pkt_now_coarse(p);
 	err = bpf_map_update_elem(&km_punches, k, &np, BPF_NOEXIST);
-	if (err == -17 /* EEXIST: another CPU learned it first */)
+	if (err == -KM_EEXIST /* another CPU learned it first */)
 		return;
 	if (err) {
 		km_count(KM_C_INSERT_FAILED);
