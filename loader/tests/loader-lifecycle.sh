@@ -7,13 +7,14 @@
 # SIGKILL leave forwarding attached, --detach removes everything, a foreign
 # XDP program and a second loader are refused.
 #
-# Usage: loader-lifecycle.sh <kilimanjaro-loader> [<example config>]
+# Usage: loader-lifecycle.sh <kilimanjaro-loader> [<example config> [<kilimanjaro.bpf.o>]]
 # Everything it creates (netns kmb3-lc-<pid>, pins /sys/fs/bpf/kmb3-lc-<pid>,
 # temp files, loader processes) is removed on exit, also on failure.
 set -u
 
 LOADER=$(realpath "${1:?usage: $0 <kilimanjaro-loader> [example.json]}")
 EXAMPLE=${2:-}
+OBJECT=${3:-}
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 for t in ip bpftool nsenter python3 ethtool; do
 	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
@@ -202,8 +203,24 @@ check "--detach removes the XDP program" [ -z "$(xdp_word)" ]
 check "--detach removes the link" \
 	[ -z "$(bpftool -j link show | json "[l for l in d if l.get('prog_id') == $PROG2]" | tr -d '[]')" ]
 
-# --- skb mode ------------------------------------------------------------------
-check "start in skb mode" start_loader --xdp-mode skb
+# --- pins of another layout or ABI -----------------------------------------------
+mkdir -m 0700 "$PIN"
+bpftool map create "$PIN/km_services" type hash key 8 value 16 entries 4096 name km_services
+out=$(innet "$LOADER" --config "$CFG" --pin-root "$PIN" 2>&1)
+check "a pinned map of another layout: refused, naming map and sizes" \
+	grep -q "pinned map km_services ($PIN/km_services) has key/value size 8/16, this program's 8/12" <<<"$out"
+check "... and nothing attached" [ -z "$(xdp_word)" ]
+rm -f "$PIN/km_services"
+bpftool map create "$PIN/km_config" type array key 4 value 48 entries 1 name km_config
+bpftool map update pinned "$PIN/km_config" key hex 00 00 00 00 value hex \
+	63 00 00 00 $(printf '00 %.0s' $(seq 44))
+out=$(innet "$LOADER" --config "$CFG" --pin-root "$PIN" 2>&1)
+check "a km_config of another ABI version: refused" \
+	grep -q "km_config was written by ABI version 99, this loader is version 1" <<<"$out"
+rm -rf "$PIN"
+
+# --- skb mode (and --object) ---------------------------------------------------------
+check "start in skb mode" start_loader --xdp-mode skb ${OBJECT:+--object "$OBJECT"}
 check "ip link shows generic XDP" [ "$(xdp_word)" = xdpgeneric ]
 stop_loader TERM
 innet "$LOADER" --pin-root "$PIN" --interface kmb3a --detach >/dev/null 2>&1

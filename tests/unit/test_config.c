@@ -90,7 +90,8 @@ Test(config, minimal_file_gets_documented_defaults)
 	cr_assert_eq(cfg.map_size[KM_CFG_SZ_PREFIXES], KM_DEF_PREFIXES);
 	cr_assert_eq(cfg.map_size[KM_CFG_SZ_RL_SRC], KM_DEF_RL_SRC);
 	cr_assert(!cfg.map_size_set[KM_CFG_SZ_RL_SRC]);
-	cr_assert_eq(cfg.n_services + cfg.n_allow + cfg.n_deny + cfg.n_blocks, 0);
+	cr_assert_eq(cfg.n_services + cfg.n_allow + cfg.n_deny + cfg.n_blocks,
+		     0);
 	km_cfg_free(&cfg);
 	km_cfg_errors_free(&e);
 }
@@ -98,7 +99,7 @@ Test(config, minimal_file_gets_documented_defaults)
 Test(config, example_file_is_valid)
 {
 	struct km_cfg cfg;
-	struct km_cfg_errors e = { 0 };
+	struct km_cfg_errors e = {0};
 	char *joined;
 	int r;
 
@@ -118,34 +119,38 @@ Test(config, example_file_is_valid)
 }
 
 static const char *const full_config =
-	"/* block comment */\n"
-	"{\n"
-	"  \"interface\": \"veth0\", // line comment\n"
-	"  \"xdp_mode\": \"skb\",\n"
-	"  \"edge_addresses\": [\"198.18.0.2\", \"198.18.0.3\"],\n"
-	"  \"timeouts\": { \"punch_idle_s\": 60, \"validated_idle_s\": 90 },\n"
-	"  \"rate_limit_prefix_len\": 28,\n"
-	"  \"icmp_echo\": false,\n"
-	"  \"map_sizes\": { \"prefixes\": 1024, \"punches\": 4096 },\n"
-	"  \"defaults\": {\n"
-	"    \"unvalidated\": { \"pps\": 100, \"burst_packets\": 200,\n"
-	"                     \"bytes_per_s\": 1000, \"burst_bytes\": 3000,\n"
-	"                     \"block_s\": 2.5 },\n"
-	"    \"icmp\": { \"pps\": 5, \"burst_packets\": 10 }\n"
-	"  },\n"
-	"  \"services\": [\n"
-	"    { \"name\": \"a\", \"protocol\": \"udp\", \"address\": \"198.18.10.1\",\n"
-	"      \"port\": 27015, \"backend\": \"198.19.0.10\" },\n"
-	"    { \"name\": \"b\", \"protocol\": \"tcp\", \"address\": \"198.18.10.1\",\n"
-	"      \"port\": 27015, \"backend\": \"198.19.0.11\", \"backend_port\": 28000,\n"
-	"      \"limits\": { \"unvalidated\": { \"pps\": 7 },\n"
-	"                  \"total\": { \"pps\": 1000, \"burst_packets\": 1 } } }\n"
-	"  ],\n"
-	"  \"allow\": [\"198.18.1.0/24\", \"198.19.0.7\", \"0.0.0.0/0\"],\n"
-	"  \"deny\": [\"198.18.128.0/17\"],\n"
-	"  \"blocks\": [ { \"address\": \"198.18.5.5\", \"seconds\": 30 },\n"
-	"              { \"address\": \"198.18.5.6\", \"until\": \"2030-01-01T00:00:00Z\" } ]\n"
-	"} /* trailing comment */\n";
+    "/* block comment */\n"
+    "{\n"
+    "  \"interface\": \"veth0\", // line comment\n"
+    "  \"xdp_mode\": \"skb\",\n"
+    "  \"edge_addresses\": [\"198.18.0.2\", \"198.18.0.3\"],\n"
+    "  \"timeouts\": { \"punch_idle_s\": 60, \"validated_idle_s\": 90 },\n"
+    "  \"rate_limit_prefix_len\": 28,\n"
+    "  \"icmp_echo\": false,\n"
+    "  \"map_sizes\": { \"prefixes\": 1024, \"punches\": 4096 },\n"
+    "  \"defaults\": {\n"
+    "    \"unvalidated\": { \"pps\": 100, \"burst_packets\": 200,\n"
+    "                     \"bytes_per_s\": 1000, \"burst_bytes\": 3000,\n"
+    "                     \"block_s\": 2.5 },\n"
+    "    \"icmp\": { \"pps\": 5, \"burst_packets\": 10 }\n"
+    "  },\n"
+    "  \"services\": [\n"
+    "    { \"name\": \"a\", \"protocol\": \"udp\", \"address\": "
+    "\"198.18.10.1\",\n"
+    "      \"port\": 27015, \"backend\": \"198.19.0.10\" },\n"
+    "    { \"name\": \"b\", \"protocol\": \"tcp\", \"address\": "
+    "\"198.18.10.1\",\n"
+    "      \"port\": 27015, \"backend\": \"198.19.0.11\", \"backend_port\": "
+    "28000,\n"
+    "      \"limits\": { \"unvalidated\": { \"pps\": 7 },\n"
+    "                  \"total\": { \"pps\": 1000, \"burst_packets\": 1 } } }\n"
+    "  ],\n"
+    "  \"allow\": [\"198.18.1.0/24\", \"198.19.0.7\", \"0.0.0.0/0\"],\n"
+    "  \"deny\": [\"198.18.128.0/17\"],\n"
+    "  \"blocks\": [ { \"address\": \"198.18.5.5\", \"seconds\": 30 },\n"
+    "              { \"address\": \"198.18.5.6\", \"until\": "
+    "\"2030-01-01T00:00:00Z\" } ]\n"
+    "} /* trailing comment */\n";
 
 Test(config, every_key_reaches_the_struct)
 {
@@ -178,10 +183,10 @@ Test(config, every_key_reaches_the_struct)
 
 Test(config, services_are_in_network_order)
 {
-	static const uint8_t svc_addr[4] = { 198, 18, 10, 1 };
-	static const uint8_t backend[4] = { 198, 19, 0, 11 };
-	static const uint8_t port[2] = { 0x69, 0x87 };    /* 27015 */
-	static const uint8_t bport[2] = { 0x6d, 0x60 };   /* 28000 */
+	static const uint8_t svc_addr[4] = {198, 18, 10, 1};
+	static const uint8_t backend[4] = {198, 19, 0, 11};
+	static const uint8_t port[2] = {0x69, 0x87};  /* 27015 */
+	static const uint8_t bport[2] = {0x6d, 0x60}; /* 28000 */
 	const struct km_service_spec *s;
 	struct km_cfg cfg;
 	struct km_cfg_errors e;
@@ -230,9 +235,9 @@ Test(config, service_limits_override_defaults_field_by_field)
 
 Test(config, prefixes_become_lpm_keys_in_network_order)
 {
-	static const uint8_t p24[4] = { 198, 18, 1, 0 };
-	static const uint8_t host[4] = { 198, 19, 0, 7 };
-	static const uint8_t p17[4] = { 198, 18, 128, 0 };
+	static const uint8_t p24[4] = {198, 18, 1, 0};
+	static const uint8_t host[4] = {198, 19, 0, 7};
+	static const uint8_t p17[4] = {198, 18, 128, 0};
 	struct km_cfg cfg;
 	struct km_cfg_errors e;
 
@@ -252,7 +257,7 @@ Test(config, prefixes_become_lpm_keys_in_network_order)
 
 Test(config, km_config_fields)
 {
-	struct km_config kc = { .active_lists = 1, .test_now_ns = 77 };
+	struct km_config kc = {.active_lists = 1, .test_now_ns = 77};
 	struct km_cfg cfg;
 	struct km_cfg_errors e;
 
@@ -301,7 +306,8 @@ Test(config, rfc3339)
 	cr_assert_eq(t, 0);
 	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T12:00:00Z", &t), 0);
 	cr_assert_eq(t, 1795780800);
-	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T14:00:00.250+02:00", &t), 0);
+	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T14:00:00.250+02:00", &t),
+		     0);
 	cr_assert_eq(t, 1795780800);
 	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27t07:30:00-04:30", &t), 0);
 	cr_assert_eq(t, 1795780800);
@@ -309,7 +315,8 @@ Test(config, rfc3339)
 	cr_assert_eq(km_cfg_parse_rfc3339("2023-02-29T00:00:00Z", &t), -EINVAL);
 	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T12:00:00", &t), -EINVAL);
 	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27 24:00:00Z", &t), -EINVAL);
-	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T12:00:00Zx", &t), -EINVAL);
+	cr_assert_eq(km_cfg_parse_rfc3339("2026-11-27T12:00:00Zx", &t),
+		     -EINVAL);
 	cr_assert_eq(km_cfg_parse_rfc3339("2026-1-27T12:00:00Z", &t), -EINVAL);
 	cr_assert_eq(km_cfg_parse_rfc3339("", &t), -EINVAL);
 }
@@ -323,153 +330,184 @@ struct bad_case {
 };
 
 #define E "\"edge_addresses\": [\"198.18.0.2\"]"
-#define SVC(extra)                                                          \
-	"{\"protocol\": \"udp\", \"address\": \"198.18.10.1\", \"port\": "   \
+#define SVC(extra)                                                             \
+	"{\"protocol\": \"udp\", \"address\": \"198.18.10.1\", \"port\": "     \
 	"27015, \"backend\": \"198.19.0.10\"" extra "}"
 
 static const struct bad_case bad_cases[] = {
-	{ "malformed JSON gives line and column",
-	  "{\n  \"edge_addresses\" [\"198.18.0.2\"]\n}",
-	  "t.json: line 2, column 20: invalid JSON: object property name separator ':' expected\n" },
-	{ "truncated JSON",
-	  "{ " E ",",
-	  "t.json: line 1, column 36: invalid JSON: unexpected end of data\n" },
-	{ "text after the object",
-	  "{ " E " } x",
-	  "t.json: line 1, column 38: unexpected text after the end of the top-level object\n" },
-	{ "empty file",
-	  "",
-	  "t.json: line 1, column 1: invalid JSON: unexpected end of data\n" },
-	{ "top level not an object",
-	  "[1, 2]",
-	  "t.json: the top level must be an object { ... }, not a list\n" },
-	{ "unknown top-level key with suggestion",
-	  "{ " E ", \"servces\": [] }",
-	  "t.json: servces: unknown key (did you mean \"services\"?)\n" },
-	{ "unknown key without close match",
-	  "{ " E ", \"colour\": 1 }",
-	  "t.json: colour: unknown key\n" },
-	{ "missing edge addresses",
-	  "{ }",
-	  "t.json: edge_addresses: missing (required: this edge's own addresses, the first is the IPIP outer source)\n" },
-	{ "empty edge addresses",
-	  "{ \"edge_addresses\": [] }",
-	  "t.json: edge_addresses: is empty; at least one address is needed (the first is the IPIP outer source)\n" },
-	{ "edge addresses not a list",
-	  "{ \"edge_addresses\": \"198.18.0.2\" }",
-	  "t.json: edge_addresses: must be a list, not a string\n" },
-	{ "bad and duplicate edge addresses",
-	  "{ \"edge_addresses\": [\"198.18.0.2\", \"198.18.0.256\", 7, \"198.18.0.2\", \"224.0.0.5\", \"127.0.0.1\"] }",
-	  "t.json: edge_addresses[1]: \"198.18.0.256\" is not an IPv4 address (a.b.c.d)\n"
-	  "t.json: edge_addresses[2]: must be a string, not an integer\n"
-	  "t.json: edge_addresses[3]: 198.18.0.2 is listed twice\n"
-	  "t.json: edge_addresses[4]: 224.0.0.5 is a multicast address\n"
-	  "t.json: edge_addresses[5]: 127.0.0.1 is a loopback address\n" },
-	{ "interface name",
-	  "{ " E ", \"interface\": \"eth0:1\" }",
-	  "t.json: interface: \"eth0:1\": interface names cannot contain '/', ':', spaces or control characters\n" },
-	{ "interface name too long",
-	  "{ " E ", \"interface\": \"abcdefghijklmnop\" }",
-	  "t.json: interface: is 16 characters long, at most 15 allowed\n" },
-	{ "xdp mode",
-	  "{ " E ", \"xdp_mode\": \"drv\" }",
-	  "t.json: xdp_mode: \"drv\" is not one of \"native\", \"skb\"\n" },
-	{ "timeouts",
-	  "{ " E ", \"timeouts\": { \"punch_idle_s\": 0, \"validated_idle_s\": 1.5, \"idle\": 1 } }",
-	  "t.json: timeouts.idle: unknown key\n"
-	  "t.json: timeouts.punch_idle_s: 0 is out of range 1..604800\n"
-	  "t.json: timeouts.validated_idle_s: must be an integer, not a decimal number\n" },
-	{ "rate limit prefix length",
-	  "{ " E ", \"rate_limit_prefix_len\": 0 }",
-	  "t.json: rate_limit_prefix_len: 0 is out of range 1..32\n" },
-	{ "icmp_echo type",
-	  "{ " E ", \"icmp_echo\": 1 }",
-	  "t.json: icmp_echo: must be true or false, not an integer\n" },
-	{ "map sizes",
-	  "{ " E ", \"map_sizes\": { \"prefixes\": 1, \"blocks\": 99999999999, \"punch\": 100 } }",
-	  "t.json: map_sizes.punch: unknown key (did you mean \"punches\"?)\n"
-	  "t.json: map_sizes.prefixes: 1 is out of range 64..16777216\n"
-	  "t.json: map_sizes.blocks: 99999999999 is out of range 64..16777216\n" },
-	{ "burst missing where a rate is set",
-	  "{ " E ", \"defaults\": { \"unvalidated\": { \"pps\": 10, \"bytes_per_s\": 100 } } }",
-	  "t.json: defaults.unvalidated.burst_packets: must be at least 1 when pps is set\n"
-	  "t.json: defaults.unvalidated.burst_bytes: must be at least 1 when bytes_per_s is set\n" },
-	{ "limit values",
-	  "{ " E ", \"defaults\": { \"total\": { \"pps\": -1, \"block_s\": \"10\" }, \"icmp\": { \"block_s\": 1e9 }, \"tcp\": {} } }",
-	  "t.json: defaults.tcp: unknown key\n"
-	  "t.json: defaults.total.pps: -1 is out of range 0..4294967295\n"
-	  "t.json: defaults.total.block_s: must be a number of seconds, not a string\n"
-	  "t.json: defaults.icmp.block_s: 1e9 is out of range 0..86400\n" },
-	{ "duplicate services",
-	  "{ " E ", \"services\": [ " SVC("") ", " SVC("") " ] }",
-	  "t.json: services[1]: duplicate of services[0] (udp 198.18.10.1:27015)\n" },
-	{ "service fields",
-	  "{ " E ", \"services\": [ {\"protocol\": \"sctp\", \"address\": \"198.18.10.1/32\", \"port\": 70000, \"backend\": \"198.19.0.10\", \"backend_port\": 0, \"nmae\": \"x\"} ] }",
-	  "t.json: services[0].nmae: unknown key (did you mean \"name\"?)\n"
-	  "t.json: services[0].protocol: \"sctp\" is not one of \"udp\", \"tcp\"\n"
-	  "t.json: services[0].address: \"198.18.10.1/32\" is not an IPv4 address (a.b.c.d)\n"
-	  "t.json: services[0].port: 70000 is out of range 1..65535\n"
-	  "t.json: services[0].backend_port: 0 is out of range 1..65535\n" },
-	{ "service required fields",
-	  "{ " E ", \"services\": [ {}, 3 ] }",
-	  "t.json: services[0].protocol: missing (required)\n"
-	  "t.json: services[0].address: missing (required)\n"
-	  "t.json: services[0].port: missing (required)\n"
-	  "t.json: services[0].backend: missing (required)\n"
-	  "t.json: services[1]: must be an object, not an integer\n" },
-	{ "service address is an edge address",
-	  "{ " E ", \"services\": [ {\"protocol\": \"tcp\", \"address\": \"198.18.0.2\", \"port\": 1, \"backend\": \"198.18.0.2\"} ] }",
-	  "t.json: services[0].address: 198.18.0.2 is an edge address; services need addresses of their own\n"
-	  "t.json: services[0].backend: 198.18.0.2 is an edge address, not a game-server host\n" },
-	{ "duplicate service names",
-	  "{ " E ", \"services\": [ " SVC(", \"name\": \"a\"") ", {\"name\": \"a\", \"protocol\": \"tcp\", \"address\": \"198.18.10.1\", \"port\": 27015, \"backend\": \"198.19.0.10\"} ] }",
-	  "t.json: services[1]: name \"a\" is already used by services[0]\n" },
-	{ "service limit override without burst",
-	  "{ " E ", \"services\": [ " SVC(", \"limits\": { \"validated\": { \"pps\": 5 } }") " ] }",
-	  "t.json: services[0].limits.validated.burst_packets: must be at least 1 when pps is set (here or in defaults.validated)\n" },
-	{ "same protocol and port on another address is fine, port 0 is not",
-	  "{ " E ", \"services\": [ " SVC("") ", {\"protocol\": \"udp\", \"address\": \"198.18.10.2\", \"port\": 0, \"backend\": \"198.19.0.10\"} ] }",
-	  "t.json: services[1].port: 0 is out of range 1..65535\n" },
-	{ "prefixes",
-	  "{ " E ", \"allow\": [\"198.18.1.1/24\", \"198.18.0.0/33\", \"198.18.0.0/\", \"198.18.0.0/-1\", \"198.18.0.0/24x\", \"\", \"::1\"] }",
-	  "t.json: allow[0]: 198.18.1.1/24 has host bits set (did you mean 198.18.1.0/24?)\n"
-	  "t.json: allow[1]: \"198.18.0.0/33\": prefix length must be 0..32\n"
-	  "t.json: allow[2]: \"198.18.0.0/\": prefix length must be 0..32\n"
-	  "t.json: allow[3]: \"198.18.0.0/-1\": prefix length must be 0..32\n"
-	  "t.json: allow[4]: \"198.18.0.0/24x\": prefix length must be 0..32\n"
-	  "t.json: allow[5]: \"\" is not an IPv4 prefix (a.b.c.d/len)\n"
-	  "t.json: allow[6]: \"::1\" is not an IPv4 prefix (a.b.c.d/len)\n" },
-	{ "duplicate prefixes within and across lists",
-	  "{ " E ", \"allow\": [\"198.18.1.0/24\", \"198.18.2.0/24\", \"198.18.1.0/24\"], \"deny\": [\"198.18.2.0/24\", \"198.18.2.0/23\"] }",
-	  "t.json: allow[2]: 198.18.1.0/24 is already listed at allow[0]\n"
-	  "t.json: deny[0]: 198.18.2.0/24 is already listed at allow[1]\n" },
-	{ "more prefixes than the map holds",
-	  "{ " E ", \"map_sizes\": { \"prefixes\": 64 }, \"deny\": ["
-	  "\"1.0.0.1\",\"1.0.0.2\",\"1.0.0.3\",\"1.0.0.4\",\"1.0.0.5\",\"1.0.0.6\",\"1.0.0.7\",\"1.0.0.8\",\"1.0.0.9\",\"1.0.0.10\","
-	  "\"1.0.0.11\",\"1.0.0.12\",\"1.0.0.13\",\"1.0.0.14\",\"1.0.0.15\",\"1.0.0.16\",\"1.0.0.17\",\"1.0.0.18\",\"1.0.0.19\",\"1.0.0.20\","
-	  "\"1.0.0.21\",\"1.0.0.22\",\"1.0.0.23\",\"1.0.0.24\",\"1.0.0.25\",\"1.0.0.26\",\"1.0.0.27\",\"1.0.0.28\",\"1.0.0.29\",\"1.0.0.30\","
-	  "\"1.0.0.31\",\"1.0.0.32\",\"1.0.0.33\",\"1.0.0.34\",\"1.0.0.35\",\"1.0.0.36\",\"1.0.0.37\",\"1.0.0.38\",\"1.0.0.39\",\"1.0.0.40\","
-	  "\"1.0.0.41\",\"1.0.0.42\",\"1.0.0.43\",\"1.0.0.44\",\"1.0.0.45\",\"1.0.0.46\",\"1.0.0.47\",\"1.0.0.48\",\"1.0.0.49\",\"1.0.0.50\","
-	  "\"1.0.0.51\",\"1.0.0.52\",\"1.0.0.53\",\"1.0.0.54\",\"1.0.0.55\",\"1.0.0.56\",\"1.0.0.57\",\"1.0.0.58\",\"1.0.0.59\",\"1.0.0.60\","
-	  "\"1.0.0.61\",\"1.0.0.62\",\"1.0.0.63\",\"1.0.0.64\",\"1.0.0.65\"] }",
-	  "t.json: deny: has 65 prefixes, more than map_sizes.prefixes (64)\n" },
-	{ "blocks",
-	  "{ " E ", \"blocks\": [ {\"address\": \"198.18.5.5\"}, {\"address\": \"198.18.5.6\", \"seconds\": 1, \"until\": \"2030-01-01T00:00:00Z\"},"
-	  " {\"address\": \"198.18.5.7\", \"until\": \"tomorrow\"}, {\"address\": \"198.18.5.8\", \"seconds\": 0},"
-	  " {\"address\": \"198.18.5.9\", \"seconds\": 5}, {\"address\": \"198.18.5.9\", \"seconds\": 6}, {\"seconds\": 5} ] }",
-	  "t.json: blocks[0]: needs exactly one of \"seconds\" (a duration) or \"until\" (an RFC 3339 time)\n"
-	  "t.json: blocks[1]: needs exactly one of \"seconds\" (a duration) or \"until\" (an RFC 3339 time)\n"
-	  "t.json: blocks[2].until: \"tomorrow\" is not an RFC 3339 time (e.g. \"2026-11-27T18:00:00Z\")\n"
-	  "t.json: blocks[3].seconds: 0 is out of range 1..316224000\n"
-	  "t.json: blocks[6].address: missing (required)\n"
-	  "t.json: blocks[5]: 198.18.5.9 is already blocked at blocks[4]\n" },
-	{ "string with a NUL",
-	  "{ " E ", \"interface\": \"eth\\u00000\" }",
-	  "t.json: interface: contains a NUL character\n" },
-	{ "null where an object is expected",
-	  "{ " E ", \"timeouts\": null, \"defaults\": [] }",
-	  "t.json: timeouts: must be an object, not null\n"
-	  "t.json: defaults: must be an object, not a list\n" },
+    {"malformed JSON gives line and column",
+     "{\n  \"edge_addresses\" [\"198.18.0.2\"]\n}",
+     "t.json: line 2, column 20: invalid JSON: object property name separator "
+     "':' expected\n"},
+    {"truncated JSON", "{ " E ",",
+     "t.json: line 1, column 36: invalid JSON: unexpected end of data\n"},
+    {"text after the object", "{ " E " } x",
+     "t.json: line 1, column 38: unexpected text after the end of the "
+     "top-level object\n"},
+    {"empty file", "",
+     "t.json: line 1, column 1: invalid JSON: unexpected end of data\n"},
+    {"top level not an object", "[1, 2]",
+     "t.json: the top level must be an object { ... }, not a list\n"},
+    {"unknown top-level key with suggestion", "{ " E ", \"servces\": [] }",
+     "t.json: servces: unknown key (did you mean \"services\"?)\n"},
+    {"unknown key without close match", "{ " E ", \"colour\": 1 }",
+     "t.json: colour: unknown key\n"},
+    {"missing edge addresses", "{ }",
+     "t.json: edge_addresses: missing (required: this edge's own addresses, "
+     "the first is the IPIP outer source)\n"},
+    {"empty edge addresses", "{ \"edge_addresses\": [] }",
+     "t.json: edge_addresses: is empty; at least one address is needed (the "
+     "first is the IPIP outer source)\n"},
+    {"edge addresses not a list", "{ \"edge_addresses\": \"198.18.0.2\" }",
+     "t.json: edge_addresses: must be a list, not a string\n"},
+    {"bad and duplicate edge addresses",
+     "{ \"edge_addresses\": [\"198.18.0.2\", \"198.18.0.256\", 7, "
+     "\"198.18.0.2\", \"224.0.0.5\", \"127.0.0.1\"] }",
+     "t.json: edge_addresses[1]: \"198.18.0.256\" is not an IPv4 address "
+     "(a.b.c.d)\n"
+     "t.json: edge_addresses[2]: must be a string, not an integer\n"
+     "t.json: edge_addresses[3]: 198.18.0.2 is listed twice\n"
+     "t.json: edge_addresses[4]: 224.0.0.5 is a multicast address\n"
+     "t.json: edge_addresses[5]: 127.0.0.1 is a loopback address\n"},
+    {"interface name", "{ " E ", \"interface\": \"eth0:1\" }",
+     "t.json: interface: \"eth0:1\": interface names cannot contain '/', ':', "
+     "spaces or control characters\n"},
+    {"interface name too long",
+     "{ " E ", \"interface\": \"abcdefghijklmnop\" }",
+     "t.json: interface: is 16 characters long, at most 15 allowed\n"},
+    {"xdp mode", "{ " E ", \"xdp_mode\": \"drv\" }",
+     "t.json: xdp_mode: \"drv\" is not one of \"native\", \"skb\"\n"},
+    {"timeouts",
+     "{ " E ", \"timeouts\": { \"punch_idle_s\": 0, \"validated_idle_s\": 1.5, "
+	    "\"idle\": 1 } }",
+     "t.json: timeouts.idle: unknown key\n"
+     "t.json: timeouts.punch_idle_s: 0 is out of range 1..604800\n"
+     "t.json: timeouts.validated_idle_s: must be an integer, not a decimal "
+     "number\n"},
+    {"rate limit prefix length", "{ " E ", \"rate_limit_prefix_len\": 0 }",
+     "t.json: rate_limit_prefix_len: 0 is out of range 1..32\n"},
+    {"icmp_echo type", "{ " E ", \"icmp_echo\": 1 }",
+     "t.json: icmp_echo: must be true or false, not an integer\n"},
+    {"map sizes",
+     "{ " E ", \"map_sizes\": { \"prefixes\": 1, \"blocks\": 99999999999, "
+	    "\"punch\": 100 } }",
+     "t.json: map_sizes.punch: unknown key (did you mean \"punches\"?)\n"
+     "t.json: map_sizes.prefixes: 1 is out of range 64..16777216\n"
+     "t.json: map_sizes.blocks: 99999999999 is out of range 64..16777216\n"},
+    {"burst missing where a rate is set",
+     "{ " E ", \"defaults\": { \"unvalidated\": { \"pps\": 10, "
+	    "\"bytes_per_s\": 100 } } }",
+     "t.json: defaults.unvalidated.burst_packets: must be at least 1 when pps "
+     "is set\n"
+     "t.json: defaults.unvalidated.burst_bytes: must be at least 1 when "
+     "bytes_per_s is set\n"},
+    {"limit values",
+     "{ " E ", \"defaults\": { \"total\": { \"pps\": -1, \"block_s\": \"10\" "
+	    "}, \"icmp\": { \"block_s\": 1e9 }, \"tcp\": {} } }",
+     "t.json: defaults.tcp: unknown key\n"
+     "t.json: defaults.total.pps: -1 is out of range 0..4294967295\n"
+     "t.json: defaults.total.block_s: must be a number of seconds, not a "
+     "string\n"
+     "t.json: defaults.icmp.block_s: 1e9 is out of range 0..86400\n"},
+    {"duplicate services",
+     "{ " E ", \"services\": [ " SVC("") ", " SVC("") " ] }",
+     "t.json: services[1]: duplicate of services[0] (udp 198.18.10.1:27015)\n"},
+    {"service fields",
+     "{ " E ", \"services\": [ {\"protocol\": \"sctp\", \"address\": "
+	    "\"198.18.10.1/32\", \"port\": 70000, \"backend\": "
+	    "\"198.19.0.10\", \"backend_port\": 0, \"nmae\": \"x\"} ] }",
+     "t.json: services[0].nmae: unknown key (did you mean \"name\"?)\n"
+     "t.json: services[0].protocol: \"sctp\" is not one of \"udp\", \"tcp\"\n"
+     "t.json: services[0].address: \"198.18.10.1/32\" is not an IPv4 address "
+     "(a.b.c.d)\n"
+     "t.json: services[0].port: 70000 is out of range 1..65535\n"
+     "t.json: services[0].backend_port: 0 is out of range 1..65535\n"},
+    {"service required fields", "{ " E ", \"services\": [ {}, 3 ] }",
+     "t.json: services[0].protocol: missing (required)\n"
+     "t.json: services[0].address: missing (required)\n"
+     "t.json: services[0].port: missing (required)\n"
+     "t.json: services[0].backend: missing (required)\n"
+     "t.json: services[1]: must be an object, not an integer\n"},
+    {"service address is an edge address",
+     "{ " E ", \"services\": [ {\"protocol\": \"tcp\", \"address\": "
+	    "\"198.18.0.2\", \"port\": 1, \"backend\": \"198.18.0.2\"} ] }",
+     "t.json: services[0].address: 198.18.0.2 is an edge address; services "
+     "need addresses of their own\n"
+     "t.json: services[0].backend: 198.18.0.2 is an edge address, not a "
+     "game-server host\n"},
+    {"duplicate service names",
+     "{ " E ", \"services\": [ " SVC(
+	 ", \"name\": \"a\"") ", {\"name\": \"a\", \"protocol\": \"tcp\", "
+			      "\"address\": \"198.18.10.1\", \"port\": 27015, "
+			      "\"backend\": \"198.19.0.10\"} ] }",
+     "t.json: services[1]: name \"a\" is already used by services[0]\n"},
+    {"service limit override without burst",
+     "{ " E ", \"services\": [ " SVC(
+	 ", \"limits\": { \"validated\": { \"pps\": 5 } }") " ] }",
+     "t.json: services[0].limits.validated.burst_packets: must be at least 1 "
+     "when pps is set (here or in defaults.validated)\n"},
+    {"same protocol and port on another address is fine, port 0 is not",
+     "{ " E ", \"services\": [ " SVC(
+	 "") ", {\"protocol\": \"udp\", \"address\": \"198.18.10.2\", "
+	     "\"port\": 0, \"backend\": \"198.19.0.10\"} ] }",
+     "t.json: services[1].port: 0 is out of range 1..65535\n"},
+    {"prefixes",
+     "{ " E
+     ", \"allow\": [\"198.18.1.1/24\", \"198.18.0.0/33\", \"198.18.0.0/\", "
+     "\"198.18.0.0/-1\", \"198.18.0.0/24x\", \"\", \"::1\"] }",
+     "t.json: allow[0]: 198.18.1.1/24 has host bits set (did you mean "
+     "198.18.1.0/24?)\n"
+     "t.json: allow[1]: \"198.18.0.0/33\": prefix length must be 0..32\n"
+     "t.json: allow[2]: \"198.18.0.0/\": prefix length must be 0..32\n"
+     "t.json: allow[3]: \"198.18.0.0/-1\": prefix length must be 0..32\n"
+     "t.json: allow[4]: \"198.18.0.0/24x\": prefix length must be 0..32\n"
+     "t.json: allow[5]: \"\" is not an IPv4 prefix (a.b.c.d/len)\n"
+     "t.json: allow[6]: \"::1\" is not an IPv4 prefix (a.b.c.d/len)\n"},
+    {"duplicate prefixes within and across lists",
+     "{ " E
+     ", \"allow\": [\"198.18.1.0/24\", \"198.18.2.0/24\", \"198.18.1.0/24\"], "
+     "\"deny\": [\"198.18.2.0/24\", \"198.18.2.0/23\"] }",
+     "t.json: allow[2]: 198.18.1.0/24 is already listed at allow[0]\n"
+     "t.json: deny[0]: 198.18.2.0/24 is already listed at allow[1]\n"},
+    {"more prefixes than the map holds",
+     "{ " E ", \"map_sizes\": { \"prefixes\": 64 }, \"deny\": ["
+     "\"1.0.0.1\",\"1.0.0.2\",\"1.0.0.3\",\"1.0.0.4\",\"1.0.0.5\",\"1.0.0.6\","
+     "\"1.0.0.7\",\"1.0.0.8\",\"1.0.0.9\",\"1.0.0.10\","
+     "\"1.0.0.11\",\"1.0.0.12\",\"1.0.0.13\",\"1.0.0.14\",\"1.0.0.15\",\"1.0.0."
+     "16\",\"1.0.0.17\",\"1.0.0.18\",\"1.0.0.19\",\"1.0.0.20\","
+     "\"1.0.0.21\",\"1.0.0.22\",\"1.0.0.23\",\"1.0.0.24\",\"1.0.0.25\",\"1.0.0."
+     "26\",\"1.0.0.27\",\"1.0.0.28\",\"1.0.0.29\",\"1.0.0.30\","
+     "\"1.0.0.31\",\"1.0.0.32\",\"1.0.0.33\",\"1.0.0.34\",\"1.0.0.35\",\"1.0.0."
+     "36\",\"1.0.0.37\",\"1.0.0.38\",\"1.0.0.39\",\"1.0.0.40\","
+     "\"1.0.0.41\",\"1.0.0.42\",\"1.0.0.43\",\"1.0.0.44\",\"1.0.0.45\",\"1.0.0."
+     "46\",\"1.0.0.47\",\"1.0.0.48\",\"1.0.0.49\",\"1.0.0.50\","
+     "\"1.0.0.51\",\"1.0.0.52\",\"1.0.0.53\",\"1.0.0.54\",\"1.0.0.55\",\"1.0.0."
+     "56\",\"1.0.0.57\",\"1.0.0.58\",\"1.0.0.59\",\"1.0.0.60\","
+     "\"1.0.0.61\",\"1.0.0.62\",\"1.0.0.63\",\"1.0.0.64\",\"1.0.0.65\"] }",
+     "t.json: deny: has 65 prefixes, more than map_sizes.prefixes (64)\n"},
+    {"blocks",
+     "{ " E
+     ", \"blocks\": [ {\"address\": \"198.18.5.5\"}, {\"address\": "
+     "\"198.18.5.6\", \"seconds\": 1, \"until\": \"2030-01-01T00:00:00Z\"},"
+     " {\"address\": \"198.18.5.7\", \"until\": \"tomorrow\"}, {\"address\": "
+     "\"198.18.5.8\", \"seconds\": 0},"
+     " {\"address\": \"198.18.5.9\", \"seconds\": 5}, {\"address\": "
+     "\"198.18.5.9\", \"seconds\": 6}, {\"seconds\": 5} ] }",
+     "t.json: blocks[0]: needs exactly one of \"seconds\" (a duration) or "
+     "\"until\" (an RFC 3339 time)\n"
+     "t.json: blocks[1]: needs exactly one of \"seconds\" (a duration) or "
+     "\"until\" (an RFC 3339 time)\n"
+     "t.json: blocks[2].until: \"tomorrow\" is not an RFC 3339 time (e.g. "
+     "\"2026-11-27T18:00:00Z\")\n"
+     "t.json: blocks[3].seconds: 0 is out of range 1..316224000\n"
+     "t.json: blocks[6].address: missing (required)\n"
+     "t.json: blocks[5]: 198.18.5.9 is already blocked at blocks[4]\n"},
+    {"string with a NUL", "{ " E ", \"interface\": \"eth\\u00000\" }",
+     "t.json: interface: contains a NUL character\n"},
+    {"null where an object is expected",
+     "{ " E ", \"timeouts\": null, \"defaults\": [] }",
+     "t.json: timeouts: must be an object, not null\n"
+     "t.json: defaults: must be an object, not a list\n"},
 };
 
 /* One test over the table (criterion's parameterized tests run in a fresh
@@ -490,8 +528,8 @@ Test(config, bad_configs_give_exactly_the_expected_errors)
 		got = errors_joined(&e);
 		cr_expect_eq(r, -EINVAL, "%s: accepted", c->what);
 		cr_expect_str_eq(got, c->errors,
-				 "%s:\n--- got ---\n%s--- want ---\n%s", c->what,
-				 got, c->errors);
+				 "%s:\n--- got ---\n%s--- want ---\n%s",
+				 c->what, got, c->errors);
 		free(got);
 		km_cfg_free(&cfg);
 		km_cfg_errors_free(&e);
@@ -514,7 +552,9 @@ Test(config, every_error_is_collected_up_to_the_cap)
 	cr_assert_eq(parse(text, &cfg, &e), -EINVAL);
 	cr_assert_eq(e.n, KM_CFG_MAX_ERRORS);
 	cr_assert_eq(e.dropped, 300 - KM_CFG_MAX_ERRORS);
-	cr_assert_str_eq(e.msg[0], "t.json: deny[0]: \"x0\" is not an IPv4 prefix (a.b.c.d/len)");
+	cr_assert_str_eq(
+	    e.msg[0],
+	    "t.json: deny[0]: \"x0\" is not an IPv4 prefix (a.b.c.d/len)");
 	free(text);
 	km_cfg_free(&cfg);
 	km_cfg_errors_free(&e);
@@ -525,11 +565,14 @@ Test(config, every_error_is_collected_up_to_the_cap)
 Test(config, missing_file)
 {
 	struct km_cfg cfg;
-	struct km_cfg_errors e = { 0 };
+	struct km_cfg_errors e = {0};
 
-	cr_assert_eq(km_cfg_parse_file("/nonexistent/km.json", &cfg, &e), -EINVAL);
+	cr_assert_eq(km_cfg_parse_file("/nonexistent/km.json", &cfg, &e),
+		     -EINVAL);
 	cr_assert_eq(e.n, 1);
-	cr_assert_str_eq(e.msg[0], "/nonexistent/km.json: cannot open: No such file or directory");
+	cr_assert_str_eq(
+	    e.msg[0],
+	    "/nonexistent/km.json: cannot open: No such file or directory");
 	km_cfg_free(&cfg);
 	km_cfg_errors_free(&e);
 }
@@ -537,7 +580,7 @@ Test(config, missing_file)
 Test(config, directory_is_not_a_config)
 {
 	struct km_cfg cfg;
-	struct km_cfg_errors e = { 0 };
+	struct km_cfg_errors e = {0};
 
 	cr_assert_eq(km_cfg_parse_file("/", &cfg, &e), -EINVAL);
 	cr_assert_eq(e.n, 1);
@@ -550,7 +593,7 @@ Test(config, too_large_file)
 {
 	char path[] = "/tmp/km-unit-XXXXXX", want[128];
 	struct km_cfg cfg;
-	struct km_cfg_errors e = { 0 };
+	struct km_cfg_errors e = {0};
 	int fd = mkstemp(path);
 
 	cr_assert_geq(fd, 0);
@@ -560,8 +603,8 @@ Test(config, too_large_file)
 	cr_assert_eq(km_cfg_parse_file(path, &cfg, &e), -EINVAL);
 	unlink(path);
 	snprintf(want, sizeof(want),
-		 "%s: the file is %u bytes, larger than the %u byte limit", path,
-		 KM_CFG_MAX_FILE_BYTES + 1, KM_CFG_MAX_FILE_BYTES);
+		 "%s: the file is %u bytes, larger than the %u byte limit",
+		 path, KM_CFG_MAX_FILE_BYTES + 1, KM_CFG_MAX_FILE_BYTES);
 	cr_assert_eq(e.n, 1);
 	cr_assert_str_eq(e.msg[0], want);
 	km_cfg_free(&cfg);
@@ -572,12 +615,14 @@ Test(config, file_with_nul_byte)
 {
 	static const char text[] = "{ " E " }\0 ";
 	struct km_cfg cfg;
-	struct km_cfg_errors e = { 0 };
+	struct km_cfg_errors e = {0};
 
-	cr_assert_eq(km_cfg_parse_string("t.json", text, sizeof(text) - 1,
-					 &cfg, &e), -EINVAL);
+	cr_assert_eq(
+	    km_cfg_parse_string("t.json", text, sizeof(text) - 1, &cfg, &e),
+	    -EINVAL);
 	cr_assert_eq(e.n, 1);
-	cr_assert_str_eq(e.msg[0], "t.json: line 1, column 37: NUL byte in the file");
+	cr_assert_str_eq(e.msg[0],
+			 "t.json: line 1, column 37: NUL byte in the file");
 	km_cfg_free(&cfg);
 	km_cfg_errors_free(&e);
 }
@@ -611,10 +656,11 @@ Test(config, truncations_and_mutations_never_crash)
 		memcpy(copy, text, len);
 		for (k = 0; k < 3; k++)
 			copy[rand_r(&seed) % len] =
-				alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+			    alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
 		memset(&e, 0, sizeof(e));
 		r = km_cfg_parse_string("t.json", copy, len, &cfg, &e);
-		cr_assert(r == 0 || e.n > 0, "mutation %zu rejected silently", i);
+		cr_assert(r == 0 || e.n > 0, "mutation %zu rejected silently",
+			  i);
 		km_cfg_free(&cfg);
 		km_cfg_errors_free(&e);
 	}
