@@ -253,6 +253,28 @@ for a in "" "--json" "-i" "--interface=" "--pin-root=" "services add" \
 done
 passed=$((passed + 1))
 
+# ---- the default pin root, in a private mount namespace with its own bpffs ----
+cat >"$TMP/pinroot.sh" <<'EOS'
+set -u
+K=$1 F=$2
+mount -t bpf bpf /sys/fs/bpf || exit 10
+B=/sys/fs/bpf/kilimanjaro
+out=$("$K" services 2>&1) && exit 11
+echo "$out" | grep -q "nothing loaded: $B does not exist" || exit 12
+mkdir -p "$B" && "$F" load "$B/kmb4x" || exit 13
+"$K" allow add 198.18.0.0/24 >/dev/null || exit 14
+[ "$("$K" --json allow | jq -r '.allow[0].prefix')" = 198.18.0.0/24 ] || exit 15
+[ "$("$K" -i kmb4x --json allow | jq -r '.allow | length')" = 1 ] || exit 16
+mkdir "$B/kmb4y"
+out=$("$K" allow 2>&1) && exit 17
+echo "$out" | grep -q "2 pin roots under $B" || exit 18
+out=$("$K" -i kmb4z allow 2>&1) && exit 19
+echo "$out" | grep -q "nothing loaded at $B/kmb4z" || exit 20
+exit 0
+EOS
+run unshare --mount --propagation private bash "$TMP/pinroot.sh" "$K" "$F"
+is "default pin root (step that failed)" "$rc" 0
+
 # ---- detach ----
 ok "detach" "$K" --pin-root "$D" detach
 grep -q "removed 20 map pins" "$TMP/out" || fail "detach output"
