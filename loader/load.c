@@ -28,9 +28,11 @@ int loader_resolve(struct loader *l)
 		    -EINVAL,
 		    "no interface: set \"interface\" in %s or pass --interface",
 		    l->opts.config);
-	if (strlen(ifname) >= sizeof(l->ifname))
-		return km_log_errno(
-		    -EINVAL, "interface name \"%s\" is too long", ifname);
+	/* It becomes a path component of the default pin root. */
+	if (strlen(ifname) >= sizeof(l->ifname) || strchr(ifname, '/') ||
+	    !strcmp(ifname, ".") || !strcmp(ifname, ".."))
+		return km_log_errno(-EINVAL, "\"%s\" is not an interface name",
+				    ifname);
 	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
 	l->mode = l->cfg.xdp_mode;
 	if (l->opts.xdp_mode)
