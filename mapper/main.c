@@ -4,6 +4,7 @@
  * egress encap), then stay to sweep idle flows and reload on SIGHUP.
  * Exiting never detaches: only --detach does.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -140,9 +141,37 @@ static int run(struct mapper_ctx *mp)
 	return r;
 }
 
+static void print_conf(const struct mapper_conf *c)
+{
+	char a[INET_ADDRSTRLEN];
+	size_t i;
+
+	printf("interface %s\naddress %s\n", c->ifname,
+	       inet_ntop(AF_INET, &c->host, a, sizeof(a)));
+	for (i = 0; i < c->n_edges; i++)
+		printf("edge %s\n", inet_ntop(AF_INET, &c->edges[i], a,
+					      sizeof(a)));
+	printf("default-edge %s\n",
+	       c->default_edge ?
+		       inet_ntop(AF_INET, &c->default_edge, a, sizeof(a)) :
+		       "none");
+	for (i = 0; i < c->n_services; i++)
+		printf("service %s/%u\n",
+		       inet_ntop(AF_INET, &c->services[i].addr, a, sizeof(a)),
+		       c->services[i].prefixlen);
+	printf("idle-seconds %u\nxdp-mode %s\nnext-hop %s\npin-root %s\n",
+	       c->idle_s, c->xdp_mode == MAPPER_XDP_SKB ? "skb" : "native",
+	       c->keep_l2 ? "player" : "route", c->pin_root);
+}
+
 static int act(struct mapper_ctx *mp)
 {
 	int r;
+
+	if (mp->opts.check) {
+		print_conf(&mp->conf);
+		return 0;
+	}
 
 	if (mp->opts.detach)
 		return mapper_detach(&mp->conf);

@@ -28,6 +28,7 @@ enum opt_id {
 	OPT_DETACH,
 	OPT_ATTACH_ONLY,
 	OPT_SHOW,
+	OPT_CHECK_CONFIG,
 };
 
 struct opt_desc {
@@ -60,6 +61,8 @@ static const struct opt_desc opt_table[] = {
 	  "the next hop the kernel chose for the player" },
 	{ "config", OPT_CONFIG, "FILE",
 	  "JSON settings (command-line options win); SIGHUP re-reads it" },
+	{ "check-config", OPT_CHECK_CONFIG, NULL,
+	  "validate the settings (and --config file), print them, exit" },
 	{ "attach-only", OPT_ATTACH_ONLY, NULL,
 	  "attach or update, then exit (programs stay attached)" },
 	{ "detach", OPT_DETACH, NULL,
@@ -339,6 +342,9 @@ static int set_one(int id, const char *arg, struct mapper_conf *c,
 	case OPT_SHOW:
 		o->show = 1;
 		return 0;
+	case OPT_CHECK_CONFIG:
+		o->check = 1;
+		return 0;
 	case OPT_VERBOSE:
 		o->verbose = 1;
 		return 0;
@@ -415,10 +421,10 @@ int mapper_options_parse(int argc, char **argv, struct mapper_conf *c,
 			prog, argv[optind]);
 		return -EINVAL;
 	}
-	if (o->detach + o->attach_only + o->show > 1) {
+	if (o->detach + o->attach_only + o->show + o->check > 1) {
 		fprintf(stderr,
-			"%s: --detach, --attach-only and --show exclude each "
-			"other\n",
+			"%s: --detach, --attach-only, --show and --check-config "
+			"exclude each other\n",
 			prog);
 		return -EINVAL;
 	}

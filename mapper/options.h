@@ -32,6 +32,7 @@ struct mapper_opts {
 	int detach;
 	int attach_only;
 	int show;
+	int check;
 	int verbose;
 	const char *config_path;
 	/* Which conf fields the command line set (MAPPER_SET_*): they win

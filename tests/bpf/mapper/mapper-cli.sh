@@ -3,10 +3,11 @@
 # file) exits 2 with exactly one line that names it; nothing is touched.
 # No privileges needed: validation happens before any BPF call.
 #
-# usage: mapper-cli.sh MAPPER-BINARY
+# usage: mapper-cli.sh MAPPER-BINARY EXAMPLE-CONFIG
 set -uo pipefail
 
 mapper=$1
+example=$2
 dir=$(mktemp -d /tmp/kmb5-cli.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 failed=0
@@ -49,7 +50,7 @@ expect_bad "--interface: 'averyveryverylongname' is not an interface" \
 expect_bad "unknown option '--bogus'" "${ok[@]}" --bogus
 expect_bad "--edge needs an argument" -i lo --edge
 expect_bad "unexpected argument 'extra'" "${ok[@]}" extra
-expect_bad "--detach, --attach-only and --show exclude each other" \
+expect_bad "--detach, --attach-only, --show and --check-config exclude" \
 	"${ok[@]}" --detach --show
 expect_bad "--interface is required" -a 198.18.20.2
 expect_bad "--address is required" -i lo -e 198.18.20.1 -s 198.18.30.1
@@ -79,6 +80,16 @@ for o in interface address edge default-edge service idle-seconds pin-root \
 	xdp-mode next-hop config attach-only detach show; do
 	[[ $out == *"--$o"* ]] || { echo "FAIL: --help lacks --$o"; failed=1; }
 done
+
+# The shipped example is valid, and the command line wins over it.
+out=$("$mapper" --config "$example" -i eth0 --idle-seconds 60 \
+	--check-config 2>&1) || { echo "FAIL: example config: $out"; failed=1; }
+[[ $out == *"idle-seconds 60"* && $out == *"interface eth0"* ]] ||
+	{ echo "FAIL: command line does not win over the file: $out"; failed=1; }
+# A default edge is an edge.
+out=$("$mapper" "${ok[@]}" -d 198.18.20.9 --check-config 2>&1)
+[[ $out == *"edge 198.18.20.9"*"default-edge 198.18.20.9"* ]] ||
+	{ echo "FAIL: default edge not added to the edges: $out"; failed=1; }
 
 ((failed)) && exit 1
 echo "PASS"
