@@ -247,6 +247,15 @@ else
 	fail "could not build/attach the foreign pass program"
 fi
 
+# --- native mode where the driver has none: error, no fallback -------------------
+out=$(innet "$LOADER" --config "$CFG" --pin-root "$PIN" --interface lo 2>&1); rc=$?
+check "native XDP on lo (no driver support): exit 1" [ $rc = 1 ]
+check "... saying so, with no silent fallback to skb" \
+	grep -q "cannot attach XDP to lo in native mode" <<<"$out"
+check "... nothing attached to lo" \
+	[ -z "$(ip -n "$NS" -d link show lo | grep -o -E '\bxdp(generic)?\b')" ]
+check "... and no pin root left" [ ! -e "$PIN" ]
+
 # --- systemd notification (a fake NOTIFY_SOCKET) ---------------------------
 cat >"$TMP/notify.py" <<'EOF'
 import socket, sys
