@@ -315,10 +315,10 @@ static size_t percpu_size(const struct km_maps *m, size_t value_size)
 
 /*
  * Collect every key (and value, when vsize) of a hash/LRU/LPM map into one
- * malloc'd array of records {key, value}. Keys deleted concurrently by the
- * data plane (LRU, expiry) only end the walk early at worst: get_next_key
- * restarts from the first key when the current one vanished, so the walk is
- * bounded by max_entries to never loop forever.
+ * malloc'd array of records {key, value}. When the data plane deletes the
+ * current key meanwhile (LRU eviction, expiry), get_next_key restarts from
+ * the first key: the walk may then see keys twice, and is bounded by
+ * max_entries + 1 steps so that it always ends.
  */
 struct km_dump {
 	void *rec;   /* n records of ksize + vsize bytes */
@@ -450,7 +450,8 @@ long km_map_count(const struct km_maps *m, enum km_map_id id)
 		cur = key;
 		n++;
 	}
-	return n;
+	/* A restarted walk (see map_dump) counts some keys twice. */
+	return n > (long)info.max_entries ? (long)info.max_entries : n;
 }
 
 /* ---- config ---- */
@@ -1086,6 +1087,8 @@ int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 
 /* ---- allow / deny prefix lists ---- */
 
+#define KM_FLIP_GRACE_US 10000
+
 static const char *list_name(enum km_list l)
 {
 	return l == KM_LIST_ALLOW ? "allow" : "deny";
@@ -1364,6 +1367,10 @@ int km_prefixes_sync(const struct km_maps *m,
 	r = km_config_write(m, &cfg);
 	if (r)
 		return r;
+	/* A packet that read the old index just before the flip is still
+	 * looking up the old pair; XDP runs last microseconds, so after a
+	 * pause no packet can see the old pair half cleared. */
+	usleep(KM_FLIP_GRACE_US);
 	/* Single edits that landed on the old pair while it was copied. */
 	for (int l = 0; l < 2 && !r; l++)
 		r = lpm_copy_others(m, list_map(l, old), list_map(l, new),
