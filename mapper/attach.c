@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -58,6 +60,35 @@ static int mkdir_p(const char *path)
 	}
 	if (mkdir(buf, 0700) && errno != EEXIST)
 		return km_log_errno(-errno, "mkdir %s: %m", buf);
+	return 0;
+}
+
+/* Pins only survive on a bpf filesystem; `ip netns exec` mounts a fresh
+ * /sys without one, which would otherwise surface as an odd mkdir error. */
+static int check_bpffs(const char *root)
+{
+	char buf[PATH_MAX], *slash;
+	struct statfs st;
+
+	if (strlen(root) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, root);
+	while (statfs(buf, &st)) {
+		if (errno != ENOENT)
+			return km_log_errno(-errno, "%s: %m", buf);
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			strcpy(buf, "/");
+		else
+			*slash = '\0';
+	}
+	if ((unsigned long)st.f_type != BPF_FS_MAGIC)
+		return km_log_errno(-ENOTSUP,
+				    "%s: %s is not on a bpf filesystem (on the "
+				    "host: mount -t bpf bpf /sys/fs/bpf; "
+				    "`ip netns exec` mounts a /sys without it: "
+				    "use nsenter --net=/run/netns/NAME)",
+				    root, buf);
 	return 0;
 }
 
@@ -316,7 +347,9 @@ int mapper_attach(const struct mapper_conf *c, struct mapper_maps *m)
 	ifindex = (int)if_nametoindex(c->ifname);
 	if (!ifindex)
 		return km_log_errno(-ENODEV, "interface %s: %m", c->ifname);
-	r = mkdir_p(c->pin_root);
+	r = check_bpffs(c->pin_root);
+	if (!r)
+		r = mkdir_p(c->pin_root);
 	if (r)
 		return r;
 	skel = mapper__open();
