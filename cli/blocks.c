@@ -14,15 +14,15 @@
 #define MAX_BLOCK_S (366ull * 86400)
 
 static const char usage[] =
-	"usage: kilimanjaro blocks [list]\n"
-	"       kilimanjaro blocks add ADDR [--seconds N]\n"
-	"       kilimanjaro blocks del ADDR [--force]\n"
-	"\n"
-	"Every packet from a blocked address is dropped (drop_blocked) until the\n"
-	"block expires: after --seconds (default 3600, at most 366 days).\n"
-	"Adding an address the CLI already blocks sets its new expiry. Entries\n"
-	"added here have origin \"cli\"; deleting one of another origin needs\n"
-	"--force.\n";
+    "usage: kilimanjaro blocks [list]\n"
+    "       kilimanjaro blocks add ADDR [--seconds N]\n"
+    "       kilimanjaro blocks del ADDR [--force]\n"
+    "\n"
+    "Every packet from a blocked address is dropped (drop_blocked) until the\n"
+    "block expires: after --seconds (default 3600, at most 366 days).\n"
+    "Adding an address the CLI already blocks sets its new expiry. Entries\n"
+    "added here have origin \"cli\"; deleting one of another origin needs\n"
+    "--force.\n";
 
 static int by_addr(const void *a, const void *b)
 {
@@ -34,8 +34,9 @@ static int by_addr(const void *a, const void *b)
 
 static const char *reason_name(uint8_t r)
 {
-	return r == KM_BLOCK_MANUAL ? "manual" :
-	       r == KM_BLOCK_RATELIMIT ? "ratelimit" : "unknown";
+	return r == KM_BLOCK_MANUAL	 ? "manual"
+	       : r == KM_BLOCK_RATELIMIT ? "ratelimit"
+					 : "unknown";
 }
 
 static int blk_list(struct cli_ctx *c, int argc, char **argv)
@@ -72,18 +73,21 @@ static int blk_list(struct cli_ctx *c, int argc, char **argv)
 			printf("%-16s %-10s %-10s %s\n", cli_addr(a, e[i].addr),
 			       km_origin_name(e[i].val.origin),
 			       reason_name(e[i].val.reason),
-			       live ? cli_duration(d, sizeof(d), left) :
-				      "expired");
+			       live ? cli_duration(d, sizeof(d), left)
+				    : "expired");
 			continue;
 		}
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "address",
-				       json_object_new_string(cli_addr(a, e[i].addr)));
-		json_object_object_add(o, "origin",
-				       json_object_new_string(km_origin_name(e[i].val.origin)));
-		json_object_object_add(o, "reason",
-				       json_object_new_string(reason_name(e[i].val.reason)));
+		json_object_object_add(
+		    o, "address",
+		    json_object_new_string(cli_addr(a, e[i].addr)));
+		json_object_object_add(
+		    o, "origin",
+		    json_object_new_string(km_origin_name(e[i].val.origin)));
+		json_object_object_add(
+		    o, "reason",
+		    json_object_new_string(reason_name(e[i].val.reason)));
 		json_object_object_add(o, "remaining_s",
 				       json_object_new_double(left));
 		json_object_object_add(o, "expired",
@@ -135,9 +139,11 @@ static int blk_add(struct cli_ctx *c, int argc, char **argv)
 	static const char cmd[] = "blocks add";
 	double seconds = DEFAULT_BLOCK_S;
 	const struct cli_opt opts[] = {
-		{ .name = "seconds", .type = CLI_OPT_SECONDS, .dst = &seconds,
-		  .max = MAX_BLOCK_S },
-		{ .name = NULL },
+	    {.name = "seconds",
+	     .type = CLI_OPT_SECONDS,
+	     .dst = &seconds,
+	     .max = MAX_BLOCK_S},
+	    {.name = NULL},
 	};
 	struct km_block cur;
 	struct km_maps m;
@@ -151,8 +157,8 @@ static int blk_add(struct cli_ctx *c, int argc, char **argv)
 		return r;
 	if (!addr || seconds <= 0)
 		return km_log_errno(-EINVAL, "%s: %s", cmd,
-				    addr ? "--seconds must be above 0" :
-					   "0.0.0.0 cannot be blocked");
+				    addr ? "--seconds must be above 0"
+					 : "0.0.0.0 cannot be blocked");
 	r = cli_open_maps(c, &m);
 	if (r)
 		return r;
@@ -176,8 +182,8 @@ static int blk_del(struct cli_ctx *c, int argc, char **argv)
 	static const char cmd[] = "blocks del";
 	bool force = false;
 	const struct cli_opt opts[] = {
-		{ .name = "force", .type = CLI_OPT_FLAG, .dst = &force },
-		{ .name = NULL },
+	    {.name = "force", .type = CLI_OPT_FLAG, .dst = &force},
+	    {.name = NULL},
 	};
 	struct km_block cur;
 	struct km_maps m;
@@ -197,7 +203,9 @@ static int blk_del(struct cli_ctx *c, int argc, char **argv)
 	if (r == -ENOENT)
 		r = km_log_errno(r, "%s: %s is not blocked", cmd, a);
 	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM, "%s: the block of %s belongs to %s; use --force to delete it anyway",
+		r = km_log_errno(-EPERM,
+				 "%s: the block of %s belongs to %s; use "
+				 "--force to delete it anyway",
 				 cmd, a, km_origin_name(cur.origin));
 	if (!r)
 		r = km_block_del(&m, addr, cur.origin);
@@ -210,10 +218,10 @@ static int blk_del(struct cli_ctx *c, int argc, char **argv)
 int cmd_blocks(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", blk_list },
-		{ "add", blk_add },
-		{ "del", blk_del },
-		{ .name = NULL },
+	    {"list", blk_list},
+	    {"add", blk_add},
+	    {"del", blk_del},
+	    {.name = NULL},
 	};
 
 	return cli_dispatch(c, "blocks", usage, subs, argc, argv);

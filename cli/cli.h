@@ -22,16 +22,16 @@
 
 struct cli_ctx {
 	const char *pin_root_opt; /* --pin-root */
-	const char *ifname;       /* --interface */
-	bool json;                /* --json */
+	const char *ifname;	  /* --interface */
+	bool json;		  /* --json */
 	char pin_root[PATH_MAX];  /* resolved by cli_resolve_pin_root() */
 };
 
 /* ---- command options ---- */
 enum cli_opt_type {
-	CLI_OPT_FLAG,    /* bool */
-	CLI_OPT_U64,     /* uint64_t, at most .max */
-	CLI_OPT_SECONDS, /* double >= 0, at most .max seconds */
+	CLI_OPT_FLAG,	     /* bool */
+	CLI_OPT_U64,	     /* uint64_t, at most .max */
+	CLI_OPT_SECONDS,     /* double >= 0, at most .max seconds */
 	CLI_OPT_OPT_SECONDS, /* like SECONDS, value optional (.dflt) */
 };
 
@@ -40,8 +40,8 @@ struct cli_opt {
 	enum cli_opt_type type;
 	void *dst;
 	uint64_t max;
-	double dflt;      /* CLI_OPT_OPT_SECONDS without a value */
-	bool *seen;       /* optional: set when given */
+	double dflt; /* CLI_OPT_OPT_SECONDS without a value */
+	bool *seen;  /* optional: set when given */
 };
 
 /*

@@ -12,12 +12,12 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro detach\n"
-	"\n"
-	"Detach the XDP program from its interface and remove the pinned link\n"
-	"and every map pin of the pin root: forwarding stops and all state\n"
-	"(services, lists, blocks, punches, counters) is gone. The same as\n"
-	"kilimanjaro-loader --detach.\n";
+    "usage: kilimanjaro detach\n"
+    "\n"
+    "Detach the XDP program from its interface and remove the pinned link\n"
+    "and every map pin of the pin root: forwarding stops and all state\n"
+    "(services, lists, blocks, punches, counters) is gone. The same as\n"
+    "kilimanjaro-loader --detach.\n";
 
 /*
  * BPF_LINK_DETACH first: a loader that still holds the link open would
@@ -32,9 +32,10 @@ static int detach_link(const char *pin_root, bool *had_link)
 	*had_link = false;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return errno == ENOENT ? 0 :
-		       km_log_errno(-errno, "%s: cannot open: %s", path,
-				    strerror(errno));
+		return errno == ENOENT
+			   ? 0
+			   : km_log_errno(-errno, "%s: cannot open: %s", path,
+					  strerror(errno));
 	*had_link = true;
 	if (bpf_link_detach(fd) && errno != ENOLINK)
 		r = km_log_errno(-errno, "%s: cannot detach: %s", path,

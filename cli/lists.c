@@ -11,24 +11,24 @@
 #include "lib/log.h"
 
 static const char allow_usage[] =
-	"usage: kilimanjaro allow [list]\n"
-	"       kilimanjaro allow add PREFIX\n"
-	"       kilimanjaro allow del PREFIX [--force]\n"
-	"\n"
-	"Sources in an allow prefix skip every rate limit (block and deny still\n"
-	"apply). PREFIX is a.b.c.d/len (0..32, host bits zero) or a.b.c.d.\n"
-	"Entries added here have origin \"cli\" and survive config reloads;\n"
-	"deleting one of another origin needs --force.\n";
+    "usage: kilimanjaro allow [list]\n"
+    "       kilimanjaro allow add PREFIX\n"
+    "       kilimanjaro allow del PREFIX [--force]\n"
+    "\n"
+    "Sources in an allow prefix skip every rate limit (block and deny still\n"
+    "apply). PREFIX is a.b.c.d/len (0..32, host bits zero) or a.b.c.d.\n"
+    "Entries added here have origin \"cli\" and survive config reloads;\n"
+    "deleting one of another origin needs --force.\n";
 
 static const char deny_usage[] =
-	"usage: kilimanjaro deny [list]\n"
-	"       kilimanjaro deny add PREFIX\n"
-	"       kilimanjaro deny del PREFIX [--force]\n"
-	"\n"
-	"Packets from a deny prefix are dropped (drop_denied), also towards the\n"
-	"edge's own addresses. PREFIX is a.b.c.d/len (0..32, host bits zero) or\n"
-	"a.b.c.d. Entries added here have origin \"cli\" and survive config\n"
-	"reloads; deleting one of another origin needs --force.\n";
+    "usage: kilimanjaro deny [list]\n"
+    "       kilimanjaro deny add PREFIX\n"
+    "       kilimanjaro deny del PREFIX [--force]\n"
+    "\n"
+    "Packets from a deny prefix are dropped (drop_denied), also towards the\n"
+    "edge's own addresses. PREFIX is a.b.c.d/len (0..32, host bits zero) or\n"
+    "a.b.c.d. Entries added here have origin \"cli\" and survive config\n"
+    "reloads; deleting one of another origin needs --force.\n";
 
 static const char *lname(enum km_list l)
 {
@@ -55,8 +55,9 @@ static int by_prefix(const void *a, const void *b)
 
 	if (xa != ya)
 		return xa < ya ? -1 : 1;
-	return x->key.prefixlen < y->key.prefixlen ? -1 :
-	       x->key.prefixlen > y->key.prefixlen;
+	return x->key.prefixlen < y->key.prefixlen
+		   ? -1
+		   : x->key.prefixlen > y->key.prefixlen;
 }
 
 static int list_list(struct cli_ctx *c, enum km_list l, int argc, char **argv)
@@ -86,10 +87,14 @@ static int list_list(struct cli_ctx *c, enum km_list l, int argc, char **argv)
 			struct json_object *x = json_object_new_object();
 			char p[24];
 
-			json_object_object_add(x, "prefix",
-					       json_object_new_string(prefix_str(p, sizeof(p), &e[i].key)));
-			json_object_object_add(x, "origin",
-					       json_object_new_string(km_origin_name(e[i].val.origin)));
+			json_object_object_add(
+			    x, "prefix",
+			    json_object_new_string(
+				prefix_str(p, sizeof(p), &e[i].key)));
+			json_object_object_add(
+			    x, "origin",
+			    json_object_new_string(
+				km_origin_name(e[i].val.origin)));
 			json_object_array_add(arr, x);
 		}
 		json_object_object_add(o, lname(l), arr);
@@ -130,8 +135,8 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 {
 	bool force = false;
 	const struct cli_opt opts[] = {
-		{ .name = "force", .type = CLI_OPT_FLAG, .dst = &force },
-		{ .name = NULL },
+	    {.name = "force", .type = CLI_OPT_FLAG, .dst = &force},
+	    {.name = NULL},
 	};
 	struct km_prefix_key k;
 	struct km_prefix_val cur;
@@ -140,8 +145,8 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 	int np, r;
 
 	snprintf(cmd, sizeof(cmd), "%s %s", lname(l), add ? "add" : "del");
-	r = cli_args(cmd, lusage(l), argc, argv, add ? NULL : opts, pos, &np,
-		     1, 1);
+	r = cli_args(cmd, lusage(l), argc, argv, add ? NULL : opts, pos, &np, 1,
+		     1);
 	r = r ?: cli_parse_prefix(cmd, pos[0], &k);
 	if (r)
 		return r;
@@ -152,7 +157,8 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 	r = km_prefix_get(&m, l, &k, &cur);
 	if (add) {
 		if (!r && cur.origin != KM_ORIGIN_CLI)
-			r = km_log_errno(-EEXIST, "%s: %s is already installed by %s",
+			r = km_log_errno(-EEXIST,
+					 "%s: %s is already installed by %s",
 					 cmd, p, km_origin_name(cur.origin));
 		else if (!r || r == -ENOENT)
 			r = km_prefix_add(&m, l, &k, KM_ORIGIN_CLI);
@@ -164,8 +170,10 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 		r = km_log_errno(r, "%s: %s is not in the %s list", cmd, p,
 				 lname(l));
 	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM, "%s: %s belongs to %s; use --force to delete it anyway",
-				 cmd, p, km_origin_name(cur.origin));
+		r = km_log_errno(
+		    -EPERM,
+		    "%s: %s belongs to %s; use --force to delete it anyway",
+		    cmd, p, km_origin_name(cur.origin));
 	if (!r)
 		r = km_prefix_del(&m, l, &k, cur.origin);
 	if (!r)
@@ -195,10 +203,10 @@ LIST_FNS(KM_LIST_DENY, deny)
 int cmd_allow(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", allow_list },
-		{ "add", allow_add },
-		{ "del", allow_del },
-		{ .name = NULL },
+	    {"list", allow_list},
+	    {"add", allow_add},
+	    {"del", allow_del},
+	    {.name = NULL},
 	};
 
 	return cli_dispatch(c, "allow", allow_usage, subs, argc, argv);
@@ -207,10 +215,10 @@ int cmd_allow(struct cli_ctx *c, int argc, char **argv)
 int cmd_deny(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", deny_list },
-		{ "add", deny_add },
-		{ "del", deny_del },
-		{ .name = NULL },
+	    {"list", deny_list},
+	    {"add", deny_add},
+	    {"del", deny_del},
+	    {.name = NULL},
 	};
 
 	return cli_dispatch(c, "deny", deny_usage, subs, argc, argv);

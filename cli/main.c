@@ -8,34 +8,34 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro [--pin-root DIR | -i IFNAME] [--json] COMMAND [ARGS]\n"
-	"\n"
-	"commands:\n"
-	"  status [--watch [S]]       attachment, maps, verdicts, services\n"
-	"  services [list|add|del]    services and their backends\n"
-	"  allow [list|add|del]       prefixes that skip the rate limits\n"
-	"  deny [list|add|del]        prefixes that are dropped\n"
-	"  blocks [list|add|del]      timed block list\n"
-	"  punches [list|add|del]     port punches\n"
-	"  detach                     detach the program, remove every pin\n"
-	"  help                       this text; COMMAND --help for details\n"
-	"\n"
-	"options (anywhere on the line):\n"
-	"  --pin-root DIR    pins of the edge (default " CLI_PIN_BASE "/IFNAME,\n"
-	"                    or the only directory there)\n"
-	"  -i, --interface IFNAME   the interface whose pins to use\n"
-	"  --json            machine-readable output\n"
-	"\n"
-	"exit status: 0 ok, 1 failed, 2 bad command line.\n";
+    "usage: kilimanjaro [--pin-root DIR | -i IFNAME] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  status [--watch [S]]       attachment, maps, verdicts, services\n"
+    "  services [list|add|del]    services and their backends\n"
+    "  allow [list|add|del]       prefixes that skip the rate limits\n"
+    "  deny [list|add|del]        prefixes that are dropped\n"
+    "  blocks [list|add|del]      timed block list\n"
+    "  punches [list|add|del]     port punches\n"
+    "  detach                     detach the program, remove every pin\n"
+    "  help                       this text; COMMAND --help for details\n"
+    "\n"
+    "options (anywhere on the line):\n"
+    "  --pin-root DIR    pins of the edge (default " CLI_PIN_BASE "/IFNAME,\n"
+    "                    or the only directory there)\n"
+    "  -i, --interface IFNAME   the interface whose pins to use\n"
+    "  --json            machine-readable output\n"
+    "\n"
+    "exit status: 0 ok, 1 failed, 2 bad command line.\n";
 
 static const struct {
 	const char *name;
 	int (*fn)(struct cli_ctx *c, int argc, char **argv);
 } commands[] = {
-	{ "status", cmd_status },   { "services", cmd_services },
-	{ "allow", cmd_allow },     { "deny", cmd_deny },
-	{ "blocks", cmd_blocks },   { "punches", cmd_punches },
-	{ "detach", cmd_detach },
+    {"status", cmd_status}, {"services", cmd_services},
+    {"allow", cmd_allow},   {"deny", cmd_deny},
+    {"blocks", cmd_blocks}, {"punches", cmd_punches},
+    {"detach", cmd_detach},
 };
 
 /* Value of a global option at argv[*i] ("--opt V" or "--opt=V"), or NULL
@@ -87,7 +87,8 @@ static int take_globals(struct cli_ctx *c, int argc, char **argv)
 			argv[n++] = argv[i];
 	}
 	if (c->pin_root_opt && c->ifname)
-		return km_log_errno(-EINVAL, "give --pin-root or --interface, not both");
+		return km_log_errno(-EINVAL,
+				    "give --pin-root or --interface, not both");
 	return n;
 }
 
@@ -99,7 +100,8 @@ static int run(struct cli_ctx *c, int argc, char **argv)
 	if (argc < 0)
 		return argc;
 	if (argc == 0)
-		return km_log_errno(-EINVAL, "missing command (see kilimanjaro --help)");
+		return km_log_errno(-EINVAL,
+				    "missing command (see kilimanjaro --help)");
 	cmd = argv[0];
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") ||
 	    !strcmp(cmd, "-h")) {
@@ -109,8 +111,8 @@ static int run(struct cli_ctx *c, int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(commands[i].name, cmd))
 			return commands[i].fn(c, argc - 1, argv + 1);
-	return km_log_errno(-EINVAL, "unknown command \"%s\" (see kilimanjaro --help)",
-			    cmd);
+	return km_log_errno(
+	    -EINVAL, "unknown command \"%s\" (see kilimanjaro --help)", cmd);
 }
 
 int main(int argc, char **argv)

@@ -11,16 +11,17 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro punches [list]\n"
-	"       kilimanjaro punches add PROTO SVCADDR:PORT REMOTE:PORT backend BACKEND\n"
-	"       kilimanjaro punches del PROTO SVCADDR:PORT REMOTE:PORT [--force]\n"
-	"\n"
-	"A punch forwards packets from REMOTE:PORT to the service address and\n"
-	"port SVCADDR:PORT on to BACKEND, as if the backend had opened the flow\n"
-	"itself (the data plane learns punches that way, origin \"learned\").\n"
-	"A punch expires after the configured idle time without traffic.\n"
-	"Entries added here have origin \"cli\"; deleting one of another origin\n"
-	"needs --force.\n";
+    "usage: kilimanjaro punches [list]\n"
+    "       kilimanjaro punches add PROTO SVCADDR:PORT REMOTE:PORT backend "
+    "BACKEND\n"
+    "       kilimanjaro punches del PROTO SVCADDR:PORT REMOTE:PORT [--force]\n"
+    "\n"
+    "A punch forwards packets from REMOTE:PORT to the service address and\n"
+    "port SVCADDR:PORT on to BACKEND, as if the backend had opened the flow\n"
+    "itself (the data plane learns punches that way, origin \"learned\").\n"
+    "A punch expires after the configured idle time without traffic.\n"
+    "Entries added here have origin \"cli\"; deleting one of another origin\n"
+    "needs --force.\n";
 
 static int by_key(const void *a, const void *b)
 {
@@ -34,8 +35,9 @@ static int by_key(const void *a, const void *b)
 		return ntohs(x->key.svc_port) < ntohs(y->key.svc_port) ? -1 : 1;
 	if (xr != yr)
 		return xr < yr ? -1 : 1;
-	return ntohs(x->key.remote_port) < ntohs(y->key.remote_port) ? -1 :
-	       x->key.remote_port != y->key.remote_port;
+	return ntohs(x->key.remote_port) < ntohs(y->key.remote_port)
+		   ? -1
+		   : x->key.remote_port != y->key.remote_port;
 }
 
 static char *ap_str(char *buf, size_t len, uint32_t addr, uint16_t port)
@@ -52,20 +54,22 @@ static struct json_object *punch_json(const struct km_punch_entry *e,
 	struct json_object *o = json_object_new_object();
 	char a[16];
 
-	json_object_object_add(o, "proto",
-			       json_object_new_string(cli_proto_name(e->key.proto)));
-	json_object_object_add(o, "service_address",
-			       json_object_new_string(cli_addr(a, e->key.svc_addr)));
+	json_object_object_add(
+	    o, "proto", json_object_new_string(cli_proto_name(e->key.proto)));
+	json_object_object_add(
+	    o, "service_address",
+	    json_object_new_string(cli_addr(a, e->key.svc_addr)));
 	json_object_object_add(o, "service_port",
 			       cli_json_u64(ntohs(e->key.svc_port)));
-	json_object_object_add(o, "remote_address",
-			       json_object_new_string(cli_addr(a, e->key.remote)));
+	json_object_object_add(
+	    o, "remote_address",
+	    json_object_new_string(cli_addr(a, e->key.remote)));
 	json_object_object_add(o, "remote_port",
 			       cli_json_u64(ntohs(e->key.remote_port)));
-	json_object_object_add(o, "backend",
-			       json_object_new_string(cli_addr(a, e->val.backend)));
-	json_object_object_add(o, "origin",
-			       json_object_new_string(km_origin_name(e->val.origin)));
+	json_object_object_add(
+	    o, "backend", json_object_new_string(cli_addr(a, e->val.backend)));
+	json_object_object_add(
+	    o, "origin", json_object_new_string(km_origin_name(e->val.origin)));
 	json_object_object_add(o, "idle_s", json_object_new_double(idle));
 	json_object_object_add(o, "remaining_s",
 			       has_left ? json_object_new_double(left) : NULL);
@@ -110,21 +114,22 @@ static int punch_list(struct cli_ctx *c, int argc, char **argv)
 		if (left < 0)
 			left = 0;
 		if (arr) {
-			json_object_array_add(arr, punch_json(&e[i], idle, left,
-							      has_left));
+			json_object_array_add(
+			    arr, punch_json(&e[i], idle, left, has_left));
 			continue;
 		}
-		printf("%-5s %-21s %-21s %-15s %-8s %-7s %s\n",
-		       cli_proto_name(e[i].key.proto),
-		       ap_str(s, sizeof(s), e[i].key.svc_addr, e[i].key.svc_port),
-		       ap_str(rm, sizeof(rm), e[i].key.remote,
-			      e[i].key.remote_port),
-		       cli_addr(b, e[i].val.backend),
-		       km_origin_name(e[i].val.origin),
-		       cli_duration(d1, sizeof(d1), idle),
-		       !has_left ? "-" :
-		       left > 0  ? cli_duration(d2, sizeof(d2), left) :
-				   "expired");
+		printf(
+		    "%-5s %-21s %-21s %-15s %-8s %-7s %s\n",
+		    cli_proto_name(e[i].key.proto),
+		    ap_str(s, sizeof(s), e[i].key.svc_addr, e[i].key.svc_port),
+		    ap_str(rm, sizeof(rm), e[i].key.remote,
+			   e[i].key.remote_port),
+		    cli_addr(b, e[i].val.backend),
+		    km_origin_name(e[i].val.origin),
+		    cli_duration(d1, sizeof(d1), idle),
+		    !has_left  ? "-"
+		    : left > 0 ? cli_duration(d2, sizeof(d2), left)
+			       : "expired");
 	}
 	if (arr) {
 		struct json_object *o = json_object_new_object();
@@ -146,13 +151,16 @@ static int parse_key(const char *cmd, char **pos, struct km_punch_key *k)
 
 	memset(k, 0, sizeof(*k));
 	r = cli_parse_proto(cmd, pos[0], &k->proto);
-	r = r ?: cli_parse_addr_port(cmd, "service", pos[1], false,
-				     &k->svc_addr, &k->svc_port);
-	r = r ?: cli_parse_addr_port(cmd, "remote", pos[2], false, &k->remote,
-				     &k->remote_port);
+	r = r
+		?: cli_parse_addr_port(cmd, "service", pos[1], false,
+				       &k->svc_addr, &k->svc_port);
+	r = r
+		?: cli_parse_addr_port(cmd, "remote", pos[2], false, &k->remote,
+				       &k->remote_port);
 	if (!r && (!k->svc_addr || !k->remote))
-		r = km_log_errno(-EINVAL, "%s: 0.0.0.0 is not a service or remote address",
-				 cmd);
+		r = km_log_errno(
+		    -EINVAL, "%s: 0.0.0.0 is not a service or remote address",
+		    cmd);
 	return r;
 }
 
@@ -174,8 +182,8 @@ static void print_done(struct cli_ctx *c, const char *what,
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, what, json_object_new_boolean(1));
-	json_object_object_add(o, "proto",
-			       json_object_new_string(cli_proto_name(k->proto)));
+	json_object_object_add(
+	    o, "proto", json_object_new_string(cli_proto_name(k->proto)));
 	json_object_object_add(o, "service", json_object_new_string(s));
 	json_object_object_add(o, "remote", json_object_new_string(rm));
 	json_object_object_add(o, "backend", json_object_new_string(b));
@@ -208,7 +216,8 @@ static int punch_add(struct cli_ctx *c, int argc, char **argv)
 		return r;
 	r = km_punch_get(&m, &k, &cur);
 	if (!r && cur.origin != KM_ORIGIN_CLI)
-		r = km_log_errno(-EEXIST, "%s: this punch is already installed by %s",
+		r = km_log_errno(-EEXIST,
+				 "%s: this punch is already installed by %s",
 				 cmd, km_origin_name(cur.origin));
 	else if (!r || r == -ENOENT)
 		r = km_punch_put(&m, &k, backend, KM_ORIGIN_CLI);
@@ -223,8 +232,8 @@ static int punch_del(struct cli_ctx *c, int argc, char **argv)
 	static const char cmd[] = "punches del";
 	bool force = false;
 	const struct cli_opt opts[] = {
-		{ .name = "force", .type = CLI_OPT_FLAG, .dst = &force },
-		{ .name = NULL },
+	    {.name = "force", .type = CLI_OPT_FLAG, .dst = &force},
+	    {.name = NULL},
 	};
 	struct km_punch_key k;
 	struct km_punch cur;
@@ -243,7 +252,9 @@ static int punch_del(struct cli_ctx *c, int argc, char **argv)
 	if (r == -ENOENT)
 		r = km_log_errno(r, "%s: no such punch", cmd);
 	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM, "%s: this punch belongs to %s; use --force to delete it anyway",
+		r = km_log_errno(-EPERM,
+				 "%s: this punch belongs to %s; use --force to "
+				 "delete it anyway",
 				 cmd, km_origin_name(cur.origin));
 	if (!r)
 		r = km_punch_del(&m, &k);
@@ -256,10 +267,10 @@ static int punch_del(struct cli_ctx *c, int argc, char **argv)
 int cmd_punches(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", punch_list },
-		{ "add", punch_add },
-		{ "del", punch_del },
-		{ .name = NULL },
+	    {"list", punch_list},
+	    {"add", punch_add},
+	    {"del", punch_del},
+	    {.name = NULL},
 	};
 
 	return cli_dispatch(c, "punches", usage, subs, argc, argv);

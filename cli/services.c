@@ -11,26 +11,27 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro services [list]\n"
-	"       kilimanjaro services add PROTO ADDR:PORT backend BACKEND[:PORT] [LIMITS] [--a2s]\n"
-	"       kilimanjaro services del PROTO ADDR:PORT [--force]\n"
-	"\n"
-	"PROTO is udp or tcp. A backend port rewrites the destination port.\n"
-	"LIMITS (0 or absent = unlimited), for players not yet validated, per\n"
-	"source prefix:\n"
-	"  --pps N  --burst-packets N (--burst)  --bytes-per-s N (--bps)\n"
-	"  --burst-bytes N  --block-s SECONDS\n"
-	"the same with the prefix --validated- (per validated player),\n"
-	"--total- (the whole service, all unvalidated sources together) and\n"
-	"--icmp- (echo requests, per source prefix), e.g. --total-pps 50000.\n"
-	"A burst left out is one second's worth of its rate. Entries added here\n"
-	"have origin \"cli\"; deleting one of another origin needs --force.\n";
+    "usage: kilimanjaro services [list]\n"
+    "       kilimanjaro services add PROTO ADDR:PORT backend BACKEND[:PORT] "
+    "[LIMITS] [--a2s]\n"
+    "       kilimanjaro services del PROTO ADDR:PORT [--force]\n"
+    "\n"
+    "PROTO is udp or tcp. A backend port rewrites the destination port.\n"
+    "LIMITS (0 or absent = unlimited), for players not yet validated, per\n"
+    "source prefix:\n"
+    "  --pps N  --burst-packets N (--burst)  --bytes-per-s N (--bps)\n"
+    "  --burst-bytes N  --block-s SECONDS\n"
+    "the same with the prefix --validated- (per validated player),\n"
+    "--total- (the whole service, all unvalidated sources together) and\n"
+    "--icmp- (echo requests, per source prefix), e.g. --total-pps 50000.\n"
+    "A burst left out is one second's worth of its rate. Entries added here\n"
+    "have origin \"cli\"; deleting one of another origin needs --force.\n";
 
 #define N_CLASSES 4
 #define N_FIELDS 7 /* five fields, two of them with a short alias */
 
-static const char *const class_pfx[N_CLASSES] = { "", "validated-", "total-",
-						  "icmp-" };
+static const char *const class_pfx[N_CLASSES] = {"", "validated-", "total-",
+						 "icmp-"};
 
 struct limit_args {
 	uint64_t pps, burst, bps, burst_bytes;
@@ -51,25 +52,28 @@ static void limit_opts(struct cli_opt *o, char names[][40],
 			uint64_t max;
 			bool *seen;
 		} f[N_FIELDS] = {
-			{ "pps", CLI_OPT_U64, &l->pps, UINT32_MAX, NULL },
-			{ "burst-packets", CLI_OPT_U64, &l->burst, UINT32_MAX,
-			  &l->burst_set },
-			{ "burst", CLI_OPT_U64, &l->burst, UINT32_MAX,
-			  &l->burst_set },
-			{ "bytes-per-s", CLI_OPT_U64, &l->bps, 1ull << 48, NULL },
-			{ "bps", CLI_OPT_U64, &l->bps, 1ull << 48, NULL },
-			{ "burst-bytes", CLI_OPT_U64, &l->burst_bytes,
-			  1ull << 48, &l->burst_bytes_set },
-			{ "block-s", CLI_OPT_SECONDS, &l->block_s, 86400, NULL },
+		    {"pps", CLI_OPT_U64, &l->pps, UINT32_MAX, NULL},
+		    {"burst-packets", CLI_OPT_U64, &l->burst, UINT32_MAX,
+		     &l->burst_set},
+		    {"burst", CLI_OPT_U64, &l->burst, UINT32_MAX,
+		     &l->burst_set},
+		    {"bytes-per-s", CLI_OPT_U64, &l->bps, 1ull << 48, NULL},
+		    {"bps", CLI_OPT_U64, &l->bps, 1ull << 48, NULL},
+		    {"burst-bytes", CLI_OPT_U64, &l->burst_bytes, 1ull << 48,
+		     &l->burst_bytes_set},
+		    {"block-s", CLI_OPT_SECONDS, &l->block_s, 86400, NULL},
 		};
 
 		for (int i = 0; i < N_FIELDS; i++) {
 			char *n = names[c * N_FIELDS + i];
 
 			snprintf(n, 40, "%s%s", class_pfx[c], f[i].f);
-			o[c * N_FIELDS + i] = (struct cli_opt){
-				.name = n, .type = f[i].t, .dst = f[i].dst,
-				.max = f[i].max, .seen = f[i].seen };
+			o[c * N_FIELDS + i] =
+			    (struct cli_opt){.name = n,
+					     .type = f[i].t,
+					     .dst = f[i].dst,
+					     .max = f[i].max,
+					     .seen = f[i].seen};
 		}
 	}
 }
@@ -77,11 +81,11 @@ static void limit_opts(struct cli_opt *o, char names[][40],
 static struct km_limit limit_from(const struct limit_args *a)
 {
 	struct km_limit l = {
-		.pps = a->pps,
-		.burst_pkts = a->burst_set ? a->burst : a->pps,
-		.bps = a->bps,
-		.burst_bytes = a->burst_bytes_set ? a->burst_bytes : a->bps,
-		.block_ms = (uint32_t)(a->block_s * 1000 + 0.5),
+	    .pps = a->pps,
+	    .burst_pkts = a->burst_set ? a->burst : a->pps,
+	    .bps = a->bps,
+	    .burst_bytes = a->burst_bytes_set ? a->burst_bytes : a->bps,
+	    .block_ms = (uint32_t)(a->block_s * 1000 + 0.5),
 	};
 
 	return l;
@@ -123,21 +127,21 @@ static struct json_object *svc_json(const struct km_service_entry *e,
 	char a[16];
 
 	json_object_object_add(o, "id", cli_json_u64(e->val.id));
-	json_object_object_add(o, "proto",
-			       json_object_new_string(cli_proto_name(e->key.proto)));
-	json_object_object_add(o, "address",
-			       json_object_new_string(cli_addr(a, e->key.addr)));
+	json_object_object_add(
+	    o, "proto", json_object_new_string(cli_proto_name(e->key.proto)));
+	json_object_object_add(
+	    o, "address", json_object_new_string(cli_addr(a, e->key.addr)));
 	json_object_object_add(o, "port", cli_json_u64(ntohs(e->key.port)));
-	json_object_object_add(o, "backend",
-			       json_object_new_string(cli_addr(a, e->val.backend)));
+	json_object_object_add(
+	    o, "backend", json_object_new_string(cli_addr(a, e->val.backend)));
 	json_object_object_add(o, "backend_port",
-			       e->val.backend_port ?
-				       cli_json_u64(ntohs(e->val.backend_port)) :
-				       NULL);
-	json_object_object_add(o, "origin",
-			       json_object_new_string(km_origin_name(e->val.origin)));
-	json_object_object_add(o, "a2s",
-			       json_object_new_boolean(e->val.flags & KM_SVC_F_A2S));
+			       e->val.backend_port
+				   ? cli_json_u64(ntohs(e->val.backend_port))
+				   : NULL);
+	json_object_object_add(
+	    o, "origin", json_object_new_string(km_origin_name(e->val.origin)));
+	json_object_object_add(
+	    o, "a2s", json_object_new_boolean(e->val.flags & KM_SVC_F_A2S));
 	l = json_object_new_object();
 	json_object_object_add(l, "unvalidated",
 			       cli_limit_json(&cfg->unvalidated));
@@ -219,23 +223,26 @@ static int svc_add(struct cli_ctx *c, int argc, char **argv)
 	int np, r;
 
 	limit_opts(opts, names, la);
-	opts[N_CLASSES * N_FIELDS] = (struct cli_opt){
-		.name = "a2s", .type = CLI_OPT_FLAG, .dst = &a2s };
-	opts[N_CLASSES * N_FIELDS + 1] = (struct cli_opt){ .name = NULL };
+	opts[N_CLASSES * N_FIELDS] =
+	    (struct cli_opt){.name = "a2s", .type = CLI_OPT_FLAG, .dst = &a2s};
+	opts[N_CLASSES * N_FIELDS + 1] = (struct cli_opt){.name = NULL};
 	r = cli_args(cmd, usage, argc, argv, opts, pos, &np, 4, 4);
 	if (r)
 		return r;
 	r = cli_parse_proto(cmd, pos[0], &s.proto);
-	r = r ?: cli_parse_addr_port(cmd, "service", pos[1], false, &s.addr,
-				     &s.port);
+	r = r
+		?: cli_parse_addr_port(cmd, "service", pos[1], false, &s.addr,
+				       &s.port);
 	r = r ?: cli_expect(cmd, pos[2], "backend");
-	r = r ?: cli_parse_addr_port(cmd, "backend", pos[3], true, &s.backend,
-				     &s.backend_port);
+	r = r
+		?: cli_parse_addr_port(cmd, "backend", pos[3], true, &s.backend,
+				       &s.backend_port);
 	if (r)
 		return r;
 	if (!s.addr || !s.backend)
-		return km_log_errno(-EINVAL, "%s: 0.0.0.0 is not a service or backend address",
-				    cmd);
+		return km_log_errno(
+		    -EINVAL, "%s: 0.0.0.0 is not a service or backend address",
+		    cmd);
 	s.unvalidated = limit_from(&la[0]);
 	s.validated = limit_from(&la[1]);
 	s.total = limit_from(&la[2]);
@@ -247,8 +254,10 @@ static int svc_add(struct cli_ctx *c, int argc, char **argv)
 	svc_str(sv, sizeof(sv), s.proto, s.addr, s.port);
 	r = km_service_get(&m, s.proto, s.addr, s.port, &cur);
 	if (!r && cur.origin != KM_ORIGIN_CLI) {
-		r = km_log_errno(-EEXIST, "%s: %s is already installed by %s (change it there)",
-				 cmd, sv, km_origin_name(cur.origin));
+		r = km_log_errno(
+		    -EEXIST,
+		    "%s: %s is already installed by %s (change it there)", cmd,
+		    sv, km_origin_name(cur.origin));
 		goto out;
 	}
 	r = km_service_put(&m, &s, KM_ORIGIN_CLI);
@@ -260,8 +269,7 @@ static int svc_add(struct cli_ctx *c, int argc, char **argv)
 		printf("added %s -> %s (id %u)\n", sv,
 		       backend_str(be, sizeof(be), &cur), cur.id);
 	} else if (!r) {
-		struct km_service_entry e = { { s.proto, 0, s.port, s.addr },
-					      cur };
+		struct km_service_entry e = {{s.proto, 0, s.port, s.addr}, cur};
 		struct km_svc_cfg cfg;
 
 		r = km_svc_cfg_read(&m, cur.id, &cfg);
@@ -278,8 +286,8 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 	static const char cmd[] = "services del";
 	bool force = false;
 	const struct cli_opt opts[] = {
-		{ .name = "force", .type = CLI_OPT_FLAG, .dst = &force },
-		{ .name = NULL },
+	    {.name = "force", .type = CLI_OPT_FLAG, .dst = &force},
+	    {.name = NULL},
 	};
 	struct km_service cur;
 	struct km_maps m;
@@ -291,7 +299,9 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 
 	r = cli_args(cmd, usage, argc, argv, opts, pos, &np, 2, 2);
 	r = r ?: cli_parse_proto(cmd, pos[0], &proto);
-	r = r ?: cli_parse_addr_port(cmd, "service", pos[1], false, &addr, &port);
+	r = r
+		?: cli_parse_addr_port(cmd, "service", pos[1], false, &addr,
+				       &port);
 	if (r)
 		return r;
 	r = cli_open_maps(c, &m);
@@ -302,8 +312,10 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 	if (r == -ENOENT)
 		r = km_log_errno(r, "%s: no service %s", cmd, sv);
 	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM, "%s: %s belongs to %s; use --force to delete it anyway",
-				 cmd, sv, km_origin_name(cur.origin));
+		r = km_log_errno(
+		    -EPERM,
+		    "%s: %s belongs to %s; use --force to delete it anyway",
+		    cmd, sv, km_origin_name(cur.origin));
 	if (!r)
 		r = km_service_del(&m, proto, addr, port, cur.origin);
 	if (!r && !c->json)
@@ -312,10 +324,12 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 	else if (!r) {
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "deleted", json_object_new_string(sv));
+		json_object_object_add(o, "deleted",
+				       json_object_new_string(sv));
 		json_object_object_add(o, "id", cli_json_u64(cur.id));
-		json_object_object_add(o, "origin",
-				       json_object_new_string(km_origin_name(cur.origin)));
+		json_object_object_add(
+		    o, "origin",
+		    json_object_new_string(km_origin_name(cur.origin)));
 		cli_json_print(o);
 	}
 	km_maps_close(&m);
@@ -325,10 +339,10 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 int cmd_services(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
-		{ "list", svc_list },
-		{ "add", svc_add },
-		{ "del", svc_del },
-		{ .name = NULL },
+	    {"list", svc_list},
+	    {"add", svc_add},
+	    {"del", svc_del},
+	    {.name = NULL},
 	};
 
 	return cli_dispatch(c, "services", usage, subs, argc, argv);

@@ -20,25 +20,25 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro status [--watch [SECONDS]]\n"
-	"\n"
-	"Whether the XDP program is attached (interface, mode, program), the\n"
-	"configuration it runs with, map fill levels, packets and bytes per\n"
-	"verdict, event counters and per-service traffic.\n"
-	"  --watch [SECONDS]  redraw every SECONDS (default 1) with packets/s\n"
-	"                     and bits/s per verdict and per service, until\n"
-	"                     Ctrl-C; with --json, one JSON object per line.\n";
+    "usage: kilimanjaro status [--watch [SECONDS]]\n"
+    "\n"
+    "Whether the XDP program is attached (interface, mode, program), the\n"
+    "configuration it runs with, map fill levels, packets and bytes per\n"
+    "verdict, event counters and per-service traffic.\n"
+    "  --watch [SECONDS]  redraw every SECONDS (default 1) with packets/s\n"
+    "                     and bits/s per verdict and per service, until\n"
+    "                     Ctrl-C; with --json, one JSON object per line.\n";
 
 /* ---- the attachment ---- */
 
 struct link_state {
-	bool pinned;        /* <pin-root>/km_link exists */
-	bool attached;      /* the link still has an interface */
+	bool pinned;   /* <pin-root>/km_link exists */
+	bool attached; /* the link still has an interface */
 	uint32_t link_id, prog_id, ifindex;
 	char ifname[IF_NAMESIZE]; /* "" when not in this network namespace */
 	char prog_name[BPF_OBJ_NAME_LEN];
 	char tag[BPF_TAG_SIZE * 2 + 1];
-	const char *mode;   /* "native", "skb", "offload" or "unknown" */
+	const char *mode; /* "native", "skb", "offload" or "unknown" */
 };
 
 static const char *xdp_mode(uint32_t ifindex, uint32_t prog_id)
@@ -130,8 +130,8 @@ static char *link_str(char *buf, size_t len, const struct link_state *ls)
 	else
 		snprintf(ifn, sizeof(ifn), "ifindex %u (other netns)",
 			 ls->ifindex);
-	snprintf(buf, len, "%s, %s mode, prog %s id %u, link %u", ifn,
-		 ls->mode, ls->prog_name, ls->prog_id, ls->link_id);
+	snprintf(buf, len, "%s, %s mode, prog %s id %u, link %u", ifn, ls->mode,
+		 ls->prog_name, ls->prog_id, ls->link_id);
 	return buf;
 }
 
@@ -147,10 +147,9 @@ static struct json_object *link_json(const struct link_state *ls)
 		return o;
 	json_object_object_add(o, "link_id", cli_json_u64(ls->link_id));
 	json_object_object_add(o, "ifindex", cli_json_u64(ls->ifindex));
-	json_object_object_add(o, "interface",
-			       ls->ifname[0] ?
-				       json_object_new_string(ls->ifname) :
-				       NULL);
+	json_object_object_add(
+	    o, "interface",
+	    ls->ifname[0] ? json_object_new_string(ls->ifname) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(ls->mode));
 	json_object_object_add(o, "prog_id", cli_json_u64(ls->prog_id));
 	json_object_object_add(o, "prog_name",
@@ -218,9 +217,10 @@ static void snap_free(struct snap *s)
 /* ---- map fill ---- */
 
 static const enum km_map_id fill_maps[] = {
-	KM_M_SERVICES, KM_M_SVC_ADDRS, KM_M_BACKENDS, KM_M_BACKEND_SVC,
-	KM_M_EDGE_ADDRS, KM_M_ALLOW_A, KM_M_ALLOW_B, KM_M_DENY_A, KM_M_DENY_B,
-	KM_M_BLOCKS, KM_M_RL_SRC, KM_M_VALIDATED, KM_M_PUNCHES,
+    KM_M_SERVICES,   KM_M_SVC_ADDRS, KM_M_BACKENDS, KM_M_BACKEND_SVC,
+    KM_M_EDGE_ADDRS, KM_M_ALLOW_A,   KM_M_ALLOW_B,  KM_M_DENY_A,
+    KM_M_DENY_B,     KM_M_BLOCKS,    KM_M_RL_SRC,   KM_M_VALIDATED,
+    KM_M_PUNCHES,
 };
 #define N_FILL (sizeof(fill_maps) / sizeof(fill_maps[0]))
 
@@ -249,8 +249,8 @@ static void print_config(const struct km_config *cfg)
 	       "edge", cli_addr(a, cfg->edge_addr),
 	       cfg->active_lists ? 'b' : 'a', cfg->rl_prefix_len,
 	       cfg->flags & KM_CFG_F_ICMP_ECHO ? "on" : "off");
-	printf("%-10s punch %.0fs, validated player %.0fs, abi %u\n",
-	       "idle", cfg->punch_idle_ns / 1e9, cfg->validated_idle_ns / 1e9,
+	printf("%-10s punch %.0fs, validated player %.0fs, abi %u\n", "idle",
+	       cfg->punch_idle_ns / 1e9, cfg->validated_idle_ns / 1e9,
 	       cfg->abi_version);
 }
 
@@ -366,12 +366,15 @@ static struct json_object *svc_stat_json(const struct svc_row *row)
 	char n[40], a[16];
 
 	json_object_object_add(o, "id", cli_json_u64(row->e.val.id));
-	json_object_object_add(o, "service",
-			       json_object_new_string(svc_name(n, sizeof(n), &row->e)));
-	json_object_object_add(o, "backend",
-			       json_object_new_string(cli_addr(a, row->e.val.backend)));
-	json_object_object_add(o, "origin",
-			       json_object_new_string(km_origin_name(row->e.val.origin)));
+	json_object_object_add(
+	    o, "service",
+	    json_object_new_string(svc_name(n, sizeof(n), &row->e)));
+	json_object_object_add(
+	    o, "backend",
+	    json_object_new_string(cli_addr(a, row->e.val.backend)));
+	json_object_object_add(
+	    o, "origin",
+	    json_object_new_string(km_origin_name(row->e.val.origin)));
 #define F(x) json_object_object_add(o, #x, cli_json_u64(st->x))
 	F(rx_packets);
 	F(rx_bytes);
@@ -400,18 +403,23 @@ static struct json_object *status_json(struct cli_ctx *c,
 	x = json_object_new_object();
 	json_object_object_add(x, "abi_version",
 			       cli_json_u64(cfg->abi_version));
-	json_object_object_add(x, "edge_address",
-			       json_object_new_string(cli_addr(a, cfg->edge_addr)));
-	json_object_object_add(x, "active_lists",
-			       json_object_new_string(cfg->active_lists ? "b" : "a"));
+	json_object_object_add(
+	    x, "edge_address",
+	    json_object_new_string(cli_addr(a, cfg->edge_addr)));
+	json_object_object_add(
+	    x, "active_lists",
+	    json_object_new_string(cfg->active_lists ? "b" : "a"));
 	json_object_object_add(x, "rate_limit_prefix_len",
 			       cli_json_u64(cfg->rl_prefix_len));
-	json_object_object_add(x, "icmp_echo",
-			       json_object_new_boolean(cfg->flags & KM_CFG_F_ICMP_ECHO));
-	json_object_object_add(x, "punch_idle_s",
-			       json_object_new_double(cfg->punch_idle_ns / 1e9));
-	json_object_object_add(x, "validated_idle_s",
-			       json_object_new_double(cfg->validated_idle_ns / 1e9));
+	json_object_object_add(
+	    x, "icmp_echo",
+	    json_object_new_boolean(cfg->flags & KM_CFG_F_ICMP_ECHO));
+	json_object_object_add(
+	    x, "punch_idle_s",
+	    json_object_new_double(cfg->punch_idle_ns / 1e9));
+	json_object_object_add(
+	    x, "validated_idle_s",
+	    json_object_new_double(cfg->validated_idle_ns / 1e9));
 	json_object_object_add(o, "config", x);
 	x = json_object_new_object();
 	for (size_t i = 0; i < N_FILL; i++) {
@@ -462,7 +470,8 @@ static int status_once(struct cli_ctx *c, const struct km_maps *m,
 		cli_json_print(status_json(c, m, ls, &cfg, &s));
 	} else {
 		printf("%-10s %s\n", "pin root", c->pin_root);
-		printf("%-10s %s\n", "attached", link_str(buf, sizeof(buf), ls));
+		printf("%-10s %s\n", "attached",
+		       link_str(buf, sizeof(buf), ls));
 		print_config(&cfg);
 		print_maps(m, &cfg);
 		print_traffic(&s);
@@ -489,7 +498,7 @@ struct view {
 
 /* One line of the frame; on a terminal it erases what the last frame left. */
 static void vline(struct view *v, const char *color, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void vline(struct view *v, const char *color, const char *fmt, ...)
 {
@@ -557,9 +566,9 @@ static void watch_services(struct view *v, const struct snap *s,
 	for (size_t i = 0; i < s->n_svc; i++) {
 		const struct svc_row *pr = prev_row(p, s->svc[i].e.val.id);
 
-		order[i][0] = pr ? rate(s->svc[i].st.rx_packets,
-					pr->st.rx_packets, dt) :
-				   0;
+		order[i][0] =
+		    pr ? rate(s->svc[i].st.rx_packets, pr->st.rx_packets, dt)
+		       : 0;
 		order[i][1] = i;
 	}
 	qsort(order, s->n_svc, sizeof(*order), by_in_rate);
@@ -579,11 +588,16 @@ static void watch_services(struct view *v, const struct snap *s,
 		}
 		vline(v, NULL, "%-26s %8s %9s %8s %8s %8s",
 		      svc_name(n, sizeof(n), &r->e),
-		      cli_si(x[0], 16, rate(a->rx_packets, b->rx_packets, dt), ""),
-		      cli_si(x[1], 16, 8 * rate(a->rx_bytes, b->rx_bytes, dt), ""),
-		      cli_si(x[2], 16, rate(a->fwd_packets, b->fwd_packets, dt), ""),
-		      cli_si(x[3], 16, rate(a->drop_packets, b->drop_packets, dt), ""),
-		      cli_si(x[4], 16, rate(a->ret_packets, b->ret_packets, dt), ""));
+		      cli_si(x[0], 16, rate(a->rx_packets, b->rx_packets, dt),
+			     ""),
+		      cli_si(x[1], 16, 8 * rate(a->rx_bytes, b->rx_bytes, dt),
+			     ""),
+		      cli_si(x[2], 16, rate(a->fwd_packets, b->fwd_packets, dt),
+			     ""),
+		      cli_si(x[3], 16,
+			     rate(a->drop_packets, b->drop_packets, dt), ""),
+		      cli_si(x[4], 16, rate(a->ret_packets, b->ret_packets, dt),
+			     ""));
 		shown++;
 	}
 	if (!s->n_svc)
@@ -594,8 +608,8 @@ static void watch_services(struct view *v, const struct snap *s,
 static void watch_footer(struct view *v, const struct km_maps *m,
 			 const struct snap *s, const struct snap *p, double dt)
 {
-	static const enum km_map_id shown[] = { KM_M_RL_SRC, KM_M_VALIDATED,
-						KM_M_BLOCKS, KM_M_PUNCHES };
+	static const enum km_map_id shown[] = {KM_M_RL_SRC, KM_M_VALIDATED,
+					       KM_M_BLOCKS, KM_M_PUNCHES};
 	char line[256], a[16], b[16];
 	size_t n = 0;
 
@@ -695,10 +709,10 @@ static void watch_json(const struct snap *s, const struct snap *p)
 			continue;
 		y = json_object_new_object();
 		json_object_object_add(y, "pps", json_object_new_double(pr));
-		json_object_object_add(y, "bps",
-				       json_object_new_double(8 * rate(s->stats[r].bytes,
-								       p->stats[r].bytes,
-								       dt)));
+		json_object_object_add(
+		    y, "bps",
+		    json_object_new_double(
+			8 * rate(s->stats[r].bytes, p->stats[r].bytes, dt)));
 		json_object_object_add(x, km_reason_name(r), y);
 	}
 	json_object_object_add(o, "verdicts", x);
@@ -714,11 +728,11 @@ static void watch_json(const struct snap *s, const struct snap *p)
 		json_object_object_add(y, "id",
 				       cli_json_u64(s->svc[i].e.val.id));
 		json_object_object_add(y, "service",
-				       json_object_new_string(svc_name(n, sizeof(n),
-								       &s->svc[i].e)));
+				       json_object_new_string(svc_name(
+					   n, sizeof(n), &s->svc[i].e)));
 #define R(name, f, mul)                                                        \
-	json_object_object_add(y, name,                                        \
-			       json_object_new_double(mul * rate(a->f, b->f, dt)))
+	json_object_object_add(                                                \
+	    y, name, json_object_new_double(mul *rate(a->f, b->f, dt)))
 		R("rx_pps", rx_packets, 1);
 		R("rx_bps", rx_bytes, 8);
 		R("fwd_pps", fwd_packets, 1);
@@ -728,15 +742,15 @@ static void watch_json(const struct snap *s, const struct snap *p)
 		json_object_array_add(x, y);
 	}
 	json_object_object_add(o, "services", x);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(o);
 }
 
 static void sleep_s(double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+	struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
 
 	/* A signal ends the sleep early: that is how --watch stops. */
 	nanosleep(&ts, NULL);
@@ -745,8 +759,8 @@ static void sleep_s(double s)
 static int status_watch(struct cli_ctx *c, const struct km_maps *m,
 			double interval)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct view v = { .tty = !c->json && isatty(STDOUT_FILENO) };
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct view v = {.tty = !c->json && isatty(STDOUT_FILENO)};
 	struct link_state ls;
 	struct snap prev, cur;
 	int r;
@@ -785,9 +799,13 @@ int cmd_status(struct cli_ctx *c, int argc, char **argv)
 	double watch = -1;
 	bool watching = false;
 	const struct cli_opt opts[] = {
-		{ .name = "watch", .type = CLI_OPT_OPT_SECONDS, .dst = &watch,
-		  .max = 3600, .dflt = 1.0, .seen = &watching },
-		{ .name = NULL },
+	    {.name = "watch",
+	     .type = CLI_OPT_OPT_SECONDS,
+	     .dst = &watch,
+	     .max = 3600,
+	     .dflt = 1.0,
+	     .seen = &watching},
+	    {.name = NULL},
 	};
 	struct link_state ls;
 	struct km_maps m;
@@ -798,14 +816,15 @@ int cmd_status(struct cli_ctx *c, int argc, char **argv)
 	if (r)
 		return r;
 	if (watching && watch < 0.1)
-		return km_log_errno(-EINVAL, "status: --watch interval must be at least 0.1 s");
+		return km_log_errno(
+		    -EINVAL, "status: --watch interval must be at least 0.1 s");
 	r = cli_open_maps(c, &m);
 	if (r)
 		return r;
 	r = link_read(c->pin_root, &ls);
 	if (!r)
-		r = watching ? status_watch(c, &m, watch) :
-			       status_once(c, &m, &ls);
+		r = watching ? status_watch(c, &m, watch)
+			     : status_once(c, &m, &ls);
 	km_maps_close(&m);
 	return r;
 }

@@ -20,7 +20,8 @@ static const struct cli_opt *opt_find(const struct cli_opt *opts,
 				      const char *name, size_t len)
 {
 	for (; opts && opts->name; opts++)
-		if (strlen(opts->name) == len && !strncmp(opts->name, name, len))
+		if (strlen(opts->name) == len &&
+		    !strncmp(opts->name, name, len))
 			return opts;
 	return NULL;
 }
@@ -40,9 +41,10 @@ static int opt_value(const char *cmd, const struct cli_opt *o, const char *v)
 		errno = 0;
 		n = strtoull(v, &end, 10);
 		if (!looks_numeric(v) || *end || errno || n > o->max)
-			return km_log_errno(-EINVAL, "%s: --%s wants a whole number 0..%llu, not \"%s\"",
-					    cmd, o->name,
-					    (unsigned long long)o->max, v);
+			return km_log_errno(
+			    -EINVAL,
+			    "%s: --%s wants a whole number 0..%llu, not \"%s\"",
+			    cmd, o->name, (unsigned long long)o->max, v);
 		*(uint64_t *)o->dst = n;
 		return 0;
 	}
@@ -50,8 +52,10 @@ static int opt_value(const char *cmd, const struct cli_opt *o, const char *v)
 
 	if (!looks_numeric(v) || *end || !isfinite(d) || d < 0 ||
 	    d > (double)o->max)
-		return km_log_errno(-EINVAL, "%s: --%s wants a number of seconds 0..%llu, not \"%s\"",
-				    cmd, o->name, (unsigned long long)o->max, v);
+		return km_log_errno(
+		    -EINVAL,
+		    "%s: --%s wants a number of seconds 0..%llu, not \"%s\"",
+		    cmd, o->name, (unsigned long long)o->max, v);
 	*(double *)o->dst = d;
 	return 0;
 }
@@ -65,8 +69,8 @@ static int missing(const char *cmd, const char *usage)
 	snprintf(want, sizeof(want), "kilimanjaro %s ", cmd);
 	l = strstr(usage, want);
 	if (!l)
-		return km_log_errno(-EINVAL, "%s: missing argument (see --help)",
-				    cmd);
+		return km_log_errno(-EINVAL,
+				    "%s: missing argument (see --help)", cmd);
 	e = strchr(l, '\n');
 	return km_log_errno(-EINVAL, "%s: missing argument (usage: %.*s)", cmd,
 			    e ? (int)(e - l) : (int)strlen(l), l);
@@ -94,24 +98,28 @@ int cli_args(const char *cmd, const char *usage, int argc, char **argv,
 		}
 		if (only_pos || a[0] != '-' || !a[1]) {
 			if (*npos == maxpos)
-				return km_log_errno(-EINVAL, "%s: unexpected argument \"%s\" (see --help)",
+				return km_log_errno(-EINVAL,
+						    "%s: unexpected argument "
+						    "\"%s\" (see --help)",
 						    cmd, a);
 			pos[(*npos)++] = argv[i];
 			continue;
 		}
 		eq = strchr(a, '=');
-		o = a[1] == '-' ? opt_find(opts, a + 2,
-					   eq ? (size_t)(eq - a - 2) :
-						strlen(a + 2)) :
-				  NULL;
+		o = a[1] == '-'
+			? opt_find(opts, a + 2,
+				   eq ? (size_t)(eq - a - 2) : strlen(a + 2))
+			: NULL;
 		if (!o)
-			return km_log_errno(-EINVAL, "%s: unknown option %s (see --help)",
-					    cmd, a);
+			return km_log_errno(
+			    -EINVAL, "%s: unknown option %s (see --help)", cmd,
+			    a);
 		if (o->seen)
 			*o->seen = true;
 		if (o->type == CLI_OPT_FLAG) {
 			if (eq)
-				return km_log_errno(-EINVAL, "%s: --%s takes no value",
+				return km_log_errno(-EINVAL,
+						    "%s: --%s takes no value",
 						    cmd, o->name);
 			*(bool *)o->dst = true;
 			continue;
@@ -119,8 +127,9 @@ int cli_args(const char *cmd, const char *usage, int argc, char **argv,
 		if (eq)
 			val = eq + 1;
 		else if (o->type == CLI_OPT_OPT_SECONDS)
-			val = i + 1 < argc && looks_numeric(argv[i + 1]) ?
-				      argv[++i] : NULL;
+			val = i + 1 < argc && looks_numeric(argv[i + 1])
+				  ? argv[++i]
+				  : NULL;
 		else if (i + 1 < argc)
 			val = argv[++i];
 		else
@@ -150,15 +159,18 @@ int cli_dispatch(struct cli_ctx *c, const char *cmd, const char *usage,
 		sub = argv[0];
 		skip = 1;
 	}
-	if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+	if (argc > 0 &&
+	    (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
 		fputs(usage, stdout);
 		return CLI_HELP;
 	}
 	for (; subs->name; subs++)
 		if (!strcmp(subs->name, sub))
 			return subs->fn(c, argc - skip, argv + skip);
-	return km_log_errno(-EINVAL, "%s: unknown subcommand \"%s\" (list, add, del; see --help)",
-			    cmd, sub);
+	return km_log_errno(
+	    -EINVAL,
+	    "%s: unknown subcommand \"%s\" (list, add, del; see --help)", cmd,
+	    sub);
 }
 
 /* ---- parsing ---- */
@@ -169,8 +181,9 @@ int cli_parse_addr(const char *cmd, const char *what, const char *s,
 	struct in_addr a;
 
 	if (inet_pton(AF_INET, s, &a) != 1)
-		return km_log_errno(-EINVAL, "%s: bad %s%saddress \"%s\" (expected a.b.c.d)",
-				    cmd, what, *what ? " " : "", s);
+		return km_log_errno(
+		    -EINVAL, "%s: bad %s%saddress \"%s\" (expected a.b.c.d)",
+		    cmd, what, *what ? " " : "", s);
 	*addr_be = a.s_addr;
 	return 0;
 }
@@ -188,7 +201,8 @@ int cli_parse_addr_port(const char *cmd, const char *what, const char *s,
 	strcpy(buf, s);
 	colon = strchr(buf, ':');
 	if (!colon && !port_optional)
-		return km_log_errno(-EINVAL, "%s: %s \"%s\" needs a port (a.b.c.d:port)",
+		return km_log_errno(-EINVAL,
+				    "%s: %s \"%s\" needs a port (a.b.c.d:port)",
 				    cmd, what, s);
 	if (colon)
 		*colon = '\0';
@@ -201,12 +215,14 @@ int cli_parse_addr_port(const char *cmd, const char *what, const char *s,
 	errno = 0;
 	p = strtoul(colon + 1, &end, 10);
 	if (!looks_numeric(colon + 1) || *end || errno || p < 1 || p > 65535)
-		return km_log_errno(-EINVAL, "%s: bad %s port in \"%s\" (1..65535)",
-				    cmd, what, s);
+		return km_log_errno(-EINVAL,
+				    "%s: bad %s port in \"%s\" (1..65535)", cmd,
+				    what, s);
 	*port_be = htons(p);
 	return 0;
 bad:
-	return km_log_errno(-EINVAL, "%s: bad %s address \"%s\" (expected a.b.c.d%s)",
+	return km_log_errno(-EINVAL,
+			    "%s: bad %s address \"%s\" (expected a.b.c.d%s)",
 			    cmd, what, s, port_optional ? "[:port]" : ":port");
 }
 
@@ -226,8 +242,9 @@ int cli_parse_prefix(const char *cmd, const char *s, struct km_prefix_key *k)
 		errno = 0;
 		len = strtoul(slash + 1, &end, 10);
 		if (!looks_numeric(slash + 1) || *end || errno || len > 32)
-			return km_log_errno(-EINVAL, "%s: bad prefix length in \"%s\" (0..32)",
-					    cmd, s);
+			return km_log_errno(
+			    -EINVAL, "%s: bad prefix length in \"%s\" (0..32)",
+			    cmd, s);
 	}
 	if (inet_pton(AF_INET, buf, &a) != 1)
 		goto bad;
@@ -235,16 +252,18 @@ int cli_parse_prefix(const char *cmd, const char *s, struct km_prefix_key *k)
 	k->addr = a.s_addr;
 	mask = len ? htonl(~0u << (32 - len)) : 0;
 	if (k->addr & ~mask) {
-		struct in_addr m = { .s_addr = k->addr & mask };
+		struct in_addr m = {.s_addr = k->addr & mask};
 
 		inet_ntop(AF_INET, &m, fix, sizeof(fix));
-		return km_log_errno(-EINVAL, "%s: \"%s\" has host bits set (did you mean %s/%lu?)",
-				    cmd, s, fix, len);
+		return km_log_errno(
+		    -EINVAL,
+		    "%s: \"%s\" has host bits set (did you mean %s/%lu?)", cmd,
+		    s, fix, len);
 	}
 	return 0;
 bad:
-	return km_log_errno(-EINVAL, "%s: bad prefix \"%s\" (expected a.b.c.d/len)",
-			    cmd, s);
+	return km_log_errno(
+	    -EINVAL, "%s: bad prefix \"%s\" (expected a.b.c.d/len)", cmd, s);
 }
 
 int cli_parse_proto(const char *cmd, const char *s, uint8_t *proto)
@@ -254,8 +273,8 @@ int cli_parse_proto(const char *cmd, const char *s, uint8_t *proto)
 	else if (!strcmp(s, "tcp"))
 		*proto = IPPROTO_TCP;
 	else
-		return km_log_errno(-EINVAL, "%s: bad protocol \"%s\" (udp or tcp)",
-				    cmd, s);
+		return km_log_errno(
+		    -EINVAL, "%s: bad protocol \"%s\" (udp or tcp)", cmd, s);
 	return 0;
 }
 
@@ -284,8 +303,11 @@ static int only_pin_root(char *out, size_t len)
 	int n = 0;
 
 	if (!d)
-		return km_log_errno(-ENOENT, "nothing loaded: %s does not exist (name the interface with -i or the directory with --pin-root)",
-				    CLI_PIN_BASE);
+		return km_log_errno(
+		    -ENOENT,
+		    "nothing loaded: %s does not exist (name the interface "
+		    "with -i or the directory with --pin-root)",
+		    CLI_PIN_BASE);
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
 			continue;
@@ -295,12 +317,14 @@ static int only_pin_root(char *out, size_t len)
 	}
 	closedir(d);
 	if (n == 0)
-		return km_log_errno(-ENOENT, "nothing loaded: no pin root under %s",
+		return km_log_errno(-ENOENT,
+				    "nothing loaded: no pin root under %s",
 				    CLI_PIN_BASE);
 	if (n > 1)
-		return km_log_errno(-EINVAL, "%d pin roots under %s (%s, %s%s): name one with -i IFNAME",
-				    n, CLI_PIN_BASE, found[0], found[1],
-				    n > 2 ? ", ..." : "");
+		return km_log_errno(
+		    -EINVAL,
+		    "%d pin roots under %s (%s, %s%s): name one with -i IFNAME",
+		    n, CLI_PIN_BASE, found[0], found[1], n > 2 ? ", ..." : "");
 	snprintf(out, len, "%s/%s", CLI_PIN_BASE, found[0]);
 	return 0;
 }
@@ -320,8 +344,8 @@ int cli_resolve_pin_root(struct cli_ctx *c)
 	}
 	if (c->ifname) {
 		if (!ifname_ok(c->ifname))
-			return km_log_errno(-EINVAL, "bad interface name \"%s\"",
-					    c->ifname);
+			return km_log_errno(
+			    -EINVAL, "bad interface name \"%s\"", c->ifname);
 		snprintf(c->pin_root, sizeof(c->pin_root), "%s/%s",
 			 CLI_PIN_BASE, c->ifname);
 		return 0;
@@ -349,14 +373,15 @@ int cli_open_maps(struct cli_ctx *c, struct km_maps *m)
 
 const char *cli_proto_name(uint8_t proto)
 {
-	return proto == IPPROTO_UDP ? "udp" :
-	       proto == IPPROTO_TCP ? "tcp" :
-	       proto == IPPROTO_ICMP ? "icmp" : "?";
+	return proto == IPPROTO_UDP    ? "udp"
+	       : proto == IPPROTO_TCP  ? "tcp"
+	       : proto == IPPROTO_ICMP ? "icmp"
+				       : "?";
 }
 
 char *cli_addr(char buf[16], uint32_t addr_be)
 {
-	struct in_addr a = { .s_addr = addr_be };
+	struct in_addr a = {.s_addr = addr_be};
 
 	if (!inet_ntop(AF_INET, &a, buf, 16))
 		strcpy(buf, "?");
@@ -365,7 +390,7 @@ char *cli_addr(char buf[16], uint32_t addr_be)
 
 char *cli_si(char *buf, size_t len, double v, const char *unit)
 {
-	static const char *const pfx[] = { "", "k", "M", "G", "T", "P" };
+	static const char *const pfx[] = {"", "k", "M", "G", "T", "P"};
 	int i = 0;
 
 	while (fabs(v) >= 999.5 && i < 5) {
@@ -375,8 +400,10 @@ char *cli_si(char *buf, size_t len, double v, const char *unit)
 	if (i == 0 && v == floor(v))
 		snprintf(buf, len, "%.0f%s", v, unit);
 	else
-		snprintf(buf, len, "%.*f%s%s", fabs(v) < 9.995 ? 2 :
-					       fabs(v) < 99.95 ? 1 : 0,
+		snprintf(buf, len, "%.*f%s%s",
+			 fabs(v) < 9.995   ? 2
+			 : fabs(v) < 99.95 ? 1
+					   : 0,
 			 v, pfx[i], unit);
 	return buf;
 }
@@ -396,16 +423,17 @@ char *cli_duration(char *buf, size_t len, double s)
 		snprintf(buf, len, "%lluh%02llum", (unsigned long long)t / 3600,
 			 (unsigned long long)t % 3600 / 60);
 	else
-		snprintf(buf, len, "%llud%02lluh", (unsigned long long)t / 86400,
+		snprintf(buf, len, "%llud%02lluh",
+			 (unsigned long long)t / 86400,
 			 (unsigned long long)t % 86400 / 3600);
 	return buf;
 }
 
 void cli_json_print(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+		   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

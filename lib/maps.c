@@ -25,26 +25,26 @@
 #include "log.h"
 
 const char *const km_map_names[KM_M_MAX] = {
-	[KM_M_CONFIG] = KM_MAP_CONFIG,
-	[KM_M_EDGE_ADDRS] = KM_MAP_EDGE_ADDRS,
-	[KM_M_SERVICES] = KM_MAP_SERVICES,
-	[KM_M_SVC_CFG] = KM_MAP_SVC_CFG,
-	[KM_M_SVC_ADDRS] = KM_MAP_SVC_ADDRS,
-	[KM_M_BACKENDS] = KM_MAP_BACKENDS,
-	[KM_M_BACKEND_SVC] = KM_MAP_BACKEND_SVC,
-	[KM_M_ALLOW_A] = KM_MAP_ALLOW_A,
-	[KM_M_ALLOW_B] = KM_MAP_ALLOW_B,
-	[KM_M_DENY_A] = KM_MAP_DENY_A,
-	[KM_M_DENY_B] = KM_MAP_DENY_B,
-	[KM_M_BLOCKS] = KM_MAP_BLOCKS,
-	[KM_M_RL_SRC] = KM_MAP_RL_SRC,
-	[KM_M_RL_TOTAL] = KM_MAP_RL_TOTAL,
-	[KM_M_VALIDATED] = KM_MAP_VALIDATED,
-	[KM_M_PUNCHES] = KM_MAP_PUNCHES,
-	[KM_M_STATS] = KM_MAP_STATS,
-	[KM_M_COUNTERS] = KM_MAP_COUNTERS,
-	[KM_M_SVC_STATS] = KM_MAP_SVC_STATS,
-	[KM_M_EVENTS] = KM_MAP_EVENTS,
+    [KM_M_CONFIG] = KM_MAP_CONFIG,
+    [KM_M_EDGE_ADDRS] = KM_MAP_EDGE_ADDRS,
+    [KM_M_SERVICES] = KM_MAP_SERVICES,
+    [KM_M_SVC_CFG] = KM_MAP_SVC_CFG,
+    [KM_M_SVC_ADDRS] = KM_MAP_SVC_ADDRS,
+    [KM_M_BACKENDS] = KM_MAP_BACKENDS,
+    [KM_M_BACKEND_SVC] = KM_MAP_BACKEND_SVC,
+    [KM_M_ALLOW_A] = KM_MAP_ALLOW_A,
+    [KM_M_ALLOW_B] = KM_MAP_ALLOW_B,
+    [KM_M_DENY_A] = KM_MAP_DENY_A,
+    [KM_M_DENY_B] = KM_MAP_DENY_B,
+    [KM_M_BLOCKS] = KM_MAP_BLOCKS,
+    [KM_M_RL_SRC] = KM_MAP_RL_SRC,
+    [KM_M_RL_TOTAL] = KM_MAP_RL_TOTAL,
+    [KM_M_VALIDATED] = KM_MAP_VALIDATED,
+    [KM_M_PUNCHES] = KM_MAP_PUNCHES,
+    [KM_M_STATS] = KM_MAP_STATS,
+    [KM_M_COUNTERS] = KM_MAP_COUNTERS,
+    [KM_M_SVC_STATS] = KM_MAP_SVC_STATS,
+    [KM_M_EVENTS] = KM_MAP_EVENTS,
 };
 
 /*
@@ -58,34 +58,33 @@ static const struct {
 	uint32_t value_size;
 	bool percpu;
 } km_map_layout[KM_M_MAX] = {
-	[KM_M_CONFIG] = { 4, sizeof(struct km_config), false },
-	[KM_M_EDGE_ADDRS] = { 4, sizeof(struct km_edge_addr), false },
-	[KM_M_SERVICES] = { sizeof(struct km_service_key),
-			    sizeof(struct km_service), false },
-	[KM_M_SVC_CFG] = { 4, sizeof(struct km_svc_cfg), false },
-	[KM_M_SVC_ADDRS] = { 4, sizeof(struct km_svc_addr), false },
-	[KM_M_BACKENDS] = { 4, 4, false },
-	[KM_M_BACKEND_SVC] = { sizeof(struct km_backend_svc_key), 4, false },
-	[KM_M_ALLOW_A] = { sizeof(struct km_prefix_key),
-			   sizeof(struct km_prefix_val), false },
-	[KM_M_ALLOW_B] = { sizeof(struct km_prefix_key),
-			   sizeof(struct km_prefix_val), false },
-	[KM_M_DENY_A] = { sizeof(struct km_prefix_key),
-			  sizeof(struct km_prefix_val), false },
-	[KM_M_DENY_B] = { sizeof(struct km_prefix_key),
-			  sizeof(struct km_prefix_val), false },
-	[KM_M_BLOCKS] = { 4, sizeof(struct km_block), false },
-	[KM_M_RL_SRC] = { sizeof(struct km_rl_key), sizeof(struct km_bucket),
-			  false },
-	[KM_M_RL_TOTAL] = { 4, sizeof(struct km_bucket), true },
-	[KM_M_VALIDATED] = { sizeof(struct km_validated_key),
-			     sizeof(struct km_validated), false },
-	[KM_M_PUNCHES] = { sizeof(struct km_punch_key),
-			   sizeof(struct km_punch), false },
-	[KM_M_STATS] = { 4, sizeof(struct km_stat), true },
-	[KM_M_COUNTERS] = { 4, sizeof(uint64_t), true },
-	[KM_M_SVC_STATS] = { 4, sizeof(struct km_svc_stat), true },
-	[KM_M_EVENTS] = { 0, 0, false },
+    [KM_M_CONFIG] = {4, sizeof(struct km_config), false},
+    [KM_M_EDGE_ADDRS] = {4, sizeof(struct km_edge_addr), false},
+    [KM_M_SERVICES] = {sizeof(struct km_service_key), sizeof(struct km_service),
+		       false},
+    [KM_M_SVC_CFG] = {4, sizeof(struct km_svc_cfg), false},
+    [KM_M_SVC_ADDRS] = {4, sizeof(struct km_svc_addr), false},
+    [KM_M_BACKENDS] = {4, 4, false},
+    [KM_M_BACKEND_SVC] = {sizeof(struct km_backend_svc_key), 4, false},
+    [KM_M_ALLOW_A] = {sizeof(struct km_prefix_key),
+		      sizeof(struct km_prefix_val), false},
+    [KM_M_ALLOW_B] = {sizeof(struct km_prefix_key),
+		      sizeof(struct km_prefix_val), false},
+    [KM_M_DENY_A] = {sizeof(struct km_prefix_key), sizeof(struct km_prefix_val),
+		     false},
+    [KM_M_DENY_B] = {sizeof(struct km_prefix_key), sizeof(struct km_prefix_val),
+		     false},
+    [KM_M_BLOCKS] = {4, sizeof(struct km_block), false},
+    [KM_M_RL_SRC] = {sizeof(struct km_rl_key), sizeof(struct km_bucket), false},
+    [KM_M_RL_TOTAL] = {4, sizeof(struct km_bucket), true},
+    [KM_M_VALIDATED] = {sizeof(struct km_validated_key),
+			sizeof(struct km_validated), false},
+    [KM_M_PUNCHES] = {sizeof(struct km_punch_key), sizeof(struct km_punch),
+		      false},
+    [KM_M_STATS] = {4, sizeof(struct km_stat), true},
+    [KM_M_COUNTERS] = {4, sizeof(uint64_t), true},
+    [KM_M_SVC_STATS] = {4, sizeof(struct km_svc_stat), true},
+    [KM_M_EVENTS] = {0, 0, false},
 };
 
 /* ---- formatting entries for log messages ---- */
@@ -100,7 +99,7 @@ struct km_abuf {
 
 static const char *abuf_addr(struct km_abuf *b, uint32_t addr_be)
 {
-	struct in_addr a = { .s_addr = addr_be };
+	struct in_addr a = {.s_addr = addr_be};
 
 	if (!inet_ntop(AF_INET, &a, b->s, sizeof(b->s)))
 		snprintf(b->s, sizeof(b->s), "?");
@@ -172,9 +171,9 @@ static int check_layout(int fd, enum km_map_id id)
 				    km_map_names[id], strerror(errno));
 	if (id == KM_M_EVENTS) {
 		if (info.type != BPF_MAP_TYPE_RINGBUF)
-			return km_log_errno(-EPROTO,
-					    "%s: map type %u, expected ring buffer",
-					    km_map_names[id], info.type);
+			return km_log_errno(
+			    -EPROTO, "%s: map type %u, expected ring buffer",
+			    km_map_names[id], info.type);
 		return 0;
 	}
 	percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
@@ -184,7 +183,8 @@ static int check_layout(int fd, enum km_map_id id)
 	    info.value_size != km_map_layout[id].value_size ||
 	    percpu != km_map_layout[id].percpu)
 		return km_log_errno(-EPROTO,
-				    "%s: key %u value %u bytes%s, ABI %d expects key %u value %u bytes%s",
+				    "%s: key %u value %u bytes%s, ABI %d "
+				    "expects key %u value %u bytes%s",
 				    km_map_names[id], info.key_size,
 				    info.value_size, percpu ? " per CPU" : "",
 				    KM_ABI_VERSION, km_map_layout[id].key_size,
@@ -223,8 +223,9 @@ int km_maps_open_pinned(struct km_maps *m, const char *pin_root)
 	for (int i = 0; i < KM_M_MAX; i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", pin_root,
 			     km_map_names[i]) >= (int)sizeof(path)) {
-			r = km_log_errno(-ENAMETOOLONG, "pin path too long: %s/%s",
-					 pin_root, km_map_names[i]);
+			r = km_log_errno(-ENAMETOOLONG,
+					 "pin path too long: %s/%s", pin_root,
+					 km_map_names[i]);
 			goto fail;
 		}
 		m->fd[i] = bpf_obj_get(path);
@@ -232,8 +233,9 @@ int km_maps_open_pinned(struct km_maps *m, const char *pin_root)
 			r = -errno;
 			m->fd[i] = -1;
 			if (r == -ENOENT)
-				km_err("%s: no such pin (nothing loaded at %s?)",
-				       path, pin_root);
+				km_err(
+				    "%s: no such pin (nothing loaded at %s?)",
+				    path, pin_root);
 			else
 				km_err("%s: cannot open pin: %s", path,
 				       strerror(-r));
@@ -261,8 +263,9 @@ int km_maps_from_object(struct km_maps *m, struct bpf_object *obj)
 	for (int i = 0; i < KM_M_MAX; i++) {
 		map = bpf_object__find_map_by_name(obj, km_map_names[i]);
 		if (!map) {
-			r = km_log_errno(-ENOENT, "%s: map not in BPF object %s",
-					 km_map_names[i], bpf_object__name(obj));
+			r = km_log_errno(
+			    -ENOENT, "%s: map not in BPF object %s",
+			    km_map_names[i], bpf_object__name(obj));
 			goto fail;
 		}
 		fd = bpf_map__fd(map);
@@ -321,7 +324,7 @@ static size_t percpu_size(const struct km_maps *m, size_t value_size)
  * max_entries + 1 steps so that it always ends.
  */
 struct km_dump {
-	void *rec;   /* n records of ksize + vsize bytes */
+	void *rec; /* n records of ksize + vsize bytes */
 	size_t n;
 	size_t ksize, vsize;
 };
@@ -490,7 +493,7 @@ int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
 		       size_t n, uint8_t origin)
 {
 	int fd = mfd(m, KM_M_EDGE_ADDRS), r;
-	struct km_edge_addr v = { .origin = origin }, cur;
+	struct km_edge_addr v = {.origin = origin}, cur;
 	struct km_strbuf b;
 	struct km_dump d;
 
@@ -503,10 +506,9 @@ int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
 			continue;
 		}
 		if (bpf_map_update_elem(fd, &addrs_be[i], &v, BPF_ANY))
-			return km_log_errno(-errno, "%s: cannot add %s: %s",
-					    KM_MAP_EDGE_ADDRS,
-					    fmt_addr(&b, addrs_be[i]),
-					    strerror(errno));
+			return km_log_errno(
+			    -errno, "%s: cannot add %s: %s", KM_MAP_EDGE_ADDRS,
+			    fmt_addr(&b, addrs_be[i]), strerror(errno));
 	}
 	r = map_dump(m, KM_M_EDGE_ADDRS, &d, true);
 	if (r)
@@ -533,7 +535,7 @@ int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
 int km_service_get(const struct km_maps *m, uint8_t proto, uint32_t addr,
 		   uint16_t port, struct km_service *out)
 {
-	struct km_service_key k = { .proto = proto, .port = port, .addr = addr };
+	struct km_service_key k = {.proto = proto, .port = port, .addr = addr};
 	struct km_strbuf b;
 
 	if (!bpf_map_lookup_elem(mfd(m, KM_M_SERVICES), &k, out))
@@ -582,15 +584,15 @@ struct km_derived {
 	struct addr_agg {
 		uint32_t addr;
 		struct km_svc_addr v;
-	} *addrs;
+	} * addrs;
 	struct be_agg {
 		uint32_t backend;
 		uint32_t count;
-	} *backends;
+	} * backends;
 	struct bs_agg {
 		struct km_backend_svc_key k;
 		uint32_t count;
-	} *bsvc;
+	} * bsvc;
 	size_t n_addrs, n_backends, n_bsvc;
 };
 
@@ -618,8 +620,8 @@ static void derived_free(struct km_derived *dv)
 	memset(dv, 0, sizeof(*dv));
 }
 
-/* Aggregation by linear probing into sorted arrays would be no shorter:
- * insert each service then sort once and merge equal neighbours. */
+/* One record per service, sorted, equal neighbours merged: O(n log n) for
+ * the few thousand services a map holds. */
 static int derived_build(const struct km_service_entry *s, size_t n,
 			 struct km_derived *dv)
 {
@@ -631,14 +633,15 @@ static int derived_build(const struct km_service_entry *s, size_t n,
 	dv->bsvc = calloc(n + 1, sizeof(*dv->bsvc));
 	if (!dv->addrs || !dv->backends || !dv->bsvc) {
 		derived_free(dv);
-		return km_log_errno(-ENOMEM, "derived service maps: out of memory");
+		return km_log_errno(-ENOMEM,
+				    "derived service maps: out of memory");
 	}
 	for (size_t i = 0; i < n; i++) {
-		dv->addrs[i] = (struct addr_agg){ s[i].key.addr,
-						  { s[i].val.id, 1 } };
-		dv->backends[i] = (struct be_agg){ s[i].val.backend, 1 };
-		dv->bsvc[i] = (struct bs_agg){ { s[i].val.backend,
-						 s[i].key.addr }, 1 };
+		dv->addrs[i] =
+		    (struct addr_agg){s[i].key.addr, {s[i].val.id, 1}};
+		dv->backends[i] = (struct be_agg){s[i].val.backend, 1};
+		dv->bsvc[i] =
+		    (struct bs_agg){{s[i].val.backend, s[i].key.addr}, 1};
 	}
 	qsort(dv->addrs, n, sizeof(*dv->addrs), cmp_u32);
 	qsort(dv->backends, n, sizeof(*dv->backends), cmp_u32);
@@ -649,7 +652,8 @@ static int derived_build(const struct km_service_entry *s, size_t n,
 
 			v->services++;
 			if (dv->addrs[i].v.icmp_service_id < v->icmp_service_id)
-				v->icmp_service_id = dv->addrs[i].v.icmp_service_id;
+				v->icmp_service_id =
+				    dv->addrs[i].v.icmp_service_id;
 		} else {
 			dv->addrs[j++] = dv->addrs[i];
 		}
@@ -680,28 +684,28 @@ static int derived_write(const struct km_maps *m, const struct km_derived *dv)
 		if (bpf_map_update_elem(mfd(m, KM_M_SVC_ADDRS),
 					&dv->addrs[i].addr, &dv->addrs[i].v,
 					BPF_ANY))
-			return km_log_errno(-errno, "%s: cannot write %s: %s",
-					    KM_MAP_SVC_ADDRS,
-					    fmt_addr(&a, dv->addrs[i].addr),
-					    strerror(errno));
+			return km_log_errno(
+			    -errno, "%s: cannot write %s: %s", KM_MAP_SVC_ADDRS,
+			    fmt_addr(&a, dv->addrs[i].addr), strerror(errno));
 	for (size_t i = 0; i < dv->n_backends; i++)
 		if (bpf_map_update_elem(mfd(m, KM_M_BACKENDS),
 					&dv->backends[i].backend,
 					&dv->backends[i].count, BPF_ANY))
-			return km_log_errno(-errno, "%s: cannot write %s: %s",
-					    KM_MAP_BACKENDS,
-					    fmt_addr(&a, dv->backends[i].backend),
-					    strerror(errno));
+			return km_log_errno(
+			    -errno, "%s: cannot write %s: %s", KM_MAP_BACKENDS,
+			    fmt_addr(&a, dv->backends[i].backend),
+			    strerror(errno));
 	for (size_t i = 0; i < dv->n_bsvc; i++)
 		if (bpf_map_update_elem(mfd(m, KM_M_BACKEND_SVC),
 					&dv->bsvc[i].k, &dv->bsvc[i].count,
 					BPF_ANY))
-			return km_log_errno(-errno,
-					    "%s: cannot write backend %s service %s: %s",
-					    KM_MAP_BACKEND_SVC,
-					    fmt_addr(&a, dv->bsvc[i].k.backend),
-					    fmt_addr(&b, dv->bsvc[i].k.svc_addr),
-					    strerror(errno));
+			return km_log_errno(
+			    -errno,
+			    "%s: cannot write backend %s service %s: %s",
+			    KM_MAP_BACKEND_SVC,
+			    fmt_addr(&a, dv->bsvc[i].k.backend),
+			    fmt_addr(&b, dv->bsvc[i].k.svc_addr),
+			    strerror(errno));
 	return 0;
 }
 
@@ -740,8 +744,8 @@ static int derived_prune(const struct km_maps *m, enum km_map_id id,
 	return r;
 }
 
-static int derive_from(const struct km_maps *m, const struct km_service_entry *s,
-		       size_t n, bool prune)
+static int derive_from(const struct km_maps *m,
+		       const struct km_service_entry *s, size_t n, bool prune)
 {
 	struct km_derived dv;
 	int r;
@@ -802,14 +806,16 @@ static int spec_check(const struct km_service_spec *s)
 	struct km_strbuf b, c;
 
 	if (s->proto != IPPROTO_UDP && s->proto != IPPROTO_TCP)
-		return km_log_errno(-EINVAL, "service %s: protocol %u is not udp or tcp",
-				    fmt_svc(&b, s->proto, s->addr, s->port),
-				    s->proto);
+		return km_log_errno(
+		    -EINVAL, "service %s: protocol %u is not udp or tcp",
+		    fmt_svc(&b, s->proto, s->addr, s->port), s->proto);
 	if (!s->addr || !s->port)
-		return km_log_errno(-EINVAL, "service %s: address and port must not be 0",
-				    fmt_svc(&b, s->proto, s->addr, s->port));
+		return km_log_errno(
+		    -EINVAL, "service %s: address and port must not be 0",
+		    fmt_svc(&b, s->proto, s->addr, s->port));
 	if (!s->backend)
-		return km_log_errno(-EINVAL, "service %s: backend %s is not an address",
+		return km_log_errno(-EINVAL,
+				    "service %s: backend %s is not an address",
 				    fmt_svc(&b, s->proto, s->addr, s->port),
 				    fmt_addr(&c, s->backend));
 	return 0;
@@ -817,8 +823,8 @@ static int spec_check(const struct km_service_spec *s)
 
 static struct km_service_key spec_key(const struct km_service_spec *s)
 {
-	return (struct km_service_key){ .proto = s->proto, .port = s->port,
-					.addr = s->addr };
+	return (struct km_service_key){
+	    .proto = s->proto, .port = s->port, .addr = s->addr};
 }
 
 static ssize_t svc_find(const struct km_service_entry *s, size_t n,
@@ -834,7 +840,7 @@ static ssize_t svc_find(const struct km_service_entry *s, size_t n,
  * buckets) must not carry over to a new service that reuses a freed id. */
 static int purge_ids(const struct km_maps *m, const uint8_t *fresh)
 {
-	static const enum km_map_id ids[] = { KM_M_VALIDATED, KM_M_RL_SRC };
+	static const enum km_map_id ids[] = {KM_M_VALIDATED, KM_M_RL_SRC};
 	struct km_dump d;
 	int r = 0;
 
@@ -853,7 +859,9 @@ static int purge_ids(const struct km_maps *m, const uint8_t *fresh)
 				continue;
 			if (bpf_map_delete_elem(mfd(m, ids[j]), key) &&
 			    errno != ENOENT) {
-				r = km_log_errno(-errno, "%s: cannot delete an entry of service id %u: %s",
+				r = km_log_errno(-errno,
+						 "%s: cannot delete an entry "
+						 "of service id %u: %s",
 						 km_map_names[ids[j]], id,
 						 strerror(errno));
 				break;
@@ -889,11 +897,11 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 {
 	struct km_service_key k = spec_key(s);
 	struct km_svc_cfg cfg = {
-		.unvalidated = s->unvalidated,
-		.validated = s->validated,
-		.total = limit_per_cpu(&s->total, m->ncpus),
-		.icmp = s->icmp,
-		.flags = s->flags,
+	    .unvalidated = s->unvalidated,
+	    .validated = s->validated,
+	    .total = limit_per_cpu(&s->total, m->ncpus),
+	    .icmp = s->icmp,
+	    .flags = s->flags,
 	};
 	struct km_strbuf b;
 	int r;
@@ -909,10 +917,9 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 			return r;
 	}
 	if (bpf_map_update_elem(mfd(m, KM_M_SERVICES), &k, v, BPF_ANY))
-		return km_log_errno(-errno, "%s: cannot write %s: %s",
-				    KM_MAP_SERVICES,
-				    fmt_svc(&b, s->proto, s->addr, s->port),
-				    strerror(errno));
+		return km_log_errno(
+		    -errno, "%s: cannot write %s: %s", KM_MAP_SERVICES,
+		    fmt_svc(&b, s->proto, s->addr, s->port), strerror(errno));
 	return 0;
 }
 
@@ -922,8 +929,9 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
  * services (so a new service has its derived entries before it exists and a
  * removed one keeps them until it is gone), then pruned to the final set.
  */
-static int svc_apply(const struct km_maps *m, const struct km_service_spec *specs,
-		     size_t n, uint8_t origin, bool sync)
+static int svc_apply(const struct km_maps *m,
+		     const struct km_service_spec *specs, size_t n,
+		     uint8_t origin, bool sync)
 {
 	struct km_service_entry *cur = NULL, *all = NULL;
 	struct km_service *vals = NULL;
@@ -943,9 +951,9 @@ static int svc_apply(const struct km_maps *m, const struct km_service_spec *spec
 			struct km_service_key kj = spec_key(&specs[j]);
 
 			if (!memcmp(&k, &kj, sizeof(k)))
-				return km_log_errno(-EINVAL, "service %s listed twice",
-						    fmt_svc(&b, k.proto, k.addr,
-							    k.port));
+				return km_log_errno(
+				    -EINVAL, "service %s listed twice",
+				    fmt_svc(&b, k.proto, k.addr, k.port));
 		}
 	}
 	r = km_services_list(m, &cur, &ncur);
@@ -969,17 +977,18 @@ static int svc_apply(const struct km_maps *m, const struct km_service_spec *spec
 		ssize_t c = svc_find(cur, ncur, &k);
 
 		if (c >= 0 && cur[c].val.origin != origin) {
-			r = km_log_errno(-EEXIST, "%s: %s already installed by %s",
+			r = km_log_errno(-EEXIST,
+					 "%s: %s already installed by %s",
 					 KM_MAP_SERVICES,
 					 fmt_svc(&b, k.proto, k.addr, k.port),
 					 km_origin_name(cur[c].val.origin));
 			goto out;
 		}
 		vals[i] = (struct km_service){
-			.backend = specs[i].backend,
-			.backend_port = specs[i].backend_port,
-			.origin = origin,
-			.flags = specs[i].flags,
+		    .backend = specs[i].backend,
+		    .backend_port = specs[i].backend_port,
+		    .origin = origin,
+		    .flags = specs[i].flags,
 		};
 		if (c >= 0) {
 			vals[i].id = cur[c].val.id;
@@ -989,7 +998,9 @@ static int svc_apply(const struct km_maps *m, const struct km_service_spec *spec
 		       (used[next_id / 8] & (1u << (next_id % 8))))
 			next_id++;
 		if (next_id == KM_MAX_SERVICES) {
-			r = km_log_errno(-ENOSPC, "%s: no free service id for %s (%d services at most)",
+			r = km_log_errno(-ENOSPC,
+					 "%s: no free service id for %s (%d "
+					 "services at most)",
 					 KM_MAP_SERVICES,
 					 fmt_svc(&b, k.proto, k.addr, k.port),
 					 KM_MAX_SERVICES);
@@ -1001,8 +1012,8 @@ static int svc_apply(const struct km_maps *m, const struct km_service_spec *spec
 		is_new[i] = any_new = true;
 	}
 	for (size_t i = 0; i < n; i++)
-		all[nall++] = (struct km_service_entry){ spec_key(&specs[i]),
-							 vals[i] };
+		all[nall++] =
+		    (struct km_service_entry){spec_key(&specs[i]), vals[i]};
 	r = derive_from(m, all, nall, false);
 	wrote = true;
 	if (!r && any_new)
@@ -1021,12 +1032,11 @@ static int svc_apply(const struct km_maps *m, const struct km_service_spec *spec
 			continue;
 		if (bpf_map_delete_elem(mfd(m, KM_M_SERVICES), &cur[i].key) &&
 		    errno != ENOENT)
-			r = km_log_errno(-errno, "%s: cannot delete %s: %s",
-					 KM_MAP_SERVICES,
-					 fmt_svc(&b, cur[i].key.proto,
-						 cur[i].key.addr,
-						 cur[i].key.port),
-					 strerror(errno));
+			r = km_log_errno(
+			    -errno, "%s: cannot delete %s: %s", KM_MAP_SERVICES,
+			    fmt_svc(&b, cur[i].key.proto, cur[i].key.addr,
+				    cur[i].key.port),
+			    strerror(errno));
 	}
 	/* Derive from what the map holds now, also after a failed write, so
 	 * the derived maps never keep entries of services that are gone. */
@@ -1060,7 +1070,7 @@ int km_services_sync(const struct km_maps *m,
 int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 		   uint16_t port, uint8_t origin)
 {
-	struct km_service_key k = { .proto = proto, .port = port, .addr = addr };
+	struct km_service_key k = {.proto = proto, .port = port, .addr = addr};
 	struct km_service v;
 	struct km_strbuf b;
 	int r;
@@ -1072,16 +1082,14 @@ int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 	if (r)
 		return r;
 	if (v.origin != origin)
-		return km_log_errno(-EPERM, "%s: %s belongs to %s, not %s",
-				    KM_MAP_SERVICES,
-				    fmt_svc(&b, proto, addr, port),
-				    km_origin_name(v.origin),
-				    km_origin_name(origin));
+		return km_log_errno(
+		    -EPERM, "%s: %s belongs to %s, not %s", KM_MAP_SERVICES,
+		    fmt_svc(&b, proto, addr, port), km_origin_name(v.origin),
+		    km_origin_name(origin));
 	if (bpf_map_delete_elem(mfd(m, KM_M_SERVICES), &k))
-		return km_log_errno(-errno, "%s: cannot delete %s: %s",
-				    KM_MAP_SERVICES,
-				    fmt_svc(&b, proto, addr, port),
-				    strerror(errno));
+		return km_log_errno(
+		    -errno, "%s: cannot delete %s: %s", KM_MAP_SERVICES,
+		    fmt_svc(&b, proto, addr, port), strerror(errno));
 	return km_services_derive(m);
 }
 
@@ -1129,11 +1137,11 @@ static int prefix_checked(enum km_list l, const struct km_prefix_key *k)
 	struct km_strbuf b;
 
 	if (km_prefix_check(k))
-		return km_log_errno(-EINVAL, "%s %s: %s", list_name(l),
-				    fmt_prefix(&b, k),
-				    k->prefixlen > 32 ?
-					    "prefix length above 32" :
-					    "host bits set after the prefix length");
+		return km_log_errno(
+		    -EINVAL, "%s %s: %s", list_name(l), fmt_prefix(&b, k),
+		    k->prefixlen > 32
+			? "prefix length above 32"
+			: "host bits set after the prefix length");
 	return 0;
 }
 
@@ -1144,7 +1152,8 @@ static int prefix_checked(enum km_list l, const struct km_prefix_key *k)
  * prefix is present (and changes nothing when it is).
  */
 static int lpm_get_exact(const struct km_maps *m, enum km_map_id id,
-			 const struct km_prefix_key *k, struct km_prefix_val *out)
+			 const struct km_prefix_key *k,
+			 struct km_prefix_val *out)
 {
 	struct km_strbuf b;
 	int fd = mfd(m, id);
@@ -1183,7 +1192,7 @@ int km_prefix_get(const struct km_maps *m, enum km_list l,
 int km_prefix_add(const struct km_maps *m, enum km_list l,
 		  const struct km_prefix_key *k, uint8_t origin)
 {
-	struct km_prefix_val v = { .origin = origin }, cur;
+	struct km_prefix_val v = {.origin = origin}, cur;
 	struct km_strbuf b;
 	enum km_map_id id;
 	int r;
@@ -1201,14 +1210,15 @@ int km_prefix_add(const struct km_maps *m, enum km_list l,
 				    strerror(errno));
 	r = lpm_get_exact(m, id, k, &cur);
 	if (r)
-		return r == -ENOENT ? km_log_errno(-EAGAIN, "%s: %s changed meanwhile",
-						   km_map_names[id],
-						   fmt_prefix(&b, k)) : r;
+		return r == -ENOENT
+			   ? km_log_errno(-EAGAIN, "%s: %s changed meanwhile",
+					  km_map_names[id], fmt_prefix(&b, k))
+			   : r;
 	if (cur.origin != origin)
-		return km_log_errno(-EEXIST, "%s: %s %s already installed by %s",
-				    km_map_names[id], list_name(l),
-				    fmt_prefix(&b, k),
-				    km_origin_name(cur.origin));
+		return km_log_errno(
+		    -EEXIST, "%s: %s %s already installed by %s",
+		    km_map_names[id], list_name(l), fmt_prefix(&b, k),
+		    km_origin_name(cur.origin));
 	return 0;
 }
 
@@ -1231,11 +1241,10 @@ int km_prefix_del(const struct km_maps *m, enum km_list l,
 	if (r)
 		return r;
 	if (cur.origin != origin)
-		return km_log_errno(-EPERM, "%s: %s %s belongs to %s, not %s",
-				    km_map_names[id], list_name(l),
-				    fmt_prefix(&b, k),
-				    km_origin_name(cur.origin),
-				    km_origin_name(origin));
+		return km_log_errno(
+		    -EPERM, "%s: %s %s belongs to %s, not %s", km_map_names[id],
+		    list_name(l), fmt_prefix(&b, k), km_origin_name(cur.origin),
+		    km_origin_name(origin));
 	if (bpf_map_delete_elem(mfd(m, id), k))
 		return km_log_errno(-errno, "%s: cannot delete %s: %s",
 				    km_map_names[id], fmt_prefix(&b, k),
@@ -1304,7 +1313,7 @@ static int lpm_copy_others(const struct km_maps *m, enum km_map_id src,
 static int lpm_fill(const struct km_maps *m, enum km_list l, enum km_map_id dst,
 		    const struct km_prefix_key *k, size_t n, uint8_t origin)
 {
-	struct km_prefix_val v = { .origin = origin }, cur;
+	struct km_prefix_val v = {.origin = origin}, cur;
 	struct km_strbuf b;
 
 	for (size_t i = 0; i < n; i++) {
@@ -1325,13 +1334,12 @@ static int lpm_fill(const struct km_maps *m, enum km_list l, enum km_map_id dst,
 	return 0;
 }
 
-int km_prefixes_sync(const struct km_maps *m,
-		     const struct km_prefix_key *allow, size_t n_allow,
-		     const struct km_prefix_key *deny, size_t n_deny,
-		     uint8_t origin)
+int km_prefixes_sync(const struct km_maps *m, const struct km_prefix_key *allow,
+		     size_t n_allow, const struct km_prefix_key *deny,
+		     size_t n_deny, uint8_t origin)
 {
-	const struct km_prefix_key *keys[2] = { allow, deny };
-	size_t nkeys[2] = { n_allow, n_deny };
+	const struct km_prefix_key *keys[2] = {allow, deny};
+	size_t nkeys[2] = {n_allow, n_deny};
 	struct km_config cfg;
 	uint32_t old, new;
 	int r;
@@ -1351,8 +1359,8 @@ int km_prefixes_sync(const struct km_maps *m,
 		/* Left over by a sync that died half-way. */
 		r = map_clear(m, list_map(l, new));
 		if (!r)
-			r = lpm_copy_others(m, list_map(l, old), list_map(l, new),
-					    origin);
+			r = lpm_copy_others(m, list_map(l, old),
+					    list_map(l, new), origin);
 		if (!r)
 			r = lpm_fill(m, l, list_map(l, new), keys[l], nkeys[l],
 				     origin);
@@ -1403,8 +1411,10 @@ static bool block_live(const struct km_block *b, uint64_t now)
 int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
 		 uint8_t origin)
 {
-	struct km_block v = { .until_ns = until_ns, .origin = origin,
-			      .reason = KM_BLOCK_MANUAL }, cur;
+	struct km_block v = {.until_ns = until_ns,
+			     .origin = origin,
+			     .reason = KM_BLOCK_MANUAL},
+			cur;
 	struct km_strbuf b;
 	int r;
 
@@ -1438,10 +1448,10 @@ int km_block_del(const struct km_maps *m, uint32_t addr, uint8_t origin)
 	if (r)
 		return r;
 	if (cur.origin != origin)
-		return km_log_errno(-EPERM, "%s: block of %s belongs to %s, not %s",
-				    KM_MAP_BLOCKS, fmt_addr(&b, addr),
-				    km_origin_name(cur.origin),
-				    km_origin_name(origin));
+		return km_log_errno(
+		    -EPERM, "%s: block of %s belongs to %s, not %s",
+		    KM_MAP_BLOCKS, fmt_addr(&b, addr),
+		    km_origin_name(cur.origin), km_origin_name(origin));
 	if (bpf_map_delete_elem(mfd(m, KM_M_BLOCKS), &addr) && errno != ENOENT)
 		return km_log_errno(-errno, "%s: cannot delete %s: %s",
 				    KM_MAP_BLOCKS, fmt_addr(&b, addr),
@@ -1463,7 +1473,8 @@ int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
 	*out = calloc(d.n ? d.n : 1, sizeof(**out));
 	if (!*out) {
 		free(d.rec);
-		return km_log_errno(-ENOMEM, "%s: out of memory", KM_MAP_BLOCKS);
+		return km_log_errno(-ENOMEM, "%s: out of memory",
+				    KM_MAP_BLOCKS);
 	}
 	for (size_t i = 0; i < d.n; i++)
 		dump_get(&d, i, &(*out)[i].addr, &(*out)[i].val);
@@ -1482,12 +1493,14 @@ int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		struct km_block v = { .until_ns = b[i].until_ns,
-				      .origin = origin,
-				      .reason = KM_BLOCK_MANUAL }, old;
+		struct km_block v = {.until_ns = b[i].until_ns,
+				     .origin = origin,
+				     .reason = KM_BLOCK_MANUAL},
+				old;
 
 		if (!b[i].addr)
-			return km_log_errno(-EINVAL, "%s: 0.0.0.0 cannot be blocked",
+			return km_log_errno(-EINVAL,
+					    "%s: 0.0.0.0 cannot be blocked",
 					    KM_MAP_BLOCKS);
 		r = km_block_get(m, b[i].addr, &old);
 		if (r && r != -ENOENT)
@@ -1500,10 +1513,9 @@ int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
 		}
 		if (bpf_map_update_elem(mfd(m, KM_M_BLOCKS), &b[i].addr, &v,
 					BPF_ANY))
-			return km_log_errno(-errno, "%s: cannot add %s: %s",
-					    KM_MAP_BLOCKS,
-					    fmt_addr(&s, b[i].addr),
-					    strerror(errno));
+			return km_log_errno(
+			    -errno, "%s: cannot add %s: %s", KM_MAP_BLOCKS,
+			    fmt_addr(&s, b[i].addr), strerror(errno));
 	}
 	r = km_blocks_list(m, &cur, &ncur);
 	if (r)
@@ -1517,10 +1529,9 @@ int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
 			continue;
 		if (bpf_map_delete_elem(mfd(m, KM_M_BLOCKS), &cur[i].addr) &&
 		    errno != ENOENT) {
-			r = km_log_errno(-errno, "%s: cannot delete %s: %s",
-					 KM_MAP_BLOCKS,
-					 fmt_addr(&s, cur[i].addr),
-					 strerror(errno));
+			r = km_log_errno(
+			    -errno, "%s: cannot delete %s: %s", KM_MAP_BLOCKS,
+			    fmt_addr(&s, cur[i].addr), strerror(errno));
 			break;
 		}
 	}
@@ -1536,7 +1547,9 @@ static int punch_checked(const struct km_punch_key *k)
 
 	if ((k->proto != IPPROTO_UDP && k->proto != IPPROTO_TCP) ||
 	    !k->svc_addr || !k->svc_port || !k->remote || !k->remote_port)
-		return km_log_errno(-EINVAL, "punch %s: protocol must be udp or tcp, addresses and ports not 0",
+		return km_log_errno(-EINVAL,
+				    "punch %s: protocol must be udp or tcp, "
+				    "addresses and ports not 0",
 				    fmt_punch(&b, k));
 	return 0;
 }
@@ -1557,8 +1570,10 @@ int km_punch_get(const struct km_maps *m, const struct km_punch_key *k,
 int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
 		 uint32_t backend, uint8_t origin)
 {
-	struct km_punch v = { .backend = backend, .origin = origin,
-			      .last_seen_ns = km_mono_ns() }, cur;
+	struct km_punch v = {.backend = backend,
+			     .origin = origin,
+			     .last_seen_ns = km_mono_ns()},
+			cur;
 	struct km_strbuf b, c;
 	int r;
 
@@ -1566,16 +1581,17 @@ int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
 	if (r)
 		return r;
 	if (!backend)
-		return km_log_errno(-EINVAL, "punch %s: backend must not be 0.0.0.0",
+		return km_log_errno(-EINVAL,
+				    "punch %s: backend must not be 0.0.0.0",
 				    fmt_punch(&b, k));
 	r = km_punch_get(m, k, &cur);
 	if (r && r != -ENOENT)
 		return r;
 	if (!r && cur.origin != origin)
-		return km_log_errno(-EEXIST, "%s: %s already installed by %s (backend %s)",
-				    KM_MAP_PUNCHES, fmt_punch(&b, k),
-				    km_origin_name(cur.origin),
-				    fmt_addr(&c, cur.backend));
+		return km_log_errno(
+		    -EEXIST, "%s: %s already installed by %s (backend %s)",
+		    KM_MAP_PUNCHES, fmt_punch(&b, k),
+		    km_origin_name(cur.origin), fmt_addr(&c, cur.backend));
 	if (bpf_map_update_elem(mfd(m, KM_M_PUNCHES), k, &v, BPF_ANY))
 		return km_log_errno(-errno, "%s: cannot add %s: %s",
 				    KM_MAP_PUNCHES, fmt_punch(&b, k),
@@ -1691,50 +1707,48 @@ int km_svc_stat_read(const struct km_maps *m, uint32_t id,
 /* ---- names ---- */
 
 static const char *const reason_names[KM_R_MAX] = {
-	[KM_R_PASS_NOT_IPV4] = "pass_not_ipv4",
-	[KM_R_PASS_NOT_OURS] = "pass_not_ours",
-	[KM_R_PASS_EDGE] = "pass_edge",
-	[KM_R_PASS_FIB] = "pass_fib",
-	[KM_R_FWD_SERVICE] = "fwd_service",
-	[KM_R_FWD_PUNCH] = "fwd_punch",
-	[KM_R_FWD_DECAP] = "fwd_decap",
-	[KM_R_TX_ICMP_ECHO] = "tx_icmp_echo",
-	[KM_R_DROP_TRUNCATED] = "drop_truncated",
-	[KM_R_DROP_BAD_IP] = "drop_bad_ip",
-	[KM_R_DROP_IP_OPTIONS] = "drop_ip_options",
-	[KM_R_DROP_FRAGMENT] = "drop_fragment",
-	[KM_R_DROP_BLOCKED] = "drop_blocked",
-	[KM_R_DROP_DENIED] = "drop_denied",
-	[KM_R_DROP_RATELIMIT] = "drop_ratelimit",
-	[KM_R_DROP_RL_BLOCKED] = "drop_rl_blocked",
-	[KM_R_DROP_SVC_LIMIT] = "drop_svc_limit",
-	[KM_R_DROP_NO_SERVICE] = "drop_no_service",
-	[KM_R_DROP_ICMP] = "drop_icmp",
-	[KM_R_DROP_IPIP_NOT_BACKEND] = "drop_ipip_not_backend",
-	[KM_R_DROP_IPIP_BAD_INNER] = "drop_ipip_bad_inner",
-	[KM_R_DROP_TOO_BIG] = "drop_too_big",
-	[KM_R_DROP_INTERNAL] = "drop_internal",
+    [KM_R_PASS_NOT_IPV4] = "pass_not_ipv4",
+    [KM_R_PASS_NOT_OURS] = "pass_not_ours",
+    [KM_R_PASS_EDGE] = "pass_edge",
+    [KM_R_PASS_FIB] = "pass_fib",
+    [KM_R_FWD_SERVICE] = "fwd_service",
+    [KM_R_FWD_PUNCH] = "fwd_punch",
+    [KM_R_FWD_DECAP] = "fwd_decap",
+    [KM_R_TX_ICMP_ECHO] = "tx_icmp_echo",
+    [KM_R_DROP_TRUNCATED] = "drop_truncated",
+    [KM_R_DROP_BAD_IP] = "drop_bad_ip",
+    [KM_R_DROP_IP_OPTIONS] = "drop_ip_options",
+    [KM_R_DROP_FRAGMENT] = "drop_fragment",
+    [KM_R_DROP_BLOCKED] = "drop_blocked",
+    [KM_R_DROP_DENIED] = "drop_denied",
+    [KM_R_DROP_RATELIMIT] = "drop_ratelimit",
+    [KM_R_DROP_RL_BLOCKED] = "drop_rl_blocked",
+    [KM_R_DROP_SVC_LIMIT] = "drop_svc_limit",
+    [KM_R_DROP_NO_SERVICE] = "drop_no_service",
+    [KM_R_DROP_ICMP] = "drop_icmp",
+    [KM_R_DROP_IPIP_NOT_BACKEND] = "drop_ipip_not_backend",
+    [KM_R_DROP_IPIP_BAD_INNER] = "drop_ipip_bad_inner",
+    [KM_R_DROP_TOO_BIG] = "drop_too_big",
+    [KM_R_DROP_INTERNAL] = "drop_internal",
 };
 
 static const char *const counter_names[KM_C_MAX] = {
-	[KM_C_RL_NEW] = "rl_new",
-	[KM_C_VALIDATED_NEW] = "validated_new",
-	[KM_C_VALIDATED_EXPIRED] = "validated_expired",
-	[KM_C_PUNCH_LEARNED] = "punch_learned",
-	[KM_C_PUNCH_EXPIRED] = "punch_expired",
-	[KM_C_BLOCK_ADDED] = "block_added",
-	[KM_C_BLOCK_EXPIRED] = "block_expired",
-	[KM_C_EVENT_LOST] = "event_lost",
-	[KM_C_INSERT_FAILED] = "insert_failed",
-	[KM_C_A2S_SEEN] = "a2s_seen",
+    [KM_C_RL_NEW] = "rl_new",
+    [KM_C_VALIDATED_NEW] = "validated_new",
+    [KM_C_VALIDATED_EXPIRED] = "validated_expired",
+    [KM_C_PUNCH_LEARNED] = "punch_learned",
+    [KM_C_PUNCH_EXPIRED] = "punch_expired",
+    [KM_C_BLOCK_ADDED] = "block_added",
+    [KM_C_BLOCK_EXPIRED] = "block_expired",
+    [KM_C_EVENT_LOST] = "event_lost",
+    [KM_C_INSERT_FAILED] = "insert_failed",
+    [KM_C_A2S_SEEN] = "a2s_seen",
 };
 
 static const char *const origin_names[KM_ORIGIN_MAX] = {
-	[KM_ORIGIN_NONE] = "none",
-	[KM_ORIGIN_CONFIG] = "config",
-	[KM_ORIGIN_CLI] = "cli",
-	[KM_ORIGIN_CONTROLLER] = "controller",
-	[KM_ORIGIN_LEARNED] = "learned",
+    [KM_ORIGIN_NONE] = "none",	     [KM_ORIGIN_CONFIG] = "config",
+    [KM_ORIGIN_CLI] = "cli",	     [KM_ORIGIN_CONTROLLER] = "controller",
+    [KM_ORIGIN_LEARNED] = "learned",
 };
 
 const char *km_reason_name(unsigned int r)
@@ -1749,8 +1763,8 @@ const char *km_counter_name(unsigned int c)
 
 const char *km_origin_name(unsigned int o)
 {
-	return o < KM_ORIGIN_MAX && origin_names[o] ? origin_names[o] :
-						      "unknown";
+	return o < KM_ORIGIN_MAX && origin_names[o] ? origin_names[o]
+						    : "unknown";
 }
 
 int km_origin_parse(const char *s, uint8_t *out)

@@ -103,13 +103,13 @@ static int pin_all(struct kilimanjaro *skel, const char *dir)
 {
 	char path[PATH_MAX];
 	struct km_maps m;
-	struct km_config cfg = { .abi_version = KM_ABI_VERSION,
-				 .rl_prefix_len = 24 };
+	struct km_config cfg = {.abi_version = KM_ABI_VERSION,
+				.rl_prefix_len = 24};
 	int r;
 
 	for (int i = 0; i < KM_M_MAX; i++) {
 		struct bpf_map *map =
-			bpf_object__find_map_by_name(skel->obj, km_map_names[i]);
+		    bpf_object__find_map_by_name(skel->obj, km_map_names[i]);
 
 		snprintf(path, sizeof(path), "%s/%s", dir, km_map_names[i]);
 		if (!map)
@@ -117,7 +117,8 @@ static int pin_all(struct kilimanjaro *skel, const char *dir)
 					    km_map_names[i]);
 		r = bpf_map__pin(map, path);
 		if (r)
-			return km_log_errno(r, "pin %s: %s", path, strerror(-r));
+			return km_log_errno(r, "pin %s: %s", path,
+					    strerror(-r));
 	}
 	r = km_maps_from_object(&m, skel->obj);
 	if (r)
@@ -243,7 +244,8 @@ static int dump_svc_cfg(const struct km_maps *m)
 	for (size_t i = 0; i < n && !r; i++) {
 		r = km_svc_cfg_read(m, s[i].val.id, &c);
 		if (!r)
-			printf("id=%u total_pps=%u total_burst=%u total_bps=%llu unval_pps=%u\n",
+			printf("id=%u total_pps=%u total_burst=%u "
+			       "total_bps=%llu unval_pps=%u\n",
 			       s[i].val.id, c.total.pps, c.total.burst_pkts,
 			       (unsigned long long)c.total.bps,
 			       c.unvalidated.pps);
@@ -318,8 +320,8 @@ static int cmd_edit(const struct km_maps *m, const char *cmd, uint8_t origin,
 		for (int i = 0; i < argc && i < 32; i += 2) {
 			bool allow = !strcmp(argv[i], "allow");
 
-			r = parse_prefix(argv[i + 1], allow ? &al[na++] :
-							      &dn[nd++]);
+			r = parse_prefix(argv[i + 1],
+					 allow ? &al[na++] : &dn[nd++]);
 			if (r)
 				return r;
 		}
@@ -329,9 +331,11 @@ static int cmd_edit(const struct km_maps *m, const char *cmd, uint8_t origin,
 		uint32_t a;
 
 		r = parse_addr(argv[0], &a);
-		return r ?: km_block_put(m, a, km_mono_ns() +
+		return r
+			   ?: km_block_put(m, a,
+					   km_mono_ns() +
 					       atoll(argv[1]) * 1000000000ull,
-					 origin);
+					   origin);
 	}
 	if (!strcmp(cmd, "punch") && argc == 6) {
 		struct km_punch_key k = {};
@@ -357,7 +361,9 @@ int main(int argc, char **argv)
 
 	km_log_init("km_fixture", LOG_WARNING);
 	if (argc < 3) {
-		fprintf(stderr, "usage: km_fixture load|dump|stat|svcstat|service|prefixes|block|punch PINDIR ...\n");
+		fprintf(stderr, "usage: km_fixture "
+				"load|dump|stat|svcstat|service|prefixes|block|"
+				"punch PINDIR ...\n");
 		return 2;
 	}
 	cmd = argv[1];
@@ -369,13 +375,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "dump") && argc == 4) {
 		r = cmd_dump(&m, argv[3]);
 	} else if (!strcmp(cmd, "stat") && argc == 6) {
-		uint64_t v[2] = { strtoull(argv[4], NULL, 0),
-				  strtoull(argv[5], NULL, 0) };
+		uint64_t v[2] = {strtoull(argv[4], NULL, 0),
+				 strtoull(argv[5], NULL, 0)};
 
 		r = percpu_add(&m, KM_M_STATS, atoi(argv[3]), v, 2);
 	} else if (!strcmp(cmd, "svcstat") && argc == 5) {
 		uint64_t p = strtoull(argv[4], NULL, 0);
-		uint64_t v[8] = { p, p * 100, p, p * 120, 0, 0, p, p * 100 };
+		uint64_t v[8] = {p, p * 100, p, p * 120, 0, 0, p, p * 100};
 
 		r = percpu_add(&m, KM_M_SVC_STATS, atoi(argv[3]), v, 8);
 	} else if (argc >= 4 && !km_origin_parse(argv[3], &origin)) {

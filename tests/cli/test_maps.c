@@ -26,8 +26,8 @@ static struct km_maps m;
 
 static void setup(void)
 {
-	struct km_config cfg = { .abi_version = KM_ABI_VERSION,
-				 .rl_prefix_len = 24 };
+	struct km_config cfg = {.abi_version = KM_ABI_VERSION,
+				.rl_prefix_len = 24};
 
 	km_log_init("test-maps", LOG_CRIT);
 	skel = kilimanjaro__open_and_load();
@@ -65,16 +65,16 @@ static uint32_t ip(const char *s)
 static struct km_service_spec svc(const char *addr, int port,
 				  const char *backend)
 {
-	return (struct km_service_spec){ .proto = IPPROTO_UDP,
-					 .addr = ip(addr),
-					 .port = htons(port),
-					 .backend = ip(backend) };
+	return (struct km_service_spec){.proto = IPPROTO_UDP,
+					.addr = ip(addr),
+					.port = htons(port),
+					.backend = ip(backend)};
 }
 
 static uint32_t svc_id(const char *addr, int port)
 {
-	struct km_service_key k = { .proto = IPPROTO_UDP, .port = htons(port),
-				    .addr = ip(addr) };
+	struct km_service_key k = {
+	    .proto = IPPROTO_UDP, .port = htons(port), .addr = ip(addr)};
 	struct km_service v;
 
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SERVICES], &k, &v), 0,
@@ -114,8 +114,9 @@ Test(maps, ids_are_the_lowest_unused_over_every_origin)
 	cr_assert_eq(svc_id("198.18.10.1", 1000), 0);
 	cr_assert_eq(svc_id("198.18.10.1", 1001), 1);
 	cr_assert_eq(svc_id("198.18.10.1", 1002), 2);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
 	cr_assert_eq(km_service_put(&m, &d, KM_ORIGIN_CONTROLLER), 0);
 	cr_assert_eq(svc_id("198.18.10.9", 1003), 0);
 	/* Replacing keeps the id. */
@@ -130,12 +131,15 @@ Test(maps, origin_rules)
 
 	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
 	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CLI), -EEXIST);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CLI), -EPERM);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, htons(9),
-				    KM_ORIGIN_CLI), -ENOENT);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CLI),
+	    -EPERM);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, htons(9), KM_ORIGIN_CLI),
+	    -ENOENT);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
 	cr_assert_eq(count(KM_M_SERVICES), 0);
 }
 
@@ -144,9 +148,9 @@ Test(maps, derived_maps_follow_services)
 	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2"),
 			       b = svc("198.18.10.1", 1001, "198.18.2.3"),
 			       c = svc("198.18.10.2", 1000, "198.18.2.2");
-	struct km_backend_svc_key k1 = { ip("198.18.2.2"), ip("198.18.10.1") },
-				  k2 = { ip("198.18.2.3"), ip("198.18.10.1") },
-				  k3 = { ip("198.18.2.2"), ip("198.18.10.2") };
+	struct km_backend_svc_key k1 = {ip("198.18.2.2"), ip("198.18.10.1")},
+				  k2 = {ip("198.18.2.3"), ip("198.18.10.1")},
+				  k3 = {ip("198.18.2.2"), ip("198.18.10.2")};
 	struct km_svc_addr sa;
 	uint32_t n, addr = ip("198.18.10.1"), be = ip("198.18.2.2");
 
@@ -158,15 +162,17 @@ Test(maps, derived_maps_follow_services)
 	cr_assert_eq(sa.icmp_service_id, 0);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BACKENDS], &be, &n), 0);
 	cr_assert_eq(n, 2);
-	cr_assert(has_key(KM_M_BACKEND_SVC, &k1) && has_key(KM_M_BACKEND_SVC, &k2) &&
+	cr_assert(has_key(KM_M_BACKEND_SVC, &k1) &&
+		  has_key(KM_M_BACKEND_SVC, &k2) &&
 		  has_key(KM_M_BACKEND_SVC, &k3));
 	cr_assert_eq(count(KM_M_SVC_ADDRS), 2);
 	cr_assert_eq(count(KM_M_BACKENDS), 2);
 	cr_assert_eq(count(KM_M_BACKEND_SVC), 3);
 
 	/* The lowest id at the address goes away: icmp moves to the next. */
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_ADDRS], &addr, &sa), 0);
 	cr_assert_eq(sa.services, 1);
 	cr_assert_eq(sa.icmp_service_id, 1);
@@ -181,8 +187,8 @@ Test(maps, derived_maps_follow_services)
 	cr_assert_not(has_key(KM_M_BACKEND_SVC, &k3));
 
 	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, b.addr, b.port,
-				    KM_ORIGIN_CLI), 0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, b.addr, b.port, KM_ORIGIN_CLI), 0);
 	cr_assert_eq(count(KM_M_SVC_ADDRS), 0);
 	cr_assert_eq(count(KM_M_BACKENDS), 0);
 	cr_assert_eq(count(KM_M_BACKEND_SVC), 0);
@@ -195,10 +201,12 @@ Test(maps, total_budget_is_divided_by_cpus_rounding_up)
 	struct km_svc_cfg cfg;
 	uint32_t id;
 
-	a.total = (struct km_limit){ .pps = 1001, .burst_pkts = 1,
-				     .bps = 10000001, .burst_bytes = 3001,
-				     .block_ms = 500 };
-	a.unvalidated = (struct km_limit){ .pps = 7, .burst_pkts = 9 };
+	a.total = (struct km_limit){.pps = 1001,
+				    .burst_pkts = 1,
+				    .bps = 10000001,
+				    .burst_bytes = 3001,
+				    .block_ms = 500};
+	a.unvalidated = (struct km_limit){.pps = 7, .burst_pkts = 9};
 	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
 	id = svc_id("198.18.10.1", 1000);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_CFG], &id, &cfg), 0);
@@ -207,7 +215,8 @@ Test(maps, total_budget_is_divided_by_cpus_rounding_up)
 	cr_assert_eq(cfg.total.bps, (10000001 + n - 1) / n);
 	cr_assert_eq(cfg.total.burst_bytes, (3001 + n - 1) / n);
 	cr_assert_eq(cfg.total.block_ms, 500);
-	cr_assert_eq(cfg.unvalidated.pps, 7, "per-source limits are not divided");
+	cr_assert_eq(cfg.unvalidated.pps, 7,
+		     "per-source limits are not divided");
 	cr_assert_eq(cfg.unvalidated.burst_pkts, 9);
 }
 
@@ -217,8 +226,8 @@ Test(maps, a_reused_id_starts_from_zero)
 			       b = svc("198.18.10.5", 2000, "198.18.2.9");
 	size_t sz = m.ncpus * sizeof(struct km_svc_stat);
 	struct km_svc_stat *st = calloc(1, sz), out;
-	struct km_validated_key vk = { 0, ip("198.18.7.7") };
-	struct km_validated vv = { .last_seen_ns = 1 };
+	struct km_validated_key vk = {0, ip("198.18.7.7")};
+	struct km_validated vv = {.last_seen_ns = 1};
 	uint32_t id = 0;
 
 	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
@@ -228,24 +237,28 @@ Test(maps, a_reused_id_starts_from_zero)
 	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_VALIDATED], &vk, &vv, 0), 0);
 	cr_assert_eq(km_svc_stat_read(&m, 0, &out), 0);
 	cr_assert_eq(out.rx_packets, 5ull * m.ncpus);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
 	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CLI), 0);
 	cr_assert_eq(svc_id("198.18.10.5", 2000), 0);
 	cr_assert_eq(km_svc_stat_read(&m, 0, &out), 0);
 	cr_assert_eq(out.rx_packets, 0);
-	cr_assert_not(has_key(KM_M_VALIDATED, &vk),
-		      "validated players of the old service must not carry over");
+	cr_assert_not(
+	    has_key(KM_M_VALIDATED, &vk),
+	    "validated players of the old service must not carry over");
 	free(st);
 }
 
 Test(maps, services_sync_touches_only_its_origin)
 {
 	struct km_service_spec cli = svc("198.18.10.1", 1000, "198.18.2.2");
-	struct km_service_spec cfg[2] = { svc("198.18.10.1", 1001, "198.18.2.2"),
-					  svc("198.18.10.1", 1002, "198.18.2.2") };
-	struct km_service_spec clash[2] = { svc("198.18.10.1", 1003, "198.18.2.2"),
-					    svc("198.18.10.1", 1000, "198.18.2.7") };
+	struct km_service_spec cfg[2] = {
+	    svc("198.18.10.1", 1001, "198.18.2.2"),
+	    svc("198.18.10.1", 1002, "198.18.2.2")};
+	struct km_service_spec clash[2] = {
+	    svc("198.18.10.1", 1003, "198.18.2.2"),
+	    svc("198.18.10.1", 1000, "198.18.2.7")};
 
 	cr_assert_eq(km_service_put(&m, &cli, KM_ORIGIN_CLI), 0);
 	cr_assert_eq(km_services_sync(&m, cfg, 2, KM_ORIGIN_CONFIG), 0);
@@ -262,7 +275,7 @@ Test(maps, services_sync_touches_only_its_origin)
 
 static struct km_prefix_key pfx(const char *a, int len)
 {
-	return (struct km_prefix_key){ .prefixlen = len, .addr = ip(a) };
+	return (struct km_prefix_key){.prefixlen = len, .addr = ip(a)};
 }
 
 static int origin_in(enum km_map_id id, struct km_prefix_key k)
@@ -302,11 +315,12 @@ Test(maps, prefix_sync_flips_and_keeps_other_origins)
 {
 	struct km_prefix_key cli = pfx("198.18.3.0", 24),
 			     old = pfx("198.18.0.0", 24),
-			     nw[2] = { pfx("198.18.4.0", 24), pfx("0.0.0.0", 0) },
+			     nw[2] = {pfx("198.18.4.0", 24), pfx("0.0.0.0", 0)},
 			     dn = pfx("198.18.9.9", 32);
 	struct km_config cfg;
 
-	cr_assert_eq(km_prefixes_sync(&m, &old, 1, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_prefixes_sync(&m, &old, 1, NULL, 0, KM_ORIGIN_CONFIG),
+		     0);
 	cr_assert_eq(km_config_read(&m, &cfg), 0);
 	cr_assert_eq(cfg.active_lists, 1);
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &cli, KM_ORIGIN_CLI), 0);
@@ -315,7 +329,8 @@ Test(maps, prefix_sync_flips_and_keeps_other_origins)
 	cr_assert_eq(km_prefixes_sync(&m, nw, 2, &dn, 1, KM_ORIGIN_CONFIG), 0);
 	cr_assert_eq(km_config_read(&m, &cfg), 0);
 	cr_assert_eq(cfg.active_lists, 0);
-	cr_assert_eq(cfg.abi_version, KM_ABI_VERSION, "the flip keeps the rest");
+	cr_assert_eq(cfg.abi_version, KM_ABI_VERSION,
+		     "the flip keeps the rest");
 	cr_assert_eq(origin_in(KM_M_ALLOW_A, cli), KM_ORIGIN_CLI);
 	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[0]), KM_ORIGIN_CONFIG);
 	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[1]), KM_ORIGIN_CONFIG);
@@ -327,18 +342,20 @@ Test(maps, prefix_sync_flips_and_keeps_other_origins)
 
 Test(maps, blocks_and_punches)
 {
-	struct km_punch_key k = { .proto = IPPROTO_UDP,
-				  .svc_addr = ip("198.18.10.1"),
-				  .remote = ip("198.18.7.7"),
-				  .svc_port = htons(40000),
-				  .remote_port = htons(5000) };
-	struct km_block_spec bs = { ip("198.18.5.6"), km_mono_ns() + 1000000000ull };
+	struct km_punch_key k = {.proto = IPPROTO_UDP,
+				 .svc_addr = ip("198.18.10.1"),
+				 .remote = ip("198.18.7.7"),
+				 .svc_port = htons(40000),
+				 .remote_port = htons(5000)};
+	struct km_block_spec bs = {ip("198.18.5.6"),
+				   km_mono_ns() + 1000000000ull};
 	uint32_t a = ip("198.18.5.5");
 	struct km_punch p;
 	struct km_block b;
 
-	cr_assert_eq(km_block_put(&m, a, km_mono_ns() + 60000000000ull,
-				  KM_ORIGIN_CLI), 0);
+	cr_assert_eq(
+	    km_block_put(&m, a, km_mono_ns() + 60000000000ull, KM_ORIGIN_CLI),
+	    0);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BLOCKS], &a, &b), 0);
 	cr_assert_eq(b.origin, KM_ORIGIN_CLI);
 	cr_assert_eq(km_block_put(&m, a, km_mono_ns() + 1, KM_ORIGIN_CONFIG),
@@ -351,7 +368,8 @@ Test(maps, blocks_and_punches)
 	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CLI), 0);
 	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CLI), -ENOENT);
 
-	cr_assert_eq(km_punch_put(&m, &k, ip("198.18.2.2"), KM_ORIGIN_LEARNED), 0);
+	cr_assert_eq(km_punch_put(&m, &k, ip("198.18.2.2"), KM_ORIGIN_LEARNED),
+		     0);
 	cr_assert_eq(km_punch_put(&m, &k, ip("198.18.2.3"), KM_ORIGIN_CLI),
 		     -EEXIST);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_PUNCHES], &k, &p), 0);
@@ -370,7 +388,7 @@ Test(maps, stats_are_summed_over_cpus)
 	uint32_t r = KM_R_DROP_DENIED, c = KM_C_PUNCH_LEARNED;
 
 	for (int i = 0; i < m.ncpus; i++) {
-		st[i] = (struct km_stat){ i + 1, 100 * (i + 1) };
+		st[i] = (struct km_stat){i + 1, 100 * (i + 1)};
 		cn[i] = 7;
 	}
 	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_STATS], &r, st, 0), 0);
@@ -395,7 +413,8 @@ Test(maps, names)
 	for (unsigned int r = 0; r < KM_R_MAX; r++)
 		cr_assert_str_neq(km_reason_name(r), "unknown", "reason %u", r);
 	for (unsigned int c = 0; c < KM_C_MAX; c++)
-		cr_assert_str_neq(km_counter_name(c), "unknown", "counter %u", c);
+		cr_assert_str_neq(km_counter_name(c), "unknown", "counter %u",
+				  c);
 	cr_assert_str_eq(km_counter_name(KM_C_PUNCH_LEARNED), "punch_learned");
 	cr_assert_eq(km_origin_parse("controller", &o), 0);
 	cr_assert_eq(o, KM_ORIGIN_CONTROLLER);
