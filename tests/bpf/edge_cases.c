@@ -5,6 +5,15 @@
  * packet), ingress, expected action and reason, expected output, expected
  * map change}. Each row is its own criterion test on a freshly loaded
  * object. Rows whose output the spec defines compare it byte for byte.
+ *
+ * Readings chosen where docs/design.md is silent (an operator's):
+ *  - outer IPIP header: TOS copied, DF set when the inner has DF, never a
+ *    fragment, TTL >= 2 (RFC 2003); the inner packet is not touched except
+ *    for the port rewrite and the trimmed Ethernet padding;
+ *  - echo to a service with KM_CFG_F_ICMP_ECHO off is DROP_ICMP;
+ *  - IPIP aimed at a service address (not the edge) is DROP_NO_SERVICE;
+ *  - a frame shorter than Ethernet cannot be tested: BPF_PROG_TEST_RUN
+ *    refuses input below 14 bytes.
  */
 #include "edge_common.h"
 

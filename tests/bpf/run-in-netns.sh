@@ -10,7 +10,8 @@
 #
 # Neighbours are PERMANENT so lookups return SUCCESS with known MACs
 # (tests/lib/kmtest.h KMT_MAC_*). The binary gets the interfaces' ifindexes
-# in KMT_IFINDEX0/KMT_IFINDEX1. The namespace (and with it every veth) is
+# in KMT_IFINDEX0/KMT_IFINDEX1. Nothing is pinned, so the namespace needs no
+# bpffs (ip netns exec gives it a fresh /sys without one). The namespace (and with it every veth) is
 # removed on exit, also on failure or interruption.
 set -euo pipefail
 
