@@ -126,18 +126,18 @@ static __always_inline void kmm_event(__u32 counter)
 
 static __always_inline int kmm_is_service(__be32 addr)
 {
-	struct kmm_prefix_key k = { .prefixlen = 32, .addr = addr };
+	struct kmm_prefix_key k = {.prefixlen = 32, .addr = addr};
 
 	return bpf_map_lookup_elem(&km_m_services, &k) != NULL;
 }
 
 /* ---- XDP: decapsulation and learning ---- */
 
-static __always_inline void kmm_learn(const struct kmm_flow_key *k,
-				      __be32 edge, __u64 now)
+static __always_inline void kmm_learn(const struct kmm_flow_key *k, __be32 edge,
+				      __u64 now)
 {
 	struct kmm_flow *f = bpf_map_lookup_elem(&km_m_flows, k);
-	struct kmm_flow nf = { .edge = edge, .last_seen_ns = now };
+	struct kmm_flow nf = {.edge = edge, .last_seen_ns = now};
 	long err;
 
 	if (f) {
@@ -260,8 +260,7 @@ static __always_inline __u32 kmm_decap(struct xdp_md *ctx, struct iphdr *ip,
 		return KMM_R_XDP_DROP_BAD_INNER;
 	ihl = in->ihl * 4;
 	in_len = bpf_ntohs(in->tot_len);
-	if (in->version != 4 || ihl < 20 || in_len < ihl ||
-	    in_len > tot - ohl)
+	if (in->version != 4 || ihl < 20 || in_len < ihl || in_len > tot - ohl)
 		return KMM_R_XDP_DROP_BAD_INNER;
 	if (!kmm_is_service(in->daddr))
 		return KMM_R_XDP_DROP_NOT_SERVICE;
@@ -322,8 +321,7 @@ static __always_inline int kmm_icmp_err_key(struct __sk_buff *skb, __u32 off,
 	if (bpf_skb_load_bytes(skb, off, &q, sizeof(q)))
 		return 0;
 	qhl = q.ihl * 4;
-	if (q.version != 4 || qhl < 20 ||
-	    (q.frag_off & bpf_htons(IP_OFFMASK)))
+	if (q.version != 4 || qhl < 20 || (q.frag_off & bpf_htons(IP_OFFMASK)))
 		return 0;
 	k->proto = q.protocol;
 	k->player = q.saddr;
@@ -377,8 +375,10 @@ static __always_inline int kmm_reply_key(struct __sk_buff *skb,
 			k->svc_port = 0;
 			return 1;
 		}
-		if (ic.type == ICMP_DEST_UNREACH || ic.type == ICMP_TIME_EXCEEDED ||
-		    ic.type == ICMP_PARAMETERPROB || ic.type == ICMP_SOURCE_QUENCH)
+		if (ic.type == ICMP_DEST_UNREACH ||
+		    ic.type == ICMP_TIME_EXCEEDED ||
+		    ic.type == ICMP_PARAMETERPROB ||
+		    ic.type == ICMP_SOURCE_QUENCH)
 			return kmm_icmp_err_key(skb, l4 + sizeof(ic), k);
 		return 0;
 	default:
@@ -411,9 +411,8 @@ static __always_inline __u16 kmm_csum_fold(__u32 sum)
 	return (__u16)~sum;
 }
 
-static __always_inline int kmm_encap(struct __sk_buff *skb,
-				     const struct iphdr *in, __be32 src,
-				     __be32 dst)
+static __always_inline int
+kmm_encap(struct __sk_buff *skb, const struct iphdr *in, __be32 src, __be32 dst)
 {
 	struct iphdr o = {};
 	__u16 *w = (__u16 *)&o;
@@ -425,8 +424,8 @@ static __always_inline int kmm_encap(struct __sk_buff *skb,
 	o.tos = in->tos;
 	o.tot_len = bpf_htons(bpf_ntohs(in->tot_len) + OUTER_LEN);
 	/* Outer fragments need distinct ids; with DF the id is unused. */
-	o.id = (in->frag_off & bpf_htons(IP_DF)) ? 0 :
-						   (__u16)bpf_get_prandom_u32();
+	o.id = (in->frag_off & bpf_htons(IP_DF)) ? 0
+						 : (__u16)bpf_get_prandom_u32();
 	o.frag_off = in->frag_off & bpf_htons(IP_DF);
 	o.ttl = 64;
 	o.protocol = IPPROTO_IPIP;
@@ -511,7 +510,8 @@ int kmm_tc_egress(struct __sk_buff *skb)
 	if (!cfg || !cfg->host_addr || !kmm_is_service(ip.saddr))
 		return kmm_tc_verdict(KMM_R_TC_PASS_NOT_SERVICE, bytes);
 	reason = kmm_egress(skb, &ip, cfg, &edge);
-	if (reason != KMM_R_TC_ENCAP_LEARNED && reason != KMM_R_TC_ENCAP_DEFAULT)
+	if (reason != KMM_R_TC_ENCAP_LEARNED &&
+	    reason != KMM_R_TC_ENCAP_DEFAULT)
 		return kmm_tc_verdict(reason, bytes);
 	kmm_count(reason, bytes);
 	if (cfg->flags & KMM_CFG_F_KEEP_L2)

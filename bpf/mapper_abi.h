@@ -43,7 +43,7 @@ enum kmm_reason {
 	KMM_R_XDP_PASS_NOT_IPIP,     /* IPv4, not protocol 4: to the kernel */
 	KMM_R_XDP_PASS_NOT_HOST,     /* IPIP whose outer destination is not
 					the host address: to the kernel */
-	KMM_R_XDP_DECAP,             /* decapsulated, inner packet passed */
+	KMM_R_XDP_DECAP,	     /* decapsulated, inner packet passed */
 	KMM_R_XDP_DROP_NOT_EDGE,     /* IPIP to the host, outer source is not
 					a configured edge */
 	KMM_R_XDP_DROP_BAD_OUTER,    /* IPIP outer header truncated,
@@ -53,29 +53,29 @@ enum kmm_reason {
 	KMM_R_XDP_DROP_NOT_SERVICE,  /* inner destination is not a service
 					address */
 	KMM_R_XDP_DROP_INTERNAL,     /* a helper failed (adjust_head) */
-	KMM_R_TC_PASS_NOT_IPV4,      /* egress, not IPv4: untouched */
+	KMM_R_TC_PASS_NOT_IPV4,	     /* egress, not IPv4: untouched */
 	KMM_R_TC_PASS_NOT_SERVICE,   /* egress IPv4 whose source is not a
 					service address: untouched */
-	KMM_R_TC_PASS_IPIP,          /* egress IPIP: our own output passing
+	KMM_R_TC_PASS_IPIP,	     /* egress IPIP: our own output passing
 					again after bpf_redirect_neigh (or
 					another tunnel): untouched */
-	KMM_R_TC_ENCAP_LEARNED,      /* encapsulated to the learned edge */
-	KMM_R_TC_ENCAP_DEFAULT,      /* no (live) learned flow: default edge */
-	KMM_R_TC_DROP_NO_EDGE,       /* no learned flow and no default edge */
-	KMM_R_TC_DROP_BAD_IP,        /* egress IPv4 header inconsistent */
-	KMM_R_TC_DROP_TOO_BIG,       /* encapsulated packet exceeds the MTU */
-	KMM_R_TC_DROP_INTERNAL,      /* a helper failed (adjust_room, ...) */
+	KMM_R_TC_ENCAP_LEARNED,	     /* encapsulated to the learned edge */
+	KMM_R_TC_ENCAP_DEFAULT,	     /* no (live) learned flow: default edge */
+	KMM_R_TC_DROP_NO_EDGE,	     /* no learned flow and no default edge */
+	KMM_R_TC_DROP_BAD_IP,	     /* egress IPv4 header inconsistent */
+	KMM_R_TC_DROP_TOO_BIG,	     /* encapsulated packet exceeds the MTU */
+	KMM_R_TC_DROP_INTERNAL,	     /* a helper failed (adjust_room, ...) */
 	KMM_R_MAX,
 };
 
 /* Events that are not verdicts; per-CPU __u64 in km_m_counters. */
 enum kmm_counter {
 	KMM_C_FLOW_LEARNED = 0, /* new flow inserted on decap */
-	KMM_C_FLOW_MOVED,       /* known flow arrived through another edge */
-	KMM_C_FLOW_REFRESHED,   /* last_seen_ns written (at most ~1/s/flow) */
-	KMM_C_FLOW_EXPIRED,     /* idle flow found on egress and deleted */
-	KMM_C_INSERT_FAILED,    /* flow map update failed */
-	KMM_C_DECAP_NO_LEARN,   /* decapsulated without a flow key (inner
+	KMM_C_FLOW_MOVED,	/* known flow arrived through another edge */
+	KMM_C_FLOW_REFRESHED,	/* last_seen_ns written (at most ~1/s/flow) */
+	KMM_C_FLOW_EXPIRED,	/* idle flow found on egress and deleted */
+	KMM_C_INSERT_FAILED,	/* flow map update failed */
+	KMM_C_DECAP_NO_LEARN,	/* decapsulated without a flow key (inner
 				   fragment, ICMP other than echo request,
 				   other protocols) */
 	KMM_C_MAX,
@@ -83,14 +83,14 @@ enum kmm_counter {
 
 /* km_m_config: ARRAY, one entry (key 0). Written by kilimanjaro-mapper. */
 struct kmm_config {
-	__u32 abi_version;    /* KMM_ABI_VERSION of the writer */
-	__u32 flags;          /* KMM_CFG_F_* */
-	__be32 host_addr;     /* outer destination of decapsulated IPIP and
-				 outer source of encapsulated replies */
-	__be32 default_edge;  /* 0: none (unlearned replies are dropped) */
-	__u64 idle_ns;        /* a flow expires after this idle time */
-	__u64 test_now_ns;    /* clock when the object was loaded with rodata
-				 kmm_settable_clock = 1 (tests only) */
+	__u32 abi_version;   /* KMM_ABI_VERSION of the writer */
+	__u32 flags;	     /* KMM_CFG_F_* */
+	__be32 host_addr;    /* outer destination of decapsulated IPIP and
+				outer source of encapsulated replies */
+	__be32 default_edge; /* 0: none (unlearned replies are dropped) */
+	__u64 idle_ns;	     /* a flow expires after this idle time */
+	__u64 test_now_ns;   /* clock when the object was loaded with rodata
+				kmm_settable_clock = 1 (tests only) */
 };
 _Static_assert(sizeof(struct kmm_config) == 32, "kmm_config");
 
@@ -109,7 +109,7 @@ _Static_assert(sizeof(struct kmm_edge) == 8, "kmm_edge");
 /* km_m_services: LPM_TRIE (BPF_F_NO_PREALLOC) of service prefixes. */
 struct kmm_prefix_key {
 	__u32 prefixlen; /* 0..32 */
-	__be32 addr;     /* network order, host bits zero */
+	__be32 addr;	 /* network order, host bits zero */
 };
 _Static_assert(sizeof(struct kmm_prefix_key) == 8, "kmm_prefix_key");
 
@@ -125,19 +125,19 @@ _Static_assert(sizeof(struct kmm_service) == 8, "kmm_service");
  * For ICMP, player_port is the echo identifier and svc_port is 0.
  */
 struct kmm_flow_key {
-	__u8 proto;          /* IPPROTO_UDP, IPPROTO_TCP, IPPROTO_ICMP */
+	__u8 proto; /* IPPROTO_UDP, IPPROTO_TCP, IPPROTO_ICMP */
 	__u8 pad[3];
-	__be32 player;       /* remote address */
-	__be32 svc_addr;     /* service address on this host */
-	__be16 player_port;  /* network order */
-	__be16 svc_port;     /* network order */
+	__be32 player;	    /* remote address */
+	__be32 svc_addr;    /* service address on this host */
+	__be16 player_port; /* network order */
+	__be16 svc_port;    /* network order */
 };
 _Static_assert(sizeof(struct kmm_flow_key) == 16, "kmm_flow_key");
 
 struct kmm_flow {
-	__be32 edge;          /* outer source the flow arrived from */
+	__be32 edge; /* outer source the flow arrived from */
 	__u32 pad;
-	__u64 last_seen_ns;   /* refreshed by decap at most once a second */
+	__u64 last_seen_ns; /* refreshed by decap at most once a second */
 };
 _Static_assert(sizeof(struct kmm_flow) == 16, "kmm_flow");
 

@@ -27,10 +27,10 @@
 #define KMM_BPF_TCX_EGRESS 47
 #define KMM_BPF_LINK_TYPE_TCX 11
 
-static const char *const link_pins[] = { KMM_PIN_XDP_LINK, KMM_PIN_TC_LINK };
+static const char *const link_pins[] = {KMM_PIN_XDP_LINK, KMM_PIN_TC_LINK};
 static const char *const map_pins[] = {
-	KMM_MAP_CONFIG, KMM_MAP_EDGES,	KMM_MAP_SERVICES,
-	KMM_MAP_FLOWS,	KMM_MAP_STATS,	KMM_MAP_COUNTERS,
+    KMM_MAP_CONFIG, KMM_MAP_EDGES, KMM_MAP_SERVICES,
+    KMM_MAP_FLOWS,  KMM_MAP_STATS, KMM_MAP_COUNTERS,
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -104,11 +104,12 @@ static int map_matches(const struct bpf_map *map, int fd, const char *path)
 	    info.value_size != bpf_map__value_size(map) ||
 	    info.max_entries != bpf_map__max_entries(map) ||
 	    info.map_flags != bpf_map__map_flags(map))
-		return km_log_errno(-EINVAL,
-				    "%s: pinned map differs from this version's "
-				    "%s (type, key, value, size or flags); "
-				    "--detach first",
-				    path, bpf_map__name(map));
+		return km_log_errno(
+		    -EINVAL,
+		    "%s: pinned map differs from this version's "
+		    "%s (type, key, value, size or flags); "
+		    "--detach first",
+		    path, bpf_map__name(map));
 	return 0;
 }
 
@@ -122,7 +123,8 @@ static int maps_reuse(struct bpf_object *obj, const char *root,
 	int fd, r;
 
 	*reused = 0;
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		if (bpf_map__is_internal(map))
 			continue;
 		r = pin_path(path, sizeof(path), root, bpf_map__name(map));
@@ -138,7 +140,8 @@ static int maps_reuse(struct bpf_object *obj, const char *root,
 				r = bpf_map__reuse_fd(map, fd);
 			close(fd);
 			if (r)
-				return km_log_errno(r, "%s: reuse failed", path);
+				return km_log_errno(r, "%s: reuse failed",
+						    path);
 			*reused |= bit;
 		}
 		bit <<= 1;
@@ -154,7 +157,8 @@ static int maps_pin_new(struct bpf_object *obj, const char *root,
 	unsigned int bit = 1;
 	int r;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		if (bpf_map__is_internal(map))
 			continue;
 		if (!(reused & bit)) {
@@ -196,8 +200,8 @@ static int link_update(int fd, const char *path, __u32 type, int ifindex,
 static int xdp_mode_check(const struct mapper_conf *c, int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	int want = c->xdp_mode == MAPPER_XDP_SKB ? XDP_ATTACHED_SKB :
-						   XDP_ATTACHED_DRV;
+	int want =
+	    c->xdp_mode == MAPPER_XDP_SKB ? XDP_ATTACHED_SKB : XDP_ATTACHED_DRV;
 
 	if (bpf_xdp_query(ifindex, 0, &q))
 		return km_log_errno(-errno, "%s: XDP query failed: %m",
@@ -207,8 +211,8 @@ static int xdp_mode_check(const struct mapper_conf *c, int ifindex)
 				    "%s: attached XDP mode is not --xdp-mode "
 				    "%s; --detach first to change it",
 				    c->ifname,
-				    c->xdp_mode == MAPPER_XDP_SKB ? "skb" :
-								    "native");
+				    c->xdp_mode == MAPPER_XDP_SKB ? "skb"
+								  : "native");
 	return 0;
 }
 
@@ -218,17 +222,20 @@ static int link_create_xdp(const struct mapper_conf *c, int ifindex,
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	int fd;
 
-	lo.flags = c->xdp_mode == MAPPER_XDP_SKB ? XDP_FLAGS_SKB_MODE :
-						   XDP_FLAGS_DRV_MODE;
+	lo.flags = c->xdp_mode == MAPPER_XDP_SKB ? XDP_FLAGS_SKB_MODE
+						 : XDP_FLAGS_DRV_MODE;
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	if (fd >= 0)
 		return fd;
 	fd = -errno;
 	if (fd == -EBUSY || fd == -EEXIST)
-		return km_log_errno(fd, "%s: another XDP program is attached; "
-				    "remove it first", c->ifname);
+		return km_log_errno(fd,
+				    "%s: another XDP program is attached; "
+				    "remove it first",
+				    c->ifname);
 	if (c->xdp_mode == MAPPER_XDP_NATIVE)
-		return km_log_errno(fd, "%s: native XDP attach failed (%s); "
+		return km_log_errno(fd,
+				    "%s: native XDP attach failed (%s); "
 				    "--xdp-mode skb uses generic XDP",
 				    c->ifname, strerror(-fd));
 	return km_log_errno(fd, "%s: XDP attach failed: %s", c->ifname,
@@ -243,8 +250,8 @@ static int link_create_xdp(const struct mapper_conf *c, int ifindex,
 static int link_attach(const struct mapper_conf *c, const char *name,
 		       int ifindex, int prog_fd, int *created)
 {
-	__u32 type = strcmp(name, KMM_PIN_XDP_LINK) ? KMM_BPF_LINK_TYPE_TCX :
-						      BPF_LINK_TYPE_XDP;
+	__u32 type = strcmp(name, KMM_PIN_XDP_LINK) ? KMM_BPF_LINK_TYPE_TCX
+						    : BPF_LINK_TYPE_XDP;
 	char path[PATH_MAX];
 	int fd, r;
 
@@ -265,7 +272,8 @@ static int link_attach(const struct mapper_conf *c, const char *name,
 	if (type == BPF_LINK_TYPE_XDP) {
 		fd = link_create_xdp(c, ifindex, prog_fd);
 	} else {
-		fd = bpf_link_create(prog_fd, ifindex, KMM_BPF_TCX_EGRESS, NULL);
+		fd =
+		    bpf_link_create(prog_fd, ifindex, KMM_BPF_TCX_EGRESS, NULL);
 		if (fd < 0)
 			fd = km_log_errno(-errno,
 					  "%s: tcx egress attach failed: %m "
@@ -306,12 +314,12 @@ static void link_remove(const char *root, const char *name)
 static int maps_fds(struct mapper *skel, struct mapper_maps *m)
 {
 	struct bpf_map *maps[] = {
-		skel->maps.km_m_config, skel->maps.km_m_edges,
-		skel->maps.km_m_services, skel->maps.km_m_flows,
-		skel->maps.km_m_stats, skel->maps.km_m_counters,
+	    skel->maps.km_m_config,   skel->maps.km_m_edges,
+	    skel->maps.km_m_services, skel->maps.km_m_flows,
+	    skel->maps.km_m_stats,    skel->maps.km_m_counters,
 	};
-	int *fds[] = { &m->config, &m->edges, &m->services,
-		       &m->flows,  &m->stats, &m->counters };
+	int *fds[] = {&m->config, &m->edges, &m->services,
+		      &m->flows,  &m->stats, &m->counters};
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(maps); i++) {
@@ -330,10 +338,11 @@ static int abi_check(const struct mapper_maps *m, const char *root)
 	if (bpf_map_lookup_elem(m->config, &zero, &cfg))
 		return km_log_errno(-errno, "%s: reading config: %m", root);
 	if (cfg.abi_version && cfg.abi_version != KMM_ABI_VERSION)
-		return km_log_errno(-EPROTO,
-				    "%s: pins written by mapper ABI %u, this is "
-				    "%u; --detach first",
-				    root, cfg.abi_version, KMM_ABI_VERSION);
+		return km_log_errno(
+		    -EPROTO,
+		    "%s: pins written by mapper ABI %u, this is "
+		    "%u; --detach first",
+		    root, cfg.abi_version, KMM_ABI_VERSION);
 	return 0;
 }
 
@@ -425,11 +434,11 @@ static int set_sync(int fd, const char *name, const void *keys, size_t n,
 int mapper_apply(const struct mapper_conf *c, const struct mapper_maps *m)
 {
 	struct kmm_config cfg = {
-		.abi_version = KMM_ABI_VERSION,
-		.flags = c->keep_l2 ? KMM_CFG_F_KEEP_L2 : 0,
-		.host_addr = c->host,
-		.default_edge = c->default_edge,
-		.idle_ns = (__u64)c->idle_s * 1000000000ULL,
+	    .abi_version = KMM_ABI_VERSION,
+	    .flags = c->keep_l2 ? KMM_CFG_F_KEEP_L2 : 0,
+	    .host_addr = c->host,
+	    .default_edge = c->default_edge,
+	    .idle_ns = (__u64)c->idle_s * 1000000000ULL,
 	};
 	struct kmm_edge edge = {};
 	struct kmm_service svc = {};
@@ -447,9 +456,9 @@ int mapper_apply(const struct mapper_conf *c, const struct mapper_maps *m)
 		km_info("%s: %zu edge(s), %zu service prefix(es), default "
 			"edge %s, idle %us, next hop %s",
 			c->ifname, c->n_edges, c->n_services,
-			c->default_edge ? inet_ntoa((struct in_addr){
-						  c->default_edge }) :
-					  "none",
+			c->default_edge
+			    ? inet_ntoa((struct in_addr){c->default_edge})
+			    : "none",
 			c->idle_s, c->keep_l2 ? "player" : "route");
 	return r;
 }
@@ -486,8 +495,8 @@ int mapper_detach(const struct mapper_conf *c)
 
 int mapper_maps_open(const char *root, struct mapper_maps *m)
 {
-	int *fds[] = { &m->config, &m->edges, &m->services,
-		       &m->flows,  &m->stats, &m->counters };
+	int *fds[] = {&m->config, &m->edges, &m->services,
+		      &m->flows,  &m->stats, &m->counters};
 	char path[PATH_MAX];
 	size_t i;
 	int r;
@@ -511,8 +520,8 @@ fail:
 
 void mapper_maps_close(struct mapper_maps *m)
 {
-	int *fds[] = { &m->config, &m->edges, &m->services,
-		       &m->flows,  &m->stats, &m->counters };
+	int *fds[] = {&m->config, &m->edges, &m->services,
+		      &m->flows,  &m->stats, &m->counters};
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(fds); i++) {

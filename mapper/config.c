@@ -27,8 +27,7 @@ static int set_default_edge(struct mapper_conf *c, const char *s, char *why,
 	return mapper_set_addr(&c->default_edge, s, why, n);
 }
 
-static int set_ifname(struct mapper_conf *c, const char *s, char *why,
-		      size_t n)
+static int set_ifname(struct mapper_conf *c, const char *s, char *why, size_t n)
 {
 	if (!*s || strlen(s) >= sizeof(c->ifname)) {
 		snprintf(why, n, "'%s' is not an interface name", s);
@@ -51,18 +50,14 @@ static int set_pin_root(struct mapper_conf *c, const char *s, char *why,
 
 static const struct {
 	const char *key;
-	int list;          /* array of strings */
+	int list; /* array of strings */
 	str_setter set;
 } fields[] = {
-	{ "interface", 0, set_ifname },
-	{ "address", 0, set_host },
-	{ "edges", 1, mapper_add_edge },
-	{ "default_edge", 0, set_default_edge },
-	{ "services", 1, mapper_add_service },
-	{ "idle_seconds", 0, mapper_set_idle },
-	{ "xdp_mode", 0, mapper_set_xdp_mode },
-	{ "next_hop", 0, mapper_set_next_hop },
-	{ "pin_root", 0, set_pin_root },
+    {"interface", 0, set_ifname},	  {"address", 0, set_host},
+    {"edges", 1, mapper_add_edge},	  {"default_edge", 0, set_default_edge},
+    {"services", 1, mapper_add_service},  {"idle_seconds", 0, mapper_set_idle},
+    {"xdp_mode", 0, mapper_set_xdp_mode}, {"next_hop", 0, mapper_set_next_hop},
+    {"pin_root", 0, set_pin_root},
 };
 
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -77,8 +72,10 @@ static int field_set(const char *path, size_t f, json_object *v,
 		/* idle_seconds may be a number or a string of one. */
 		if (!json_object_is_type(v, json_type_string) &&
 		    !json_object_is_type(v, json_type_int))
-			return km_log_errno(-EINVAL, "%s: field '%s': expected "
-					    "a string", path, fields[f].key);
+			return km_log_errno(-EINVAL,
+					    "%s: field '%s': expected "
+					    "a string",
+					    path, fields[f].key);
 		if (fields[f].set(c, json_object_get_string(v), why,
 				  sizeof(why)))
 			return km_log_errno(-EINVAL, "%s: field '%s': %s", path,
@@ -86,16 +83,19 @@ static int field_set(const char *path, size_t f, json_object *v,
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_array))
-		return km_log_errno(-EINVAL, "%s: field '%s': expected an array "
-				    "of strings", path, fields[f].key);
+		return km_log_errno(-EINVAL,
+				    "%s: field '%s': expected an array "
+				    "of strings",
+				    path, fields[f].key);
 	len = json_object_array_length(v);
 	for (i = 0; i < len; i++) {
 		json_object *e = json_object_array_get_idx(v, i);
 
 		if (!json_object_is_type(e, json_type_string))
-			return km_log_errno(-EINVAL, "%s: field '%s[%zu]': "
-					    "expected a string", path,
-					    fields[f].key, i);
+			return km_log_errno(-EINVAL,
+					    "%s: field '%s[%zu]': "
+					    "expected a string",
+					    path, fields[f].key, i);
 		if (fields[f].set(c, json_object_get_string(e), why,
 				  sizeof(why)))
 			return km_log_errno(-EINVAL, "%s: field '%s[%zu]': %s",
@@ -163,9 +163,9 @@ static int parse_json(const char *path, const char *text, json_object **out)
 		}
 	}
 	return km_log_errno(-EINVAL, "%s:%zu:%zu: %s", path, line, col,
-			    err == json_tokener_success ?
-				    "text after the JSON object" :
-				    json_tokener_error_desc(err));
+			    err == json_tokener_success
+				? "text after the JSON object"
+				: json_tokener_error_desc(err));
 }
 
 static int parse_file(const char *path, struct mapper_conf *c)
@@ -185,7 +185,8 @@ static int parse_file(const char *path, struct mapper_conf *c)
 		r = km_log_errno(-EINVAL, "%s: expected a JSON object", path);
 		goto out;
 	}
-	json_object_object_foreach(root, key, val) {
+	json_object_object_foreach(root, key, val)
+	{
 		for (f = 0; f < N_FIELDS; f++)
 			if (!strcmp(key, fields[f].key))
 				break;

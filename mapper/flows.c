@@ -17,33 +17,33 @@
 #define SWEEP_BATCH 256
 
 static const char *const reason_names[KMM_R_MAX] = {
-	[KMM_R_XDP_PASS_NOT_IPV4] = "xdp_pass_not_ipv4",
-	[KMM_R_XDP_PASS_NOT_IPIP] = "xdp_pass_not_ipip",
-	[KMM_R_XDP_PASS_NOT_HOST] = "xdp_pass_not_host",
-	[KMM_R_XDP_DECAP] = "xdp_decap",
-	[KMM_R_XDP_DROP_NOT_EDGE] = "xdp_drop_not_edge",
-	[KMM_R_XDP_DROP_BAD_OUTER] = "xdp_drop_bad_outer",
-	[KMM_R_XDP_DROP_BAD_INNER] = "xdp_drop_bad_inner",
-	[KMM_R_XDP_DROP_NOT_SERVICE] = "xdp_drop_not_service",
-	[KMM_R_XDP_DROP_INTERNAL] = "xdp_drop_internal",
-	[KMM_R_TC_PASS_NOT_IPV4] = "tc_pass_not_ipv4",
-	[KMM_R_TC_PASS_NOT_SERVICE] = "tc_pass_not_service",
-	[KMM_R_TC_PASS_IPIP] = "tc_pass_ipip",
-	[KMM_R_TC_ENCAP_LEARNED] = "tc_encap_learned",
-	[KMM_R_TC_ENCAP_DEFAULT] = "tc_encap_default",
-	[KMM_R_TC_DROP_NO_EDGE] = "tc_drop_no_edge",
-	[KMM_R_TC_DROP_BAD_IP] = "tc_drop_bad_ip",
-	[KMM_R_TC_DROP_TOO_BIG] = "tc_drop_too_big",
-	[KMM_R_TC_DROP_INTERNAL] = "tc_drop_internal",
+    [KMM_R_XDP_PASS_NOT_IPV4] = "xdp_pass_not_ipv4",
+    [KMM_R_XDP_PASS_NOT_IPIP] = "xdp_pass_not_ipip",
+    [KMM_R_XDP_PASS_NOT_HOST] = "xdp_pass_not_host",
+    [KMM_R_XDP_DECAP] = "xdp_decap",
+    [KMM_R_XDP_DROP_NOT_EDGE] = "xdp_drop_not_edge",
+    [KMM_R_XDP_DROP_BAD_OUTER] = "xdp_drop_bad_outer",
+    [KMM_R_XDP_DROP_BAD_INNER] = "xdp_drop_bad_inner",
+    [KMM_R_XDP_DROP_NOT_SERVICE] = "xdp_drop_not_service",
+    [KMM_R_XDP_DROP_INTERNAL] = "xdp_drop_internal",
+    [KMM_R_TC_PASS_NOT_IPV4] = "tc_pass_not_ipv4",
+    [KMM_R_TC_PASS_NOT_SERVICE] = "tc_pass_not_service",
+    [KMM_R_TC_PASS_IPIP] = "tc_pass_ipip",
+    [KMM_R_TC_ENCAP_LEARNED] = "tc_encap_learned",
+    [KMM_R_TC_ENCAP_DEFAULT] = "tc_encap_default",
+    [KMM_R_TC_DROP_NO_EDGE] = "tc_drop_no_edge",
+    [KMM_R_TC_DROP_BAD_IP] = "tc_drop_bad_ip",
+    [KMM_R_TC_DROP_TOO_BIG] = "tc_drop_too_big",
+    [KMM_R_TC_DROP_INTERNAL] = "tc_drop_internal",
 };
 
 static const char *const counter_names[KMM_C_MAX] = {
-	[KMM_C_FLOW_LEARNED] = "flow_learned",
-	[KMM_C_FLOW_MOVED] = "flow_moved",
-	[KMM_C_FLOW_REFRESHED] = "flow_refreshed",
-	[KMM_C_FLOW_EXPIRED] = "flow_expired",
-	[KMM_C_INSERT_FAILED] = "insert_failed",
-	[KMM_C_DECAP_NO_LEARN] = "decap_no_learn",
+    [KMM_C_FLOW_LEARNED] = "flow_learned",
+    [KMM_C_FLOW_MOVED] = "flow_moved",
+    [KMM_C_FLOW_REFRESHED] = "flow_refreshed",
+    [KMM_C_FLOW_EXPIRED] = "flow_expired",
+    [KMM_C_INSERT_FAILED] = "insert_failed",
+    [KMM_C_DECAP_NO_LEARN] = "decap_no_learn",
 };
 
 static uint64_t mono_ns(void)
@@ -127,9 +127,10 @@ static int percpu_sum(int fd, __u32 key, __u64 *out, size_t words)
 
 static const char *proto_name(__u8 p)
 {
-	return p == IPPROTO_UDP ? "udp" :
-	       p == IPPROTO_TCP ? "tcp" :
-	       p == IPPROTO_ICMP ? "icmp" : "?";
+	return p == IPPROTO_UDP	   ? "udp"
+	       : p == IPPROTO_TCP  ? "tcp"
+	       : p == IPPROTO_ICMP ? "icmp"
+				   : "?";
 }
 
 static void show_flows(const struct mapper_maps *m)
@@ -153,10 +154,10 @@ static void show_flows(const struct mapper_maps *m)
 		printf("  %s %s:%u -> %s:%u via %s idle %llus\n",
 		       proto_name(cur.proto), a, ntohs(cur.player_port), b,
 		       ntohs(cur.svc_port), e,
-		       (unsigned long long)(now > f.last_seen_ns ?
-						    (now - f.last_seen_ns) /
-							    1000000000ULL :
-						    0));
+		       (unsigned long long)(now > f.last_seen_ns
+						? (now - f.last_seen_ns) /
+						      1000000000ULL
+						: 0));
 		n++;
 	}
 	printf("  (%ld)\n", n);
@@ -175,9 +176,9 @@ int mapper_show(const struct mapper_maps *m)
 		return r;
 	printf("host %s default-edge %s idle %llus next-hop %s abi %u\n",
 	       inet_ntop(AF_INET, &cfg.host_addr, h, sizeof(h)),
-	       cfg.default_edge ?
-		       inet_ntop(AF_INET, &cfg.default_edge, d, sizeof(d)) :
-		       "none",
+	       cfg.default_edge
+		   ? inet_ntop(AF_INET, &cfg.default_edge, d, sizeof(d))
+		   : "none",
 	       (unsigned long long)(cfg.idle_ns / 1000000000ULL),
 	       cfg.flags & KMM_CFG_F_KEEP_L2 ? "player" : "route",
 	       cfg.abi_version);
@@ -193,8 +194,8 @@ int mapper_show(const struct mapper_maps *m)
 	for (i = 0; i < KMM_C_MAX; i++) {
 		r = percpu_sum(m->counters, i, v, 1);
 		if (r)
-			return km_log_errno(r, KMM_MAP_COUNTERS
-					    ": read failed");
+			return km_log_errno(r,
+					    KMM_MAP_COUNTERS ": read failed");
 		printf("  %-22s %12llu\n", counter_names[i],
 		       (unsigned long long)v[0]);
 	}

@@ -25,7 +25,7 @@
 
 struct mapper_ctx {
 	struct mapper_conf conf; /* applied */
-	struct mapper_conf cli;  /* as parsed from the command line */
+	struct mapper_conf cli;	 /* as parsed from the command line */
 	struct mapper_opts opts;
 	struct mapper_maps maps;
 };
@@ -106,7 +106,8 @@ static int run(struct mapper_ctx *mp)
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
 	    wd_usec / 2000 < (uint64_t)timeout)
 		timeout = (int)(wd_usec / 2000);
-	sd_notifyf(0, "READY=1\nSTATUS=%s: decap from %zu edge(s), %zu "
+	sd_notifyf(0,
+		   "READY=1\nSTATUS=%s: decap from %zu edge(s), %zu "
 		   "service prefix(es)",
 		   mp->conf.ifname, mp->conf.n_edges, mp->conf.n_services);
 	km_info("%s: ready (pins under %s)", mp->conf.ifname,
@@ -149,12 +150,12 @@ static void print_conf(const struct mapper_conf *c)
 	printf("interface %s\naddress %s\n", c->ifname,
 	       inet_ntop(AF_INET, &c->host, a, sizeof(a)));
 	for (i = 0; i < c->n_edges; i++)
-		printf("edge %s\n", inet_ntop(AF_INET, &c->edges[i], a,
-					      sizeof(a)));
+		printf("edge %s\n",
+		       inet_ntop(AF_INET, &c->edges[i], a, sizeof(a)));
 	printf("default-edge %s\n",
-	       c->default_edge ?
-		       inet_ntop(AF_INET, &c->default_edge, a, sizeof(a)) :
-		       "none");
+	       c->default_edge
+		   ? inet_ntop(AF_INET, &c->default_edge, a, sizeof(a))
+		   : "none");
 	for (i = 0; i < c->n_services; i++)
 		printf("service %s/%u\n",
 		       inet_ntop(AF_INET, &c->services[i].addr, a, sizeof(a)),

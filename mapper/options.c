@@ -40,37 +40,37 @@ struct opt_desc {
 
 /* One table: getopt_long's array and --help are both made from it. */
 static const struct opt_desc opt_table[] = {
-	{ "interface", OPT_INTERFACE, "IFNAME",
-	  "interface the edges' IPIP arrives on and replies leave by" },
-	{ "address", OPT_ADDRESS, "ADDR",
-	  "this host's IPIP address (outer destination from the edges)" },
-	{ "edge", OPT_EDGE, "ADDR",
-	  "an edge allowed to send IPIP here (repeatable)" },
-	{ "default-edge", OPT_DEFAULT_EDGE, "ADDR",
-	  "edge for replies to remotes never heard from (also an --edge)" },
-	{ "service", OPT_SERVICE, "ADDR[/LEN]",
-	  "service address or prefix on this host (repeatable)" },
-	{ "idle-seconds", OPT_IDLE, "N",
-	  "a learned flow expires after N idle seconds (default 300)" },
-	{ "pin-root", OPT_PIN_ROOT, "DIR",
-	  "pin directory (default " DEF_PIN_BASE "/IFNAME)" },
-	{ "xdp-mode", OPT_XDP_MODE, "native|skb",
-	  "XDP attach mode, no fallback (default native)" },
-	{ "next-hop", OPT_NEXT_HOP, "route|player",
-	  "route: route the outer header to the edge (default); player: keep "
-	  "the next hop the kernel chose for the player" },
-	{ "config", OPT_CONFIG, "FILE",
-	  "JSON settings (command-line options win); SIGHUP re-reads it" },
-	{ "check-config", OPT_CHECK_CONFIG, NULL,
-	  "validate the settings (and --config file), print them, exit" },
-	{ "attach-only", OPT_ATTACH_ONLY, NULL,
-	  "attach or update, then exit (programs stay attached)" },
-	{ "detach", OPT_DETACH, NULL,
-	  "detach both programs and remove every pin, then exit" },
-	{ "show", OPT_SHOW, NULL,
-	  "print the counters and learned flows from the pins, then exit" },
-	{ "verbose", OPT_VERBOSE, NULL, "debug logging (libbpf too)" },
-	{ "help", OPT_HELP, NULL, "this text" },
+    {"interface", OPT_INTERFACE, "IFNAME",
+     "interface the edges' IPIP arrives on and replies leave by"},
+    {"address", OPT_ADDRESS, "ADDR",
+     "this host's IPIP address (outer destination from the edges)"},
+    {"edge", OPT_EDGE, "ADDR",
+     "an edge allowed to send IPIP here (repeatable)"},
+    {"default-edge", OPT_DEFAULT_EDGE, "ADDR",
+     "edge for replies to remotes never heard from (also an --edge)"},
+    {"service", OPT_SERVICE, "ADDR[/LEN]",
+     "service address or prefix on this host (repeatable)"},
+    {"idle-seconds", OPT_IDLE, "N",
+     "a learned flow expires after N idle seconds (default 300)"},
+    {"pin-root", OPT_PIN_ROOT, "DIR",
+     "pin directory (default " DEF_PIN_BASE "/IFNAME)"},
+    {"xdp-mode", OPT_XDP_MODE, "native|skb",
+     "XDP attach mode, no fallback (default native)"},
+    {"next-hop", OPT_NEXT_HOP, "route|player",
+     "route: route the outer header to the edge (default); player: keep "
+     "the next hop the kernel chose for the player"},
+    {"config", OPT_CONFIG, "FILE",
+     "JSON settings (command-line options win); SIGHUP re-reads it"},
+    {"check-config", OPT_CHECK_CONFIG, NULL,
+     "validate the settings (and --config file), print them, exit"},
+    {"attach-only", OPT_ATTACH_ONLY, NULL,
+     "attach or update, then exit (programs stay attached)"},
+    {"detach", OPT_DETACH, NULL,
+     "detach both programs and remove every pin, then exit"},
+    {"show", OPT_SHOW, NULL,
+     "print the counters and learned flows from the pins, then exit"},
+    {"verbose", OPT_VERBOSE, NULL, "debug logging (libbpf too)"},
+    {"help", OPT_HELP, NULL, "this text"},
 };
 
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -143,7 +143,7 @@ int mapper_add_service(struct mapper_conf *c, const char *s, char *why,
 		       size_t n)
 {
 	char buf[INET_ADDRSTRLEN + 4], *slash, *endp;
-	struct kmm_prefix_key k = { .prefixlen = 32 };
+	struct kmm_prefix_key k = {.prefixlen = 32};
 	uint32_t a, mask;
 	long len = 32;
 	size_t i;
@@ -168,9 +168,10 @@ int mapper_add_service(struct mapper_conf *c, const char *s, char *why,
 		return -EINVAL;
 	mask = htonl(len == 32 ? 0xffffffffu : ~(0xffffffffu >> len));
 	if (a & ~mask) {
-		snprintf(why, n, "'%s' has host bits set (did you mean %s/%ld?)",
-			 s, inet_ntop(AF_INET, &(uint32_t){ a & mask }, buf,
-				      sizeof(buf)), len);
+		snprintf(
+		    why, n, "'%s' has host bits set (did you mean %s/%ld?)", s,
+		    inet_ntop(AF_INET, &(uint32_t){a & mask}, buf, sizeof(buf)),
+		    len);
 		return -EINVAL;
 	}
 	k.prefixlen = (uint32_t)len;
@@ -232,9 +233,8 @@ int mapper_set_idle(struct mapper_conf *c, const char *s, char *why, size_t n)
 
 static int in_prefix(uint32_t a, const struct kmm_prefix_key *k)
 {
-	uint32_t mask = htonl(k->prefixlen == 32 ?
-				      0xffffffffu :
-				      ~(0xffffffffu >> k->prefixlen));
+	uint32_t mask = htonl(
+	    k->prefixlen == 32 ? 0xffffffffu : ~(0xffffffffu >> k->prefixlen));
 
 	return (a & mask) == k->addr;
 }
@@ -262,8 +262,8 @@ int mapper_conf_finish(struct mapper_conf *c, int need_state, char *why,
 		return -EINVAL;
 	}
 	if (c->default_edge &&
-	    mapper_add_edge(c, inet_ntop(AF_INET, &c->default_edge, a,
-					 sizeof(a)), why, n))
+	    mapper_add_edge(
+		c, inet_ntop(AF_INET, &c->default_edge, a, sizeof(a)), why, n))
 		return -EINVAL;
 	if (!c->n_edges) {
 		snprintf(why, n, "at least one --edge is required");
@@ -280,7 +280,7 @@ int mapper_conf_finish(struct mapper_conf *c, int need_state, char *why,
 				 "--address %s lies in service prefix %s/%u",
 				 inet_ntop(AF_INET, &c->host, a, sizeof(a)),
 				 inet_ntop(AF_INET, &c->services[i].addr,
-					   (char[INET_ADDRSTRLEN]){ 0 },
+					   (char[INET_ADDRSTRLEN]){0},
 					   INET_ADDRSTRLEN),
 				 c->services[i].prefixlen);
 			return -EINVAL;
@@ -378,8 +378,8 @@ int mapper_options_parse(int argc, char **argv, struct mapper_conf *c,
 	*sp++ = ':'; /* missing argument -> ':' */
 	for (i = 0; i < N_OPTS; i++) {
 		lopts[i].name = opt_table[i].name;
-		lopts[i].has_arg = opt_table[i].arg ? required_argument :
-						      no_argument;
+		lopts[i].has_arg =
+		    opt_table[i].arg ? required_argument : no_argument;
 		lopts[i].val = opt_table[i].id;
 		if (opt_table[i].id < 256) {
 			*sp++ = (char)opt_table[i].id;
@@ -398,15 +398,17 @@ int mapper_options_parse(int argc, char **argv, struct mapper_conf *c,
 		if (id == '?' || id == ':') {
 			d = opt_by_id(optopt);
 			if (id == ':' && d)
-				fprintf(stderr, "%s: --%s needs an argument %s\n",
-					prog, d->name, d->arg);
+				fprintf(stderr,
+					"%s: --%s needs an argument %s\n", prog,
+					d->name, d->arg);
 			else if (id == ':')
 				fprintf(stderr, "%s: %s needs an argument\n",
 					prog, argv[optind - 1]);
 			else
-				fprintf(stderr,
-					"%s: unknown option '%s' (see --help)\n",
-					prog, argv[optind - 1]);
+				fprintf(
+				    stderr,
+				    "%s: unknown option '%s' (see --help)\n",
+				    prog, argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (set_one(id, optarg, c, o, why, sizeof(why))) {
@@ -422,10 +424,11 @@ int mapper_options_parse(int argc, char **argv, struct mapper_conf *c,
 		return -EINVAL;
 	}
 	if (o->detach + o->attach_only + o->show + o->check > 1) {
-		fprintf(stderr,
-			"%s: --detach, --attach-only, --show and --check-config "
-			"exclude each other\n",
-			prog);
+		fprintf(
+		    stderr,
+		    "%s: --detach, --attach-only, --show and --check-config "
+		    "exclude each other\n",
+		    prog);
 		return -EINVAL;
 	}
 	return 0;

@@ -15,15 +15,15 @@ enum mapper_xdp_mode { MAPPER_XDP_NATIVE = 0, MAPPER_XDP_SKB = 1 };
 /* What the maps and attachments should look like. Addresses network order. */
 struct mapper_conf {
 	char ifname[IF_NAMESIZE];
-	uint32_t host;         /* __be32, 0 = unset */
+	uint32_t host;	       /* __be32, 0 = unset */
 	uint32_t default_edge; /* __be32, 0 = none */
 	uint32_t edges[KMM_MAX_EDGES];
 	size_t n_edges;
 	struct kmm_prefix_key services[KMM_MAX_SERVICES];
 	size_t n_services;
 	uint32_t idle_s;
-	int xdp_mode;          /* enum mapper_xdp_mode */
-	int keep_l2;           /* --next-hop player */
+	int xdp_mode; /* enum mapper_xdp_mode */
+	int keep_l2;  /* --next-hop player */
 	char pin_root[PATH_MAX];
 };
 

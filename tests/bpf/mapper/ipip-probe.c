@@ -59,9 +59,9 @@ static uint16_t port_arg(const char *s)
 
 static int udp_bound(uint32_t addr, uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = addr,
-				  .sin_port = htons(port) };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = addr,
+				 .sin_port = htons(port)};
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -94,9 +94,9 @@ static int cmd_echo(char **a)
 static int cmd_send(char **a)
 {
 	int fd = udp_bound(ip_arg(a[0]), port_arg(a[1]));
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = ip_arg(a[2]),
-				  .sin_port = htons(port_arg(a[3])) };
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = ip_arg(a[2]),
+				 .sin_port = htons(port_arg(a[3]))};
 	const char msg[] = "kmb5 unsolicited";
 
 	if (sendto(fd, msg, sizeof(msg), 0, (struct sockaddr *)&to,
@@ -109,8 +109,8 @@ static int cmd_send(char **a)
 
 static int raw_ipip(uint32_t edge)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = edge };
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = edge};
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IPIP);
 
 	/* Bound: the kernel's outer source is EDGE. */
@@ -122,8 +122,8 @@ static int raw_ipip(uint32_t edge)
 }
 
 struct want {
-	uint32_t host, edge;  /* outer src, dst */
-	uint32_t src, dst;    /* inner */
+	uint32_t host, edge; /* outer src, dst */
+	uint32_t src, dst;   /* inner */
 	uint8_t proto;
 	uint16_t sport, dport; /* UDP ports, or ICMP echo id in dport */
 	const uint8_t *payload;
@@ -134,7 +134,7 @@ struct want {
  * ours but wrong. */
 static int check(const uint8_t *pkt, size_t len, const struct want *w)
 {
-	uint8_t frame[KMT_FRAME_MAX] = { [12] = 0x08, [13] = 0x00 };
+	uint8_t frame[KMT_FRAME_MAX] = {[12] = 0x08, [13] = 0x00};
 	struct kmt_view v;
 	char why[256];
 	const uint8_t *in, *l4;
@@ -170,9 +170,8 @@ static int check(const uint8_t *pkt, size_t len, const struct want *w)
 			return 0;
 		l4 += 8;
 	}
-	if (w->payload &&
-	    ((size_t)(frame + len + 14 - l4) != w->payload_len ||
-	     memcmp(l4, w->payload, w->payload_len))) {
+	if (w->payload && ((size_t)(frame + len + 14 - l4) != w->payload_len ||
+			   memcmp(l4, w->payload, w->payload_len))) {
 		fprintf(stderr, "ipip-probe: reply payload differs\n");
 		return -1;
 	}
@@ -187,7 +186,7 @@ static int wait_for(int fd, const struct want *w)
 {
 	struct timespec t0, t;
 	uint8_t buf[4096];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	long left;
 	ssize_t n;
 	int r;
@@ -198,9 +197,11 @@ static int wait_for(int fd, const struct want *w)
 		left = TIMEOUT_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
 				     (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			fprintf(stderr, "ipip-probe: no reply from %s to %s "
-				"within %d ms\n", kmt_ip_str(w->src),
-				kmt_ip_str(w->dst), TIMEOUT_MS);
+			fprintf(stderr,
+				"ipip-probe: no reply from %s to %s "
+				"within %d ms\n",
+				kmt_ip_str(w->src), kmt_ip_str(w->dst),
+				TIMEOUT_MS);
 			return 1;
 		}
 		n = recv(fd, buf, sizeof(buf), 0);
@@ -218,13 +219,17 @@ static int cmd_exchange(char **a, int icmp)
 	struct kmt_pkt p;
 	uint8_t frame[KMT_FRAME_MAX];
 	struct want w = {
-		.host = ip_arg(a[0]), .edge = ip_arg(a[1]),
-		.src = ip_arg(a[4]), .dst = ip_arg(a[2]),
-		.sport = port_arg(a[5]), .dport = port_arg(a[3]),
-		.payload = (const uint8_t *)msg, .payload_len = sizeof(msg),
+	    .host = ip_arg(a[0]),
+	    .edge = ip_arg(a[1]),
+	    .src = ip_arg(a[4]),
+	    .dst = ip_arg(a[2]),
+	    .sport = port_arg(a[5]),
+	    .dport = port_arg(a[3]),
+	    .payload = (const uint8_t *)msg,
+	    .payload_len = sizeof(msg),
 	};
-	struct sockaddr_in to = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = w.host };
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = w.host};
 	int fd = raw_ipip(w.edge), len;
 
 	kmt_pkt_init(&p);
@@ -260,10 +265,13 @@ static int cmd_exchange(char **a, int icmp)
 static int cmd_expect(char **a)
 {
 	struct want w = {
-		.host = ip_arg(a[0]), .edge = ip_arg(a[1]),
-		.src = ip_arg(a[2]), .sport = port_arg(a[3]),
-		.dst = ip_arg(a[4]), .dport = port_arg(a[5]),
-		.proto = IPPROTO_UDP,
+	    .host = ip_arg(a[0]),
+	    .edge = ip_arg(a[1]),
+	    .src = ip_arg(a[2]),
+	    .sport = port_arg(a[3]),
+	    .dst = ip_arg(a[4]),
+	    .dport = port_arg(a[5]),
+	    .proto = IPPROTO_UDP,
 	};
 	int fd = raw_ipip(w.edge);
 

@@ -35,11 +35,11 @@ static struct mapper *skel;
 static void setup(void)
 {
 	struct kmm_config cfg = {
-		.abi_version = KMM_ABI_VERSION,
-		.host_addr = HOST,
-		.default_edge = EDGE_B,
-		.idle_ns = IDLE,
-		.test_now_ns = T0,
+	    .abi_version = KMM_ABI_VERSION,
+	    .host_addr = HOST,
+	    .default_edge = EDGE_B,
+	    .idle_ns = IDLE,
+	    .test_now_ns = T0,
 	};
 	struct kmm_prefix_key pk;
 	struct kmm_service sv = {};
@@ -51,19 +51,24 @@ static void setup(void)
 	skel->rodata->kmm_settable_clock = 1;
 	cr_assert_eq(mapper__load(skel), 0, "mapper__load");
 	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_config),
-					 &zero, &cfg, BPF_ANY), 0);
+					 &zero, &cfg, BPF_ANY),
+		     0);
 	a = EDGE_A;
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_edges),
-					 &a, &e, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_edges), &a,
+					 &e, BPF_ANY),
+		     0);
 	a = EDGE_B;
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_edges),
-					 &a, &e, BPF_ANY), 0);
-	pk = (struct kmm_prefix_key){ .prefixlen = 32, .addr = SVC };
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_edges), &a,
+					 &e, BPF_ANY),
+		     0);
+	pk = (struct kmm_prefix_key){.prefixlen = 32, .addr = SVC};
 	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_services),
-					 &pk, &sv, BPF_ANY), 0);
-	pk = (struct kmm_prefix_key){ .prefixlen = 24, .addr = SVC_NET };
+					 &pk, &sv, BPF_ANY),
+		     0);
+	pk = (struct kmm_prefix_key){.prefixlen = 24, .addr = SVC_NET};
 	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_services),
-					 &pk, &sv, BPF_ANY), 0);
+					 &pk, &sv, BPF_ANY),
+		     0);
 }
 
 static void teardown(void)
@@ -103,8 +108,9 @@ static uint64_t stat_pkts(unsigned int reason)
 {
 	__u64 v[2] = {};
 
-	cr_assert_eq(kmt_percpu_sum(bpf_map__fd(skel->maps.km_m_stats), reason,
-				    v, 2), 0);
+	cr_assert_eq(
+	    kmt_percpu_sum(bpf_map__fd(skel->maps.km_m_stats), reason, v, 2),
+	    0);
 	return v[0];
 }
 
@@ -112,8 +118,8 @@ static uint64_t counter(unsigned int c)
 {
 	__u64 v = 0;
 
-	cr_assert_eq(kmt_percpu_sum(bpf_map__fd(skel->maps.km_m_counters), c,
-				    &v, 1), 0);
+	cr_assert_eq(
+	    kmt_percpu_sum(bpf_map__fd(skel->maps.km_m_counters), c, &v, 1), 0);
 	return v;
 }
 
@@ -136,8 +142,8 @@ static size_t build(const struct kmt_pkt *p, uint8_t *buf)
 	return (size_t)n;
 }
 
-static void assert_frame(const uint8_t *got, size_t glen,
-			 const uint8_t *want, size_t wlen)
+static void assert_frame(const uint8_t *got, size_t glen, const uint8_t *want,
+			 size_t wlen)
 {
 	struct kmt_view v;
 	char why[256];
@@ -173,11 +179,10 @@ static void player_pkt(struct kmt_pkt *p, uint32_t edge)
 static uint32_t xdp(const uint8_t *in, size_t len, uint8_t *out,
 		    size_t *out_len)
 {
-	struct kmt_xdp_run r = { .in = in, .in_len = len, .out = out,
-				 .out_cap = KMT_FRAME_MAX };
+	struct kmt_xdp_run r = {
+	    .in = in, .in_len = len, .out = out, .out_cap = KMT_FRAME_MAX};
 
-	cr_assert_eq(kmt_xdp_run(bpf_program__fd(skel->progs.kmm_xdp), &r),
-		     0);
+	cr_assert_eq(kmt_xdp_run(bpf_program__fd(skel->progs.kmm_xdp), &r), 0);
 	*out_len = r.out_len;
 	return r.retval;
 }
@@ -186,8 +191,11 @@ static int flow_get(uint8_t proto, uint32_t player, uint16_t pport,
 		    uint32_t svc, uint16_t sport, struct kmm_flow *f)
 {
 	struct kmm_flow_key k = {
-		.proto = proto, .player = player, .svc_addr = svc,
-		.player_port = htons(pport), .svc_port = htons(sport),
+	    .proto = proto,
+	    .player = player,
+	    .svc_addr = svc,
+	    .player_port = htons(pport),
+	    .svc_port = htons(sport),
 	};
 
 	return bpf_map_lookup_elem(bpf_map__fd(skel->maps.km_m_flows), &k, f);
@@ -198,13 +206,17 @@ static void flow_put(uint8_t proto, uint32_t player, uint16_t pport,
 		     uint64_t last_seen)
 {
 	struct kmm_flow_key k = {
-		.proto = proto, .player = player, .svc_addr = svc,
-		.player_port = htons(pport), .svc_port = htons(sport),
+	    .proto = proto,
+	    .player = player,
+	    .svc_addr = svc,
+	    .player_port = htons(pport),
+	    .svc_port = htons(sport),
 	};
-	struct kmm_flow f = { .edge = edge, .last_seen_ns = last_seen };
+	struct kmm_flow f = {.edge = edge, .last_seen_ns = last_seen};
 
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_flows),
-					 &k, &f, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_flows), &k,
+					 &f, BPF_ANY),
+		     0);
 }
 
 TestSuite(mapper_xdp, .init = setup, .fini = teardown);
@@ -405,27 +417,22 @@ static void mk_not_service(struct kmt_pkt *p)
 }
 
 static const struct xdp_case xdp_cases[] = {
-	{ "IPIP from a non-edge", mk_not_edge, XDP_DROP,
-	  KMM_R_XDP_DROP_NOT_EDGE },
-	{ "IPIP to another address", mk_not_host, XDP_PASS,
-	  KMM_R_XDP_PASS_NOT_HOST },
-	{ "plain UDP to the host", mk_plain_udp, XDP_PASS,
-	  KMM_R_XDP_PASS_NOT_IPIP },
-	{ "ARP", mk_arp, XDP_PASS, KMM_R_XDP_PASS_NOT_IPV4 },
-	{ "inner tot_len past the outer payload", mk_inner_len_too_long,
-	  XDP_DROP, KMM_R_XDP_DROP_BAD_INNER },
-	{ "inner UDP header truncated", mk_inner_udp_truncated, XDP_DROP,
-	  KMM_R_XDP_DROP_BAD_INNER },
-	{ "inner version 6", mk_inner_not_ipv4, XDP_DROP,
-	  KMM_R_XDP_DROP_BAD_INNER },
-	{ "inner header cut at 10 bytes", mk_inner_only_10_bytes, XDP_DROP,
-	  KMM_R_XDP_DROP_BAD_INNER },
-	{ "frame shorter than outer tot_len", mk_frame_shorter_than_outer,
-	  XDP_DROP, KMM_R_XDP_DROP_BAD_OUTER },
-	{ "outer fragment", mk_outer_fragment, XDP_DROP,
-	  KMM_R_XDP_DROP_BAD_OUTER },
-	{ "inner destination not a service", mk_not_service, XDP_DROP,
-	  KMM_R_XDP_DROP_NOT_SERVICE },
+    {"IPIP from a non-edge", mk_not_edge, XDP_DROP, KMM_R_XDP_DROP_NOT_EDGE},
+    {"IPIP to another address", mk_not_host, XDP_PASS, KMM_R_XDP_PASS_NOT_HOST},
+    {"plain UDP to the host", mk_plain_udp, XDP_PASS, KMM_R_XDP_PASS_NOT_IPIP},
+    {"ARP", mk_arp, XDP_PASS, KMM_R_XDP_PASS_NOT_IPV4},
+    {"inner tot_len past the outer payload", mk_inner_len_too_long, XDP_DROP,
+     KMM_R_XDP_DROP_BAD_INNER},
+    {"inner UDP header truncated", mk_inner_udp_truncated, XDP_DROP,
+     KMM_R_XDP_DROP_BAD_INNER},
+    {"inner version 6", mk_inner_not_ipv4, XDP_DROP, KMM_R_XDP_DROP_BAD_INNER},
+    {"inner header cut at 10 bytes", mk_inner_only_10_bytes, XDP_DROP,
+     KMM_R_XDP_DROP_BAD_INNER},
+    {"frame shorter than outer tot_len", mk_frame_shorter_than_outer, XDP_DROP,
+     KMM_R_XDP_DROP_BAD_OUTER},
+    {"outer fragment", mk_outer_fragment, XDP_DROP, KMM_R_XDP_DROP_BAD_OUTER},
+    {"inner destination not a service", mk_not_service, XDP_DROP,
+     KMM_R_XDP_DROP_NOT_SERVICE},
 };
 
 Test(mapper_xdp, table_of_pass_and_drop_verdicts)
@@ -440,8 +447,8 @@ Test(mapper_xdp, table_of_pass_and_drop_verdicts)
 
 		c->make(&p);
 		ilen = build(&p, in);
-		cr_assert_eq(xdp(in, ilen, out, &olen), c->verdict, "%s: verdict",
-			     c->what);
+		cr_assert_eq(xdp(in, ilen, out, &olen), c->verdict,
+			     "%s: verdict", c->what);
 		cr_assert_eq(stat_pkts(c->reason), before + 1, "%s: reason %u",
 			     c->what, c->reason);
 		if (c->verdict == XDP_PASS)
@@ -484,15 +491,14 @@ static size_t expected_encap(struct kmt_pkt *p, uint32_t edge, uint8_t *buf)
 	return build(p, buf);
 }
 
-static uint32_t tc(const uint8_t *in, size_t len, uint8_t *out,
-		   size_t *out_len)
+static uint32_t tc(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in,
 		    .data_size_in = (__u32)len, .data_out = out,
 		    .data_size_out = KMT_FRAME_MAX, .repeat = 1);
 
 	cr_assert_eq(bpf_prog_test_run_opts(
-			     bpf_program__fd(skel->progs.kmm_tc_egress), &o),
+			 bpf_program__fd(skel->progs.kmm_tc_egress), &o),
 		     0, "BPF_PROG_TEST_RUN (tc): %s", strerror(errno));
 	*out_len = o.data_size_out;
 	return o.retval;
