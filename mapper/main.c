@@ -92,20 +92,32 @@ static void sweep(const struct mapper_ctx *mp)
 		km_debug("swept %ld idle flow(s)", n);
 }
 
+/* Sweep at least twice per idle time, feed the watchdog twice per
+ * interval. */
+static int tick_ms(const struct mapper_ctx *mp, uint64_t wd_usec)
+{
+	uint64_t ms = SWEEP_MS;
+
+	if ((uint64_t)mp->conf.idle_s * 500 < ms)
+		ms = (uint64_t)mp->conf.idle_s * 500;
+	if (wd_usec && wd_usec / 2000 < ms)
+		ms = wd_usec / 2000;
+	return ms < 100 ? 100 : (int)ms;
+}
+
 /* Until SIGTERM/SIGINT: sweep idle flows, feed the watchdog, reload. */
 static int run(struct mapper_ctx *mp)
 {
 	struct signalfd_siginfo si;
 	uint64_t wd_usec = 0;
-	int sfd, timeout = SWEEP_MS, r;
+	int sfd, r;
 	struct pollfd pfd;
 
 	sfd = signals_fd();
 	if (sfd < 0)
 		return km_log_errno(sfd, "signalfd: %s", strerror(-sfd));
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 &&
-	    wd_usec / 2000 < (uint64_t)timeout)
-		timeout = (int)(wd_usec / 2000);
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0)
+		wd_usec = 0;
 	sd_notifyf(0,
 		   "READY=1\nSTATUS=%s: decap from %zu edge(s), %zu "
 		   "service prefix(es)",
@@ -115,7 +127,7 @@ static int run(struct mapper_ctx *mp)
 	pfd.fd = sfd;
 	pfd.events = POLLIN;
 	for (;;) {
-		r = poll(&pfd, 1, timeout);
+		r = poll(&pfd, 1, tick_ms(mp, wd_usec));
 		if (r < 0 && errno != EINTR) {
 			r = km_log_errno(-errno, "poll: %m");
 			break;

@@ -218,6 +218,20 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 show | grep -q "idle 90s" || fail "good reload not applied"
+
+echo "# idle flows are swept from the map"
+show | grep -q "udp 198.18.40.7:40000" || fail "flow gone too early"
+sed -i 's/"idle_seconds": 90/"idle_seconds": 1/' "$log/mapper.json"
+kill -HUP "$mapper_pid"
+swept=0
+for _ in $(seq 40); do
+	if ! show | grep -q "udp 198.18.40.7:40000"; then
+		swept=1
+		break
+	fi
+	sleep 0.1
+done
+((swept)) || fail "idle flow not swept within 4 s"
 stop_mapper
 
 echo "# --detach removes the programs and every pin"
