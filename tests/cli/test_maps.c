@@ -445,3 +445,47 @@ Test(maps, open_pinned_names_the_missing_pin)
 	}
 	cr_assert_eq(rmdir(dir), 0);
 }
+
+Test(maps, edge_addrs_sync_touches_only_its_origin)
+{
+	uint32_t a[2] = {ip("198.18.0.2"), ip("198.18.0.3")};
+	uint32_t other = ip("198.18.0.9");
+	struct km_edge_addr v = {.origin = KM_ORIGIN_CONTROLLER};
+
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_EDGE_ADDRS], &other, &v, 0),
+		     0);
+	cr_assert_eq(km_edge_addrs_sync(&m, a, 2, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_EDGE_ADDRS), 3);
+	cr_assert_eq(km_edge_addrs_sync(&m, a + 1, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_not(has_key(KM_M_EDGE_ADDRS, &a[0]));
+	cr_assert(has_key(KM_M_EDGE_ADDRS, &a[1]));
+	cr_assert(has_key(KM_M_EDGE_ADDRS, &other));
+}
+
+Test(maps, a_sync_keeps_entries_other_origins_hold)
+{
+	struct km_prefix_key p = pfx("198.18.3.0", 24);
+	uint32_t a = ip("198.18.5.5");
+	struct km_block_spec bs = {a, km_mono_ns() + 1000000000ull};
+	struct km_block b;
+
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &p, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, &p, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(origin_in(KM_M_DENY_B, p), KM_ORIGIN_CLI);
+	/* Still the CLI's: the config reload that drops it does not. */
+	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, NULL, 0, KM_ORIGIN_CONFIG),
+		     0);
+	cr_assert_eq(origin_in(KM_M_DENY_A, p), KM_ORIGIN_CLI);
+
+	cr_assert_eq(
+	    km_block_put(&m, a, km_mono_ns() + 60000000000ull, KM_ORIGIN_CLI),
+	    0);
+	cr_assert_eq(km_blocks_sync(&m, &bs, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BLOCKS], &a, &b), 0);
+	cr_assert_eq(b.origin, KM_ORIGIN_CLI);
+	/* An expired block of another origin is only waiting for removal. */
+	cr_assert_eq(km_block_put(&m, a, 1, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(km_blocks_sync(&m, &bs, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BLOCKS], &a, &b), 0);
+	cr_assert_eq(b.origin, KM_ORIGIN_CONFIG);
+}
