@@ -219,6 +219,29 @@ static void p_rw_csum0(struct kmt_pkt *p)
 	p->flags = KMT_F_UDP_CSUM_ZERO;
 }
 
+/* A payload word chosen so that the UDP checksum after the rewrite to
+ * 28016 computes to 0, which UDP must send as 0xffff (RFC 768): an
+ * incremental update that yields 0x0000 would turn the checksum off. */
+static void p_rw_csum_ffff(struct kmt_pkt *p)
+{
+	struct kmt_pkt e;
+	uint8_t f[KMT_FRAME_MAX];
+
+	p->dport = 27016;
+	p->payload[0] = p->payload[1] = 0;
+	e = *p;
+	e.dport = 28016;
+	cr_assert_gt(kmt_pkt_build(&e, f, sizeof(f)), 0);
+	/* with the word 0 the checksum is ~S; a word of ~S makes S' = 0xffff */
+	p->payload[0] = f[14 + 20 + 6];
+	p->payload[1] = f[14 + 20 + 7];
+	e = *p;
+	e.dport = 28016;
+	cr_assert_gt(kmt_pkt_build(&e, f, sizeof(f)), 0);
+	cr_assert(f[14 + 20 + 6] == 0xff && f[14 + 20 + 7] == 0xff,
+		  "test packet does not hit the 0xffff corner");
+}
+
 static void p_tcp(struct kmt_pkt *p)
 {
 	p->l4 = IPPROTO_TCP;
@@ -531,6 +554,13 @@ static void s_deny_and_allow(void)
 				    KMT_IP4(198, 19, 0, 0), 24), 0);
 }
 
+static void s_block_and_allow(void)
+{
+	s_block_player();
+	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_ALLOW_A,
+				    KMT_IP4(198, 19, 0, 0), 24), 0);
+}
+
 static void s_deny_b_only(void)
 {
 	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_B, PLAYER, 32), 0);
@@ -729,6 +759,10 @@ EDGE_CASE(udp_port_rewrite, "UDP with port rewrite: inner port and checksum rewr
 EDGE_CASE(udp_csum_zero_stays_zero, "UDP without checksum keeps checksum 0 through a port rewrite",
 	  .packet = p_rw_csum0, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 28016)
+EDGE_CASE(udp_rewrite_csum_ffff, "a rewritten UDP checksum that computes to 0 is sent as 0xffff",
+	  .packet = p_rw_csum_ffff, .action = XDP_TX,
+	  .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP, .backend = BE_TX,
+	  .dport = 28016)
 EDGE_CASE(tcp_port_rewrite, "TCP with port rewrite: inner port and checksum rewritten",
 	  .packet = p_tcp, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 28015)
@@ -900,6 +934,9 @@ EDGE_CASE(deny_32_neighbour, "deny of the player's /32 does not deny the next ad
 EDGE_CASE(deny_beats_allow, "deny is checked before allow",
 	  .setup = s_deny_and_allow, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
+EDGE_CASE(block_beats_allow, "the block list is checked before allow",
+	  .setup = s_block_and_allow, .action = XDP_DROP,
+	  .reason = KM_R_DROP_BLOCKED)
 EDGE_CASE(inactive_list_ignored, "a deny in the inactive list (b) does not apply",
 	  .setup = s_deny_b_only, .action = XDP_TX, .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(flipped_list_applies, "after active_lists = 1 the b list applies",

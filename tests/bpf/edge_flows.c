@@ -67,6 +67,11 @@ static size_t drain_events(struct km_event *ev, size_t max)
 	return (size_t)n;
 }
 
+static void per_source_cfg(struct km_config *c)
+{
+	c->rl_prefix_len = 32;
+}
+
 /* ---- token buckets ---- */
 
 Test(flows, ratelimit_pps, .description = "pps bucket: burst passes, excess dropped, refills with time, per /24 prefix")
@@ -383,6 +388,36 @@ Test(flows, punch_learned_and_used, .description = "a backend flow from a non-se
 	cr_assert_eq(v.last_seen_ns, KMT_T0 + 2 * SEC_NS);
 }
 
+Test(flows, punch_tcp, .description = "a TCP flow the backend opened is learned and the remote's segments tunnelled back")
+{
+	struct kmt_pkt p;
+	struct km_event ev[2];
+	struct res r;
+
+	backend_pkt(&p);
+	p.l4 = IPPROTO_TCP;
+	p.sport = 45000;
+	p.dport = 443;
+	p.tcp_flags = 0x02;
+	send_expect(&p, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &p, 0);
+	cr_assert_eq(drain_events(ev, 2), 1);
+	cr_assert_eq(ev[0].punch.proto, IPPROTO_TCP);
+	cr_assert_eq(ev[0].punch.svc_port, KMT_BE16(45000));
+	cr_assert_eq(ev[0].punch.remote_port, KMT_BE16(443));
+	player_pkt(&p);
+	p.l4 = IPPROTO_TCP;
+	p.sport = 443;
+	p.dport = 45000;
+	p.tcp_flags = 0x12;
+	kmt_pkt_payload_fill(&p, 0);
+	send_expect(&p, if0, XDP_TX, KM_R_FWD_PUNCH, &r);
+	expect_encap(&r, &p, BE_TX, 45000, 0);
+	/* the same ports over UDP are another flow */
+	p.l4 = IPPROTO_UDP;
+	send_expect(&p, if0, XDP_DROP, KM_R_DROP_NO_SERVICE, NULL);
+}
+
 Test(flows, punch_idle_expiry, .description = "a punch idle past punch_idle_ns is removed and the port closes")
 {
 	struct km_punch v;
@@ -439,6 +474,55 @@ Test(flows, punch_not_rate_limited, .description = "punched flows are not rate l
 	for (int i = 0; i < 5; i++)
 		send_expect(&p, if0, XDP_TX, KM_R_FWD_PUNCH, NULL);
 	cr_assert_eq(map_count(KM_MAP_RL_SRC), 0);
+}
+
+Test(flows, events_full_ring_counted, .description = "events that do not fit the ring buffer are counted as lost, never block forwarding")
+{
+	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 1000) };
+	/* each event takes 56 bytes + an 8-byte header: 4096 fill the ring */
+	const int sources = KM_EVENTS_BYTES / 64 + 500;
+	static struct km_event ev[KM_EVENTS_BYTES / 64 + 600];
+	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
+	__u64 lost, added;
+	struct kmt_pkt p;
+	int n, len;
+
+	/* one bucket per address, so each source is a new block */
+	set_cfg(per_source_cfg);
+	set_limits(ID_SVC1_UDP, &cfg);
+	player_pkt(&p);
+	for (int i = 0; i < sources; i++) {
+		p.ip.saddr = KMT_IP4(198, 18 + (i >> 16 & 1), i >> 8 & 255,
+				     i & 255);
+		len = kmt_pkt_build(&p, in, sizeof(in));
+		cr_assert_gt(len, 0);
+		for (int k = 0; k < 2; k++) {
+			struct kmt_xdp_run run = { .in = in,
+						   .in_len = (size_t)len,
+						   .out = out,
+						   .out_cap = sizeof(out),
+						   .ifindex = if0 };
+
+			cr_assert_eq(kmt_env_run(&env, &run), 0);
+			cr_assert_eq(run.retval, k ? XDP_DROP : XDP_TX,
+				     "source %d packet %d: %s", i, k,
+				     xdp_action_name(run.retval));
+		}
+	}
+	added = counter(KM_C_BLOCK_ADDED);
+	lost = counter(KM_C_EVENT_LOST);
+	cr_assert_eq(added, (__u64)sources, "%llu blocks for %d sources",
+		     (unsigned long long)added, sources);
+	n = kmt_events(&env, ev, sizeof(ev) / sizeof(ev[0]));
+	cr_assert_gt(n, 0);
+	cr_assert_gt(lost, 0, "a full ring must count lost events");
+	cr_assert_eq((__u64)n + lost, added, "%d read + %llu lost != %llu",
+		     n, (unsigned long long)lost, (unsigned long long)added);
+	/* once drained, events flow again */
+	send_fwd(PLAYER, 1);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	cr_assert_eq(kmt_events(&env, ev, 4), 1);
+	cr_assert_eq(counter(KM_C_EVENT_LOST), lost);
 }
 
 /* ---- ICMP ---- */
