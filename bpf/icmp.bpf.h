@@ -70,11 +70,11 @@ static __always_inline int km_icmp(struct xdp_md *ctx, struct km_pkt *p,
 	r = km_check_source(p);
 	if (r != KM_CONTINUE)
 		return r;
-	if (!km_is_allowed(p)) {
-		id = sa->icmp_service_id;
-		sc = bpf_map_lookup_elem(&km_svc_cfg, &id);
-		if (!sc)
-			return KM_R_DROP_INTERNAL;
+	id = sa->icmp_service_id;
+	sc = bpf_map_lookup_elem(&km_svc_cfg, &id);
+	if (!sc)
+		return KM_R_DROP_INTERNAL;
+	if (km_limit_on(&sc->icmp) && !km_is_allowed(p)) {
 		r = km_limit_prefix(p, id, KM_RL_KIND_ICMP, &sc->icmp, NULL);
 		if (r != KM_CONTINUE)
 			return r;

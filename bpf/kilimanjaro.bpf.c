@@ -61,7 +61,7 @@ static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
 	v = km_validated_get(p, id);
 	if (v)
 		r = km_limit_validated(p, v, &sc->validated, id);
-	else if (!km_is_allowed(p))
+	else if (km_unvalidated_limited(sc) && !km_is_allowed(p))
 		r = km_limit_prefix(p, id, KM_RL_KIND_SERVICE,
 				    &sc->unvalidated, &sc->total);
 	if (r != KM_CONTINUE)

@@ -34,6 +34,13 @@ static __always_inline int km_limit_on(const struct km_limit *l)
 	return l->pps || l->bps;
 }
 
+/* Whether unvalidated traffic of the service has any limit: without one
+ * the allow list cannot change the verdict and is not looked up. */
+static __always_inline int km_unvalidated_limited(const struct km_svc_cfg *sc)
+{
+	return km_limit_on(&sc->unvalidated) || km_limit_on(&sc->total);
+}
+
 /* Byte bursts are clamped so burst * 1e9 stays within 64 bits. */
 #define KM_BURST_BYTES_MAX (1ULL << 34)
 
