@@ -71,6 +71,10 @@ int cli_resolve_pin_root(struct cli_ctx *c);
  * there is none. */
 int cli_open_maps(struct cli_ctx *c, struct km_maps *m);
 
+/* "" or a hint that /sys/fs/bpf is no bpffs here (ip netns exec), for
+ * messages about a path under it. */
+const char *cli_bpffs_hint(const char *path);
+
 /* ---- output ---- */
 const char *cli_proto_name(uint8_t proto);
 char *cli_addr(char buf[16], uint32_t addr_be);

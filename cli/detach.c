@@ -75,15 +75,15 @@ int cmd_detach(struct cli_ctx *c, int argc, char **argv)
 	if (r)
 		return r;
 	if (access(c->pin_root, F_OK))
-		return km_log_errno(-ENOENT, "detach: nothing attached at %s",
-				    c->pin_root);
+		return km_log_errno(-ENOENT, "detach: nothing attached at %s%s",
+				    c->pin_root, cli_bpffs_hint(c->pin_root));
 	r = detach_link(c->pin_root, &had_link);
 	r = r ?: unpin_maps(c->pin_root, &removed);
 	if (r)
 		return r;
 	if (!had_link && !removed)
-		return km_log_errno(-ENOENT, "detach: nothing attached at %s",
-				    c->pin_root);
+		return km_log_errno(-ENOENT, "detach: nothing attached at %s%s",
+				    c->pin_root, cli_bpffs_hint(c->pin_root));
 	/* Leave the directory when something else lives in it. */
 	if (rmdir(c->pin_root) && errno != ENOTEMPTY)
 		km_warn("%s: cannot remove: %s", c->pin_root, strerror(errno));

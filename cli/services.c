@@ -11,24 +11,24 @@
 #include "lib/log.h"
 
 static const char usage[] =
-	"usage: kilimanjaro services [list]\n"
-	"       kilimanjaro services add PROTO ADDR:PORT backend BACKEND[:PORT]\n"
-	"                                [LIMITS] [--a2s]\n"
-	"       kilimanjaro services del PROTO ADDR:PORT [--force]\n"
-	"\n"
-	"PROTO is udp or tcp. A backend port rewrites the destination port.\n"
-	"LIMITS (0 or absent = unlimited) for sources not yet validated, per\n"
-	"source prefix:\n"
-	"  --pps N  --burst-packets N (or --burst)\n"
-	"  --bytes-per-s N (or --bps; bytes, not bits)  --burst-bytes N\n"
-	"  --block-s SECONDS (refuse the source that long after it exceeds)\n"
-	"The same with the prefix --validated- (per validated player),\n"
-	"--total- (the whole service, all unvalidated sources together) and\n"
-	"--icmp- (echo requests, per source prefix), e.g. --total-pps 50000.\n"
-	"A burst left out is one second's worth of its rate. --a2s marks the\n"
-	"service for A2S query caching.\n"
-	"Entries added here have origin \"cli\" and survive config reloads;\n"
-	"deleting one of another origin needs --force.\n";
+    "usage: kilimanjaro services [list]\n"
+    "       kilimanjaro services add PROTO ADDR:PORT backend BACKEND[:PORT]\n"
+    "                                [LIMITS] [--a2s]\n"
+    "       kilimanjaro services del PROTO ADDR:PORT [--force]\n"
+    "\n"
+    "PROTO is udp or tcp. A backend port rewrites the destination port.\n"
+    "LIMITS (0 or absent = unlimited) for sources not yet validated, per\n"
+    "source prefix:\n"
+    "  --pps N  --burst-packets N (or --burst)\n"
+    "  --bytes-per-s N (or --bps; bytes, not bits)  --burst-bytes N\n"
+    "  --block-s SECONDS (refuse the source that long after it exceeds)\n"
+    "The same with the prefix --validated- (per validated player),\n"
+    "--total- (the whole service, all unvalidated sources together) and\n"
+    "--icmp- (echo requests, per source prefix), e.g. --total-pps 50000.\n"
+    "A burst left out is one second's worth of its rate. --a2s marks the\n"
+    "service for A2S query caching.\n"
+    "Entries added here have origin \"cli\" and survive config reloads;\n"
+    "deleting one of another origin needs --force.\n";
 
 #define N_CLASSES 4
 #define N_FIELDS 7 /* five fields, two of them with a short alias */

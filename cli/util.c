@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <linux/magic.h>
 
 #include "lib/log.h"
 
@@ -294,6 +297,17 @@ static bool ifname_ok(const char *s)
 	       strcmp(s, ".") && strcmp(s, "..");
 }
 
+const char *cli_bpffs_hint(const char *path)
+{
+	struct statfs st;
+
+	if (strncmp(path, "/sys/fs/bpf", 11) ||
+	    (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC))
+		return "";
+	return "; no bpffs is mounted at /sys/fs/bpf here (in `ip netns exec`? "
+	       "use nsenter --net=/var/run/netns/NAME)";
+}
+
 /* The only directory under CLI_PIN_BASE, when there is exactly one. */
 static int only_pin_root(char *out, size_t len)
 {
@@ -306,8 +320,8 @@ static int only_pin_root(char *out, size_t len)
 		return km_log_errno(
 		    -ENOENT,
 		    "nothing loaded: %s does not exist (name the interface "
-		    "with -i or the directory with --pin-root)",
-		    CLI_PIN_BASE);
+		    "with -i or the directory with --pin-root)%s",
+		    CLI_PIN_BASE, cli_bpffs_hint(CLI_PIN_BASE));
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
 			continue;
@@ -318,8 +332,8 @@ static int only_pin_root(char *out, size_t len)
 	closedir(d);
 	if (n == 0)
 		return km_log_errno(-ENOENT,
-				    "nothing loaded: no pin root under %s",
-				    CLI_PIN_BASE);
+				    "nothing loaded: no pin root under %s%s",
+				    CLI_PIN_BASE, cli_bpffs_hint(CLI_PIN_BASE));
 	if (n > 1)
 		return km_log_errno(
 		    -EINVAL,
@@ -364,8 +378,9 @@ int cli_open_maps(struct cli_ctx *c, struct km_maps *m)
 		return r;
 	snprintf(path, sizeof(path), "%s/%s", c->pin_root, KM_MAP_CONFIG);
 	if (stat(path, &st))
-		return km_log_errno(-ENOENT, "nothing loaded at %s (no %s pin)",
-				    c->pin_root, KM_MAP_CONFIG);
+		return km_log_errno(
+		    -ENOENT, "nothing loaded at %s (no %s pin)%s", c->pin_root,
+		    KM_MAP_CONFIG, cli_bpffs_hint(c->pin_root));
 	return km_maps_open_pinned(m, c->pin_root);
 }
 
