@@ -64,4 +64,11 @@ static __always_inline __u64 km_pkt_now_coarse(struct km_pkt *p)
 	return p->now;
 }
 
+/* now - then > span, for stamps that may lie ahead of now (a coarse or a
+ * test clock) and spans up to ~0 ("never"). */
+static __always_inline int km_older_than(__u64 now, __u64 then, __u64 span)
+{
+	return now > then && now - then > span;
+}
+
 #endif /* KM_PKT_BPF_H */

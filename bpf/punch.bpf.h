@@ -23,7 +23,7 @@
 
 static __always_inline void km_touch(__u64 *last_seen, __u64 now)
 {
-	if (now >= *last_seen + KM_TOUCH_NS)
+	if (km_older_than(now, *last_seen, KM_TOUCH_NS - 1))
 		*last_seen = now;
 }
 
@@ -48,16 +48,17 @@ static __always_inline int km_punch_in(struct xdp_md *ctx, struct km_pkt *p)
 	if (!pu)
 		return KM_R_DROP_NO_SERVICE;
 	km_pkt_now_coarse(p);
-	if (idle && p->now > pu->last_seen_ns + idle) {
+	if (idle && km_older_than(p->now, pu->last_seen_ns, idle)) {
 		bpf_map_delete_elem(&km_punches, &k);
 		km_count(KM_C_PUNCH_EXPIRED);
 		return KM_R_DROP_NO_SERVICE;
 	}
-	km_touch(&pu->last_seen_ns, p->now);
-	backend = pu->backend;
 	r = km_check_source(p);
 	if (r != KM_CONTINUE)
 		return r;
+	/* Only traffic that goes through keeps the flow alive. */
+	km_touch(&pu->last_seen_ns, p->now);
+	backend = pu->backend;
 	return km_encap(ctx, p, backend, 0, KM_R_FWD_PUNCH);
 }
 

@@ -183,7 +183,7 @@ static __always_inline struct km_validated *km_validated_get(struct km_pkt *p,
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (!v || !idle)
 		return v;
-	if (km_pkt_now(p) <= v->last_seen_ns + idle)
+	if (!km_older_than(km_pkt_now(p), v->last_seen_ns, idle))
 		return v;
 	bpf_map_delete_elem(&km_validated, &k);
 	km_count(KM_C_VALIDATED_EXPIRED);
