@@ -39,8 +39,8 @@ struct edge_case {
 	unsigned int reason;
 	enum out_kind out;
 	uint32_t backend; /* OUT_ENCAP */
-	uint16_t dport;   /* OUT_ENCAP: inner destination port after rewrite */
-	int egress;       /* OUT_ENCAP/OUT_DECAP: 0 e0, 1 e1 */
+	uint16_t dport;	  /* OUT_ENCAP: inner destination port after rewrite */
+	int egress;	  /* OUT_ENCAP/OUT_DECAP: 0 e0, 1 e1 */
 	void (*check)(const struct kmt_pkt *in, const struct res *r);
 };
 
@@ -74,12 +74,12 @@ static void run_case(const struct edge_case *c)
 
 TestSuite(edge, .init = world_setup, .fini = world_teardown, .timeout = 30);
 
-#define EDGE_CASE(name, ...)                                                 \
-	static const struct edge_case case_##name = { __VA_ARGS__ };         \
-	Test(edge, name)                                                     \
-	{                                                                    \
-		cr_log_info("%s: %s", #name, case_##name.what);              \
-		run_case(&case_##name);                                      \
+#define EDGE_CASE(name, ...)                                                   \
+	static const struct edge_case case_##name = {__VA_ARGS__};             \
+	Test(edge, name)                                                       \
+	{                                                                      \
+		cr_log_info("%s: %s", #name, case_##name.what);                \
+		run_case(&case_##name);                                        \
 	}
 
 /* ---- packet edits ---- */
@@ -100,7 +100,7 @@ static void p_ipv6(struct kmt_pkt *p)
 static void p_vlan(struct kmt_pkt *p)
 {
 	/* 802.1Q tag, then an IPv4 header the program must not parse */
-	static const uint8_t tag_and_ip[] = { 0x00, 0x05, 0x08, 0x00, 0x45 };
+	static const uint8_t tag_and_ip[] = {0x00, 0x05, 0x08, 0x00, 0x45};
 
 	p->eth_type = ETH_P_8021Q;
 	p->payload_len = 0;
@@ -474,20 +474,21 @@ static void p_decap_tcp(struct kmt_pkt *p)
 
 static void s_block_player(void)
 {
-	cr_assert_eq(kmt_block_add(&env, PLAYER, KMT_T0 + 10 * SEC_NS,
-				   KM_ORIGIN_CLI), 0);
+	cr_assert_eq(
+	    kmt_block_add(&env, PLAYER, KMT_T0 + 10 * SEC_NS, KM_ORIGIN_CLI),
+	    0);
 }
 
 static void s_block_player_expired(void)
 {
-	cr_assert_eq(kmt_block_add(&env, PLAYER, KMT_T0 - 1, KM_ORIGIN_CLI),
-		     0);
+	cr_assert_eq(kmt_block_add(&env, PLAYER, KMT_T0 - 1, KM_ORIGIN_CLI), 0);
 }
 
 static void s_block_player2(void)
 {
-	cr_assert_eq(kmt_block_add(&env, PLAYER2, KMT_T0 + 10 * SEC_NS,
-				   KM_ORIGIN_CLI), 0);
+	cr_assert_eq(
+	    kmt_block_add(&env, PLAYER2, KMT_T0 + 10 * SEC_NS, KM_ORIGIN_CLI),
+	    0);
 }
 
 static void s_deny_player32(void)
@@ -502,20 +503,20 @@ static void s_deny_0(void)
 
 static void s_deny_198_8(void)
 {
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(198, 0, 0, 0),
-				    8), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(198, 0, 0, 0), 8), 0);
 }
 
 static void s_deny_197_8(void)
 {
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(197, 0, 0, 0),
-				    8), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(197, 0, 0, 0), 8), 0);
 }
 
 static void s_deny_24(void)
 {
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A,
-				    KMT_IP4(198, 19, 0, 0), 24), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(198, 19, 0, 0), 24), 0);
 }
 
 static void p_from_far(struct kmt_pkt *p)
@@ -541,24 +542,26 @@ static void p_from_player2(struct kmt_pkt *p)
 static void s_deny_24_swapped(void)
 {
 	/* PLAYER's /24 written in the wrong byte order must match nothing */
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(0, 0, 19, 198),
-				    24), 0);
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(7, 0, 19, 198),
-				    32), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(0, 0, 19, 198), 24), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_DENY_A, KMT_IP4(7, 0, 19, 198), 32), 0);
 }
 
 static void s_deny_and_allow(void)
 {
 	s_deny_24();
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_ALLOW_A,
-				    KMT_IP4(198, 19, 0, 0), 24), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_ALLOW_A, KMT_IP4(198, 19, 0, 0), 24),
+	    0);
 }
 
 static void s_block_and_allow(void)
 {
 	s_block_player();
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_ALLOW_A,
-				    KMT_IP4(198, 19, 0, 0), 24), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_ALLOW_A, KMT_IP4(198, 19, 0, 0), 24),
+	    0);
 }
 
 static void s_deny_b_only(void)
@@ -650,10 +653,11 @@ static void c_validated(const struct kmt_pkt *in, const struct res *r)
 
 static void c_punch_tcp(const struct kmt_pkt *in, const struct res *r)
 {
-	struct km_punch_key k = { .proto = IPPROTO_TCP, .svc_addr = SVC1,
-				  .remote = PLAYER,
-				  .svc_port = KMT_BE16(45000),
-				  .remote_port = KMT_BE16(40000) };
+	struct km_punch_key k = {.proto = IPPROTO_TCP,
+				 .svc_addr = SVC1,
+				 .remote = PLAYER,
+				 .svc_port = KMT_BE16(45000),
+				 .remote_port = KMT_BE16(40000)};
 	struct km_punch v;
 
 	(void)in;
@@ -687,12 +691,10 @@ static void c_a2s_none(const struct kmt_pkt *in, const struct res *r)
 /* ---- the table ---- */
 
 /* Not IPv4 */
-EDGE_CASE(arp_passes, "ARP goes to the kernel untouched",
-	  .packet = p_arp, .action = XDP_PASS, .reason = KM_R_PASS_NOT_IPV4,
-	  .out = OUT_SAME)
-EDGE_CASE(ipv6_passes, "IPv6 goes to the kernel untouched",
-	  .packet = p_ipv6, .action = XDP_PASS, .reason = KM_R_PASS_NOT_IPV4,
-	  .out = OUT_SAME)
+EDGE_CASE(arp_passes, "ARP goes to the kernel untouched", .packet = p_arp,
+	  .action = XDP_PASS, .reason = KM_R_PASS_NOT_IPV4, .out = OUT_SAME)
+EDGE_CASE(ipv6_passes, "IPv6 goes to the kernel untouched", .packet = p_ipv6,
+	  .action = XDP_PASS, .reason = KM_R_PASS_NOT_IPV4, .out = OUT_SAME)
 EDGE_CASE(vlan_passes, "an 802.1Q frame is not parsed as IPv4",
 	  .packet = p_vlan, .action = XDP_PASS, .reason = KM_R_PASS_NOT_IPV4,
 	  .out = OUT_SAME)
@@ -706,15 +708,16 @@ EDGE_CASE(ip_header_cut, "19 bytes of IPv4 header is truncated",
 	  .packet = p_ip_cut, .action = XDP_DROP, .reason = KM_R_DROP_TRUNCATED)
 EDGE_CASE(bad_version, "version 6 inside an IPv4 ethertype is bad IP",
 	  .packet = p_version6, .action = XDP_DROP, .reason = KM_R_DROP_BAD_IP)
-EDGE_CASE(bad_ihl, "IHL 4 is bad IP",
-	  .packet = p_ihl4, .action = XDP_DROP, .reason = KM_R_DROP_BAD_IP)
+EDGE_CASE(bad_ihl, "IHL 4 is bad IP", .packet = p_ihl4, .action = XDP_DROP,
+	  .reason = KM_R_DROP_BAD_IP)
 EDGE_CASE(bad_ihl_to_edge, "IHL 4 is bad IP whatever the destination",
 	  .packet = p_ihl4_edge, .action = XDP_DROP, .reason = KM_R_DROP_BAD_IP)
 EDGE_CASE(tot_len_below_header, "tot_len smaller than the header is bad IP",
 	  .packet = p_totlen_small, .action = XDP_DROP,
 	  .reason = KM_R_DROP_BAD_IP)
 EDGE_CASE(tot_len_beyond_frame, "tot_len one byte past the frame is bad IP",
-	  .packet = p_totlen_big, .action = XDP_DROP, .reason = KM_R_DROP_BAD_IP)
+	  .packet = p_totlen_big, .action = XDP_DROP,
+	  .reason = KM_R_DROP_BAD_IP)
 EDGE_CASE(options_to_service, "IP options towards a service are dropped",
 	  .packet = p_options, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IP_OPTIONS, .check = c_nothing_learned)
@@ -724,64 +727,80 @@ EDGE_CASE(options_to_edge, "IP options to the edge go to the kernel",
 EDGE_CASE(options_not_ours, "IP options elsewhere go to the kernel",
 	  .packet = p_options_not_ours, .action = XDP_PASS,
 	  .reason = KM_R_PASS_NOT_OURS, .out = OUT_SAME)
-EDGE_CASE(fragment_mf_to_service, "a first fragment (MF) to a service is dropped",
-	  .packet = p_frag_mf, .action = XDP_DROP, .reason = KM_R_DROP_FRAGMENT)
-EDGE_CASE(fragment_offset_to_service, "a later fragment to a service is dropped",
-	  .packet = p_frag_offset, .action = XDP_DROP,
-	  .reason = KM_R_DROP_FRAGMENT)
+EDGE_CASE(fragment_mf_to_service,
+	  "a first fragment (MF) to a service is dropped", .packet = p_frag_mf,
+	  .action = XDP_DROP, .reason = KM_R_DROP_FRAGMENT)
+EDGE_CASE(fragment_offset_to_service,
+	  "a later fragment to a service is dropped", .packet = p_frag_offset,
+	  .action = XDP_DROP, .reason = KM_R_DROP_FRAGMENT)
 EDGE_CASE(fragment_to_edge, "a fragment to the edge goes to the kernel",
 	  .packet = p_frag_edge, .action = XDP_PASS, .reason = KM_R_PASS_EDGE,
 	  .out = OUT_SAME)
-EDGE_CASE(fragment_to_edge_blocked, "a fragment to the edge from a blocked source is dropped",
+EDGE_CASE(fragment_to_edge_blocked,
+	  "a fragment to the edge from a blocked source is dropped",
 	  .setup = s_block_player, .packet = p_frag_edge, .action = XDP_DROP,
 	  .reason = KM_R_DROP_BLOCKED)
-EDGE_CASE(fragment_to_edge_denied, "a fragment to the edge from a denied source is dropped",
+EDGE_CASE(fragment_to_edge_denied,
+	  "a fragment to the edge from a denied source is dropped",
 	  .setup = s_deny_player32, .packet = p_frag_edge, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
-EDGE_CASE(df_is_not_a_fragment, "DF alone is forwarded",
-	  .packet = p_df, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
-	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 27015)
+EDGE_CASE(df_is_not_a_fragment, "DF alone is forwarded", .packet = p_df,
+	  .action = XDP_TX, .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP,
+	  .backend = BE_TX, .dport = 27015)
 EDGE_CASE(udp_truncated, "4 bytes of UDP header to a service is truncated",
-	  .packet = p_udp_cut, .action = XDP_DROP, .reason = KM_R_DROP_TRUNCATED)
+	  .packet = p_udp_cut, .action = XDP_DROP,
+	  .reason = KM_R_DROP_TRUNCATED)
 EDGE_CASE(tcp_truncated, "12 bytes of TCP header to a service is truncated",
-	  .packet = p_tcp_cut, .action = XDP_DROP, .reason = KM_R_DROP_TRUNCATED)
+	  .packet = p_tcp_cut, .action = XDP_DROP,
+	  .reason = KM_R_DROP_TRUNCATED)
 EDGE_CASE(icmp_truncated, "4 bytes of ICMP header to a service is truncated",
 	  .packet = p_icmp_cut, .action = XDP_DROP,
 	  .reason = KM_R_DROP_TRUNCATED)
 
 /* Player -> service */
-EDGE_CASE(udp_forward_tx, "UDP to a service: IPIP to its backend, XDP_TX on the ingress interface",
-	  .action = XDP_TX, .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP,
-	  .backend = BE_TX, .dport = 27015, .check = c_svc_fwd)
-EDGE_CASE(udp_port_rewrite, "UDP with port rewrite: inner port and checksum rewritten",
+EDGE_CASE(
+    udp_forward_tx,
+    "UDP to a service: IPIP to its backend, XDP_TX on the ingress interface",
+    .action = XDP_TX, .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP,
+    .backend = BE_TX, .dport = 27015, .check = c_svc_fwd)
+EDGE_CASE(udp_port_rewrite,
+	  "UDP with port rewrite: inner port and checksum rewritten",
 	  .packet = p_rw, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 28016)
-EDGE_CASE(udp_csum_zero_stays_zero, "UDP without checksum keeps checksum 0 through a port rewrite",
+EDGE_CASE(udp_csum_zero_stays_zero,
+	  "UDP without checksum keeps checksum 0 through a port rewrite",
 	  .packet = p_rw_csum0, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 28016)
-EDGE_CASE(udp_rewrite_csum_ffff, "a rewritten UDP checksum that computes to 0 is sent as 0xffff",
+EDGE_CASE(udp_rewrite_csum_ffff,
+	  "a rewritten UDP checksum that computes to 0 is sent as 0xffff",
 	  .packet = p_rw_csum_ffff, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP, .backend = BE_TX,
 	  .dport = 28016)
-EDGE_CASE(tcp_port_rewrite, "TCP with port rewrite: inner port and checksum rewritten",
+EDGE_CASE(tcp_port_rewrite,
+	  "TCP with port rewrite: inner port and checksum rewritten",
 	  .packet = p_tcp, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 28015)
-EDGE_CASE(forward_keeps_tos_df_ttl, "TOS and DF reach the outer header; inner TTL untouched",
+EDGE_CASE(forward_keeps_tos_df_ttl,
+	  "TOS and DF reach the outer header; inner TTL untouched",
 	  .packet = p_tos_df, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 27015)
-EDGE_CASE(ethernet_padding_trimmed, "Ethernet padding after tot_len is not tunnelled",
-	  .packet = p_padded, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
-	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 27015)
-EDGE_CASE(forward_redirect, "backend behind another interface: XDP_REDIRECT with its MACs",
+EDGE_CASE(ethernet_padding_trimmed,
+	  "Ethernet padding after tot_len is not tunnelled", .packet = p_padded,
+	  .action = XDP_TX, .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP,
+	  .backend = BE_TX, .dport = 27015)
+EDGE_CASE(forward_redirect,
+	  "backend behind another interface: XDP_REDIRECT with its MACs",
 	  .packet = p_svc2, .action = XDP_REDIRECT, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_RD, .dport = 27015, .egress = 1)
 EDGE_CASE(forward_redirect_from_e1, "ingress e1, backend via e0: XDP_REDIRECT",
 	  .ingress = 1, .action = XDP_REDIRECT, .reason = KM_R_FWD_SERVICE,
 	  .out = OUT_ENCAP, .backend = BE_TX, .dport = 27015)
-EDGE_CASE(forward_no_route, "no route to the backend: the kernel gets the untouched packet",
+EDGE_CASE(forward_no_route,
+	  "no route to the backend: the kernel gets the untouched packet",
 	  .packet = p_svc3, .action = XDP_PASS, .reason = KM_R_PASS_FIB,
 	  .out = OUT_SAME)
-EDGE_CASE(forward_too_big, "IPIP would exceed the egress MTU: dropped as too big",
+EDGE_CASE(forward_too_big,
+	  "IPIP would exceed the egress MTU: dropped as too big",
 	  .packet = p_too_big, .action = XDP_DROP, .reason = KM_R_DROP_TOO_BIG)
 EDGE_CASE(forward_fits_mtu, "IPIP exactly at the egress MTU is forwarded",
 	  .packet = p_fits, .action = XDP_TX, .reason = KM_R_FWD_SERVICE,
@@ -817,25 +836,29 @@ EDGE_CASE(edge_denied, "a denied source cannot reach the edge",
 	  .setup = s_deny_player32, .packet = p_edge, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
 EDGE_CASE(edge_block_expired, "an expired block no longer applies to the edge",
-	  .setup = s_block_player_expired, .packet = p_edge,
-	  .action = XDP_PASS, .reason = KM_R_PASS_EDGE, .out = OUT_SAME,
-	  .check = c_block_expired)
+	  .setup = s_block_player_expired, .packet = p_edge, .action = XDP_PASS,
+	  .reason = KM_R_PASS_EDGE, .out = OUT_SAME, .check = c_block_expired)
 
 /* ICMP to a service */
-EDGE_CASE(icmp_echo_answered, "echo request to a service address is answered by the edge",
+EDGE_CASE(icmp_echo_answered,
+	  "echo request to a service address is answered by the edge",
 	  .packet = p_echo, .action = XDP_TX, .reason = KM_R_TX_ICMP_ECHO,
 	  .out = OUT_ECHO, .check = c_echo)
-EDGE_CASE(icmp_echo_padded, "echo request with Ethernet padding: reply without it",
+EDGE_CASE(icmp_echo_padded,
+	  "echo request with Ethernet padding: reply without it",
 	  .packet = p_echo_padded, .action = XDP_TX,
 	  .reason = KM_R_TX_ICMP_ECHO, .out = OUT_ECHO)
-EDGE_CASE(icmp_echo_off, "with echo answering off, echo to a service is dropped (operator reading)",
-	  .setup = s_echo_off, .packet = p_echo, .action = XDP_DROP,
-	  .reason = KM_R_DROP_ICMP)
+EDGE_CASE(
+    icmp_echo_off,
+    "with echo answering off, echo to a service is dropped (operator reading)",
+    .setup = s_echo_off, .packet = p_echo, .action = XDP_DROP,
+    .reason = KM_R_DROP_ICMP)
 EDGE_CASE(icmp_timestamp_dropped, "ICMP timestamp to a service is dropped",
 	  .packet = p_icmp_timestamp, .action = XDP_DROP,
 	  .reason = KM_R_DROP_ICMP)
 EDGE_CASE(icmp_unreach_dropped, "ICMP unreachable to a service is dropped",
-	  .packet = p_icmp_unreach, .action = XDP_DROP, .reason = KM_R_DROP_ICMP)
+	  .packet = p_icmp_unreach, .action = XDP_DROP,
+	  .reason = KM_R_DROP_ICMP)
 EDGE_CASE(icmp_echo_reply_dropped, "an echo reply to a service is dropped",
 	  .packet = p_echo_reply_in, .action = XDP_DROP,
 	  .reason = KM_R_DROP_ICMP)
@@ -844,35 +867,42 @@ EDGE_CASE(icmp_echo_blocked, "a blocked source gets no echo reply",
 	  .reason = KM_R_DROP_BLOCKED)
 
 /* Backend -> edge (IPIP) */
-EDGE_CASE(decap_to_player, "backend reply: decapsulated, sent to the player, player validated",
+EDGE_CASE(decap_to_player,
+	  "backend reply: decapsulated, sent to the player, player validated",
 	  .packet = p_decap, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
 	  .out = OUT_DECAP, .check = c_validated)
-EDGE_CASE(decap_keeps_inner_header, "decap leaves the inner TOS, TTL and DF as the backend sent them",
+EDGE_CASE(decap_keeps_inner_header,
+	  "decap leaves the inner TOS, TTL and DF as the backend sent them",
 	  .packet = p_decap_tos, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
 	  .out = OUT_DECAP)
 EDGE_CASE(decap_redirect, "player behind the other interface: XDP_REDIRECT",
 	  .packet = p_decap_e1, .action = XDP_REDIRECT,
 	  .reason = KM_R_FWD_DECAP, .out = OUT_DECAP, .egress = 1)
-EDGE_CASE(decap_no_route, "no route to the player: the kernel gets the untouched packet",
-	  .packet = p_decap_nowhere, .action = XDP_PASS, .reason = KM_R_PASS_FIB,
-	  .out = OUT_SAME)
-EDGE_CASE(decap_not_backend, "IPIP from an address that is no backend is dropped",
+EDGE_CASE(decap_no_route,
+	  "no route to the player: the kernel gets the untouched packet",
+	  .packet = p_decap_nowhere, .action = XDP_PASS,
+	  .reason = KM_R_PASS_FIB, .out = OUT_SAME)
+EDGE_CASE(decap_not_backend,
+	  "IPIP from an address that is no backend is dropped",
 	  .packet = p_decap_not_backend, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IPIP_NOT_BACKEND, .check = c_nothing_learned)
 EDGE_CASE(decap_from_player, "IPIP from a player address is dropped",
 	  .packet = p_decap_player_src, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IPIP_NOT_BACKEND, .check = c_nothing_learned)
-EDGE_CASE(decap_not_to_edge, "IPIP to an address that is not the edge is not ours",
+EDGE_CASE(decap_not_to_edge,
+	  "IPIP to an address that is not the edge is not ours",
 	  .packet = p_decap_not_edge, .action = XDP_PASS,
 	  .reason = KM_R_PASS_NOT_OURS, .out = OUT_SAME,
 	  .check = c_nothing_learned)
-EDGE_CASE(decap_to_service_addr, "IPIP aimed at a service address is dropped as no service",
+EDGE_CASE(decap_to_service_addr,
+	  "IPIP aimed at a service address is dropped as no service",
 	  .packet = p_decap_to_svc, .action = XDP_DROP,
 	  .reason = KM_R_DROP_NO_SERVICE, .check = c_nothing_learned)
 EDGE_CASE(decap_inner_not_service, "inner source no service address: dropped",
 	  .packet = p_decap_inner_unknown, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IPIP_BAD_INNER, .check = c_nothing_learned)
-EDGE_CASE(decap_inner_other_backend, "inner source a service of another backend: dropped",
+EDGE_CASE(decap_inner_other_backend,
+	  "inner source a service of another backend: dropped",
 	  .packet = p_decap_inner_other_be, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IPIP_BAD_INNER, .check = c_nothing_learned)
 EDGE_CASE(decap_inner_is_player, "inner source a player address: dropped",
@@ -887,16 +917,18 @@ EDGE_CASE(decap_inner_bad_version, "inner version 6: dropped",
 EDGE_CASE(decap_inner_bad_len, "inner tot_len past the outer payload: dropped",
 	  .packet = p_decap_inner_totlen, .action = XDP_DROP,
 	  .reason = KM_R_DROP_IPIP_BAD_INNER, .check = c_nothing_learned)
-EDGE_CASE(decap_outer_fragment, "an IPIP fragment to the edge goes to the kernel",
+EDGE_CASE(decap_outer_fragment,
+	  "an IPIP fragment to the edge goes to the kernel",
 	  .packet = p_decap_outer_frag, .action = XDP_PASS,
 	  .reason = KM_R_PASS_EDGE, .out = OUT_SAME, .check = c_nothing_learned)
-EDGE_CASE(decap_tcp_punch, "TCP from a backend port that is no service: forwarded, punch learned",
-	  .packet = p_decap_tcp, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
-	  .out = OUT_DECAP, .check = c_punch_tcp)
+EDGE_CASE(
+    decap_tcp_punch,
+    "TCP from a backend port that is no service: forwarded, punch learned",
+    .packet = p_decap_tcp, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
+    .out = OUT_DECAP, .check = c_punch_tcp)
 /* Block and deny lists (player -> service) */
-EDGE_CASE(blocked, "a blocked source is dropped",
-	  .setup = s_block_player, .action = XDP_DROP,
-	  .reason = KM_R_DROP_BLOCKED, .check = c_svc_drop)
+EDGE_CASE(blocked, "a blocked source is dropped", .setup = s_block_player,
+	  .action = XDP_DROP, .reason = KM_R_DROP_BLOCKED, .check = c_svc_drop)
 EDGE_CASE(block_expired, "an expired block is removed and the packet forwarded",
 	  .setup = s_block_player_expired, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE, .out = OUT_ENCAP, .backend = BE_TX,
@@ -904,15 +936,14 @@ EDGE_CASE(block_expired, "an expired block is removed and the packet forwarded",
 EDGE_CASE(block_other_addr, "a block on a neighbour address does not apply",
 	  .setup = s_block_player2, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)
-EDGE_CASE(deny_0, "deny 0.0.0.0/0 denies everyone",
-	  .setup = s_deny_0, .action = XDP_DROP, .reason = KM_R_DROP_DENIED,
-	  .check = c_svc_drop)
-EDGE_CASE(deny_8, "deny 198.0.0.0/8 denies 198.19.0.7",
-	  .setup = s_deny_198_8, .action = XDP_DROP, .reason = KM_R_DROP_DENIED)
+EDGE_CASE(deny_0, "deny 0.0.0.0/0 denies everyone", .setup = s_deny_0,
+	  .action = XDP_DROP, .reason = KM_R_DROP_DENIED, .check = c_svc_drop)
+EDGE_CASE(deny_8, "deny 198.0.0.0/8 denies 198.19.0.7", .setup = s_deny_198_8,
+	  .action = XDP_DROP, .reason = KM_R_DROP_DENIED)
 EDGE_CASE(deny_8_other, "deny 197.0.0.0/8 does not deny 198.19.0.7",
 	  .setup = s_deny_197_8, .action = XDP_TX, .reason = KM_R_FWD_SERVICE)
-EDGE_CASE(deny_24, "deny 198.19.0.0/24 denies 198.19.0.7",
-	  .setup = s_deny_24, .action = XDP_DROP, .reason = KM_R_DROP_DENIED)
+EDGE_CASE(deny_24, "deny 198.19.0.0/24 denies 198.19.0.7", .setup = s_deny_24,
+	  .action = XDP_DROP, .reason = KM_R_DROP_DENIED)
 EDGE_CASE(deny_24_last_addr, "deny 198.19.0.0/24 denies 198.19.0.255",
 	  .setup = s_deny_24, .packet = p_from_bcast, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
@@ -922,13 +953,14 @@ EDGE_CASE(deny_24_next, "deny 198.19.0.0/24 does not deny 198.19.1.7",
 EDGE_CASE(deny_24_below, "deny 198.19.0.0/24 does not deny 198.18.255.7",
 	  .setup = s_deny_24, .packet = p_from_below, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)
-EDGE_CASE(deny_24_byte_order, "the byte-swapped /24 and /32 of the player deny nothing",
+EDGE_CASE(deny_24_byte_order,
+	  "the byte-swapped /24 and /32 of the player deny nothing",
 	  .setup = s_deny_24_swapped, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)
-EDGE_CASE(deny_32, "deny the player's /32",
-	  .setup = s_deny_player32, .action = XDP_DROP,
-	  .reason = KM_R_DROP_DENIED, .check = c_svc_drop)
-EDGE_CASE(deny_32_neighbour, "deny of the player's /32 does not deny the next address",
+EDGE_CASE(deny_32, "deny the player's /32", .setup = s_deny_player32,
+	  .action = XDP_DROP, .reason = KM_R_DROP_DENIED, .check = c_svc_drop)
+EDGE_CASE(deny_32_neighbour,
+	  "deny of the player's /32 does not deny the next address",
 	  .setup = s_deny_player32, .packet = p_from_player2, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(deny_beats_allow, "deny is checked before allow",
@@ -937,11 +969,13 @@ EDGE_CASE(deny_beats_allow, "deny is checked before allow",
 EDGE_CASE(block_beats_allow, "the block list is checked before allow",
 	  .setup = s_block_and_allow, .action = XDP_DROP,
 	  .reason = KM_R_DROP_BLOCKED)
-EDGE_CASE(inactive_list_ignored, "a deny in the inactive list (b) does not apply",
+EDGE_CASE(inactive_list_ignored,
+	  "a deny in the inactive list (b) does not apply",
 	  .setup = s_deny_b_only, .action = XDP_TX, .reason = KM_R_FWD_SERVICE)
 EDGE_CASE(flipped_list_applies, "after active_lists = 1 the b list applies",
 	  .setup = s_deny_b_flipped, .action = XDP_DROP,
 	  .reason = KM_R_DROP_DENIED)
-EDGE_CASE(flipped_old_list_ignored, "after active_lists = 1 the a list no longer applies",
+EDGE_CASE(flipped_old_list_ignored,
+	  "after active_lists = 1 the a list no longer applies",
 	  .setup = s_deny_a_flipped, .action = XDP_TX,
 	  .reason = KM_R_FWD_SERVICE)

@@ -46,17 +46,23 @@ void world_setup_sized(const struct kmt_map_size *sizes, size_t n)
 	cr_assert_eq(kmt_edge_add(&env, EDGE), 0);
 	cr_assert_eq(kmt_edge_add(&env, EDGE2), 0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC1, 27015, BE_TX, 0,
-				     ID_SVC1_UDP, NULL), 0);
+				     ID_SVC1_UDP, NULL),
+		     0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC1, 27016, BE_TX,
-				     28016, ID_SVC1_UDP_RW, NULL), 0);
+				     28016, ID_SVC1_UDP_RW, NULL),
+		     0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_TCP, SVC1, 27015, BE_TX,
-				     28015, ID_SVC1_TCP, NULL), 0);
+				     28015, ID_SVC1_TCP, NULL),
+		     0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC2, 27015, BE_RD, 0,
-				     ID_SVC2, NULL), 0);
+				     ID_SVC2, NULL),
+		     0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC3, 27015, BE_NR, 0,
-				     ID_SVC3, NULL), 0);
+				     ID_SVC3, NULL),
+		     0);
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC4, 27015, BE_OTHER,
-				     0, ID_SVC4, NULL), 0);
+				     0, ID_SVC4, NULL),
+		     0);
 }
 
 void world_teardown(void)
@@ -91,7 +97,7 @@ void backend_pkt(struct kmt_pkt *p)
 }
 
 static const char *const action_names[] = {
-	"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
+    "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
 };
 
 const char *xdp_action_name(uint32_t a)
@@ -100,35 +106,35 @@ const char *xdp_action_name(uint32_t a)
 }
 
 static const char *const reason_names[KM_R_MAX] = {
-	[KM_R_PASS_NOT_IPV4] = "PASS_NOT_IPV4",
-	[KM_R_PASS_NOT_OURS] = "PASS_NOT_OURS",
-	[KM_R_PASS_EDGE] = "PASS_EDGE",
-	[KM_R_PASS_FIB] = "PASS_FIB",
-	[KM_R_FWD_SERVICE] = "FWD_SERVICE",
-	[KM_R_FWD_PUNCH] = "FWD_PUNCH",
-	[KM_R_FWD_DECAP] = "FWD_DECAP",
-	[KM_R_TX_ICMP_ECHO] = "TX_ICMP_ECHO",
-	[KM_R_DROP_TRUNCATED] = "DROP_TRUNCATED",
-	[KM_R_DROP_BAD_IP] = "DROP_BAD_IP",
-	[KM_R_DROP_IP_OPTIONS] = "DROP_IP_OPTIONS",
-	[KM_R_DROP_FRAGMENT] = "DROP_FRAGMENT",
-	[KM_R_DROP_BLOCKED] = "DROP_BLOCKED",
-	[KM_R_DROP_DENIED] = "DROP_DENIED",
-	[KM_R_DROP_RATELIMIT] = "DROP_RATELIMIT",
-	[KM_R_DROP_RL_BLOCKED] = "DROP_RL_BLOCKED",
-	[KM_R_DROP_SVC_LIMIT] = "DROP_SVC_LIMIT",
-	[KM_R_DROP_NO_SERVICE] = "DROP_NO_SERVICE",
-	[KM_R_DROP_ICMP] = "DROP_ICMP",
-	[KM_R_DROP_IPIP_NOT_BACKEND] = "DROP_IPIP_NOT_BACKEND",
-	[KM_R_DROP_IPIP_BAD_INNER] = "DROP_IPIP_BAD_INNER",
-	[KM_R_DROP_TOO_BIG] = "DROP_TOO_BIG",
-	[KM_R_DROP_INTERNAL] = "DROP_INTERNAL",
+    [KM_R_PASS_NOT_IPV4] = "PASS_NOT_IPV4",
+    [KM_R_PASS_NOT_OURS] = "PASS_NOT_OURS",
+    [KM_R_PASS_EDGE] = "PASS_EDGE",
+    [KM_R_PASS_FIB] = "PASS_FIB",
+    [KM_R_FWD_SERVICE] = "FWD_SERVICE",
+    [KM_R_FWD_PUNCH] = "FWD_PUNCH",
+    [KM_R_FWD_DECAP] = "FWD_DECAP",
+    [KM_R_TX_ICMP_ECHO] = "TX_ICMP_ECHO",
+    [KM_R_DROP_TRUNCATED] = "DROP_TRUNCATED",
+    [KM_R_DROP_BAD_IP] = "DROP_BAD_IP",
+    [KM_R_DROP_IP_OPTIONS] = "DROP_IP_OPTIONS",
+    [KM_R_DROP_FRAGMENT] = "DROP_FRAGMENT",
+    [KM_R_DROP_BLOCKED] = "DROP_BLOCKED",
+    [KM_R_DROP_DENIED] = "DROP_DENIED",
+    [KM_R_DROP_RATELIMIT] = "DROP_RATELIMIT",
+    [KM_R_DROP_RL_BLOCKED] = "DROP_RL_BLOCKED",
+    [KM_R_DROP_SVC_LIMIT] = "DROP_SVC_LIMIT",
+    [KM_R_DROP_NO_SERVICE] = "DROP_NO_SERVICE",
+    [KM_R_DROP_ICMP] = "DROP_ICMP",
+    [KM_R_DROP_IPIP_NOT_BACKEND] = "DROP_IPIP_NOT_BACKEND",
+    [KM_R_DROP_IPIP_BAD_INNER] = "DROP_IPIP_BAD_INNER",
+    [KM_R_DROP_TOO_BIG] = "DROP_TOO_BIG",
+    [KM_R_DROP_INTERNAL] = "DROP_INTERNAL",
 };
 
 const char *reason_name(int r)
 {
-	return r >= 0 && r < KM_R_MAX && reason_names[r] ? reason_names[r] :
-							     "(none)";
+	return r >= 0 && r < KM_R_MAX && reason_names[r] ? reason_names[r]
+							 : "(none)";
 }
 
 void send_pkt(const struct kmt_pkt *p, uint32_t ifindex, struct res *r)
@@ -168,7 +174,8 @@ void send_pkt(const struct kmt_pkt *p, uint32_t ifindex, struct res *r)
 	cr_assert_eq(counted, 1,
 		     "one packet must be counted under exactly one reason, got "
 		     "%d (last %s), action %s",
-		     counted, reason_name(r->reason), xdp_action_name(r->action));
+		     counted, reason_name(r->reason),
+		     xdp_action_name(r->action));
 	cr_assert_eq(r->stats[r->reason].bytes, r->in_len,
 		     "%s counted %llu bytes, the frame has %zu",
 		     reason_name(r->reason),
@@ -303,8 +310,8 @@ void expect_echo_reply(const struct res *r, const struct kmt_pkt *in)
 	cr_assert_gt(r->out[14 + 8], 0, "echo reply TTL 0");
 	cmp = *r;
 	memcpy(got, r->out, r->out_len);
-	memcpy(got + 14 + 4, exp + 14 + 4, 2);   /* id */
-	memcpy(got + 14 + 8, exp + 14 + 8, 1);   /* ttl */
+	memcpy(got + 14 + 4, exp + 14 + 4, 2);	 /* id */
+	memcpy(got + 14 + 8, exp + 14 + 8, 1);	 /* ttl */
 	memcpy(got + 14 + 10, exp + 14 + 10, 2); /* checksum (verified) */
 	memcpy(cmp.out, got, r->out_len);
 	expect_frame(&cmp, exp, (size_t)len);
@@ -336,7 +343,7 @@ void clock_add(uint64_t ns)
 
 int validated_get(uint32_t id, uint32_t player, struct km_validated *v)
 {
-	struct km_validated_key k = { .service_id = id, .player = player };
+	struct km_validated_key k = {.service_id = id, .player = player};
 
 	return bpf_map_lookup_elem(kmt_fd(&env, KM_MAP_VALIDATED), &k, v);
 }

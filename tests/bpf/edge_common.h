@@ -18,9 +18,10 @@
 
 #include "kmtest.h"
 
-#define EDGE KMT_IP4(198, 18, 0, 1)    /* edge address, e0's address */
-#define EDGE2 KMT_IP4(198, 18, 0, 9)   /* second edge address (not outer src) */
-#define SVC1 KMT_IP4(198, 18, 50, 10)  /* UDP 27015 (id 0), UDP 27016 (id 1),
+#define EDGE KMT_IP4(198, 18, 0, 1)  /* edge address, e0's address */
+#define EDGE2 KMT_IP4(198, 18, 0, 9) /* second edge address (not outer src) */
+#define SVC1                                                                   \
+	KMT_IP4(198, 18, 50, 10)       /* UDP 27015 (id 0), UDP 27016 (id 1),  \
 					  TCP 27015 (id 2): backend BE_TX */
 #define SVC2 KMT_IP4(198, 18, 50, 20)  /* UDP 27015 (id 3): backend BE_RD */
 #define SVC3 KMT_IP4(198, 18, 50, 30)  /* UDP 27015 (id 4): backend BE_NR */
@@ -31,7 +32,7 @@
 #define BE_NR KMT_IP4(198, 18, 200, 2) /* no route: PASS_FIB */
 #define NOT_BACKEND KMT_IP4(198, 18, 100, 9)
 #define PLAYER KMT_IP4(198, 19, 0, 7)
-#define PLAYER2 KMT_IP4(198, 19, 0, 8)      /* same /24 as PLAYER */
+#define PLAYER2 KMT_IP4(198, 19, 0, 8)	    /* same /24 as PLAYER */
 #define PLAYER_FAR KMT_IP4(198, 19, 1, 7)   /* next /24 */
 #define PLAYER_E1 KMT_IP4(198, 18, 101, 50) /* a player routed via e1 */
 #define NOWHERE KMT_IP4(198, 18, 200, 7)    /* unrouted player */
@@ -39,7 +40,7 @@
 
 #define ID_SVC1_UDP 0
 #define ID_SVC1_UDP_RW 1 /* 27016 -> 28016 */
-#define ID_SVC1_TCP 2    /* 27015 -> 28015 */
+#define ID_SVC1_TCP 2	 /* 27015 -> 28015 */
 #define ID_SVC2 3
 #define ID_SVC3 4
 #define ID_SVC4 5
@@ -66,8 +67,8 @@ struct res {
 	uint8_t out[KMT_FRAME_MAX];
 	size_t out_len;
 	struct km_stat stats[KM_R_MAX]; /* deltas */
-	__u64 ctr[KM_C_MAX];            /* deltas */
-	int reason;                     /* the one reason counted, or -1 */
+	__u64 ctr[KM_C_MAX];		/* deltas */
+	int reason;			/* the one reason counted, or -1 */
 };
 
 /* Default player packet: UDP PLAYER:40000 -> SVC1:27015, 32 bytes. */

@@ -18,9 +18,11 @@ TestSuite(flows, .init = world_setup, .fini = world_teardown, .timeout = 30);
 static struct km_limit lim(uint32_t pps, uint32_t burst, uint64_t bps,
 			   uint64_t burst_bytes, uint32_t block_ms)
 {
-	struct km_limit l = { .pps = pps, .burst_pkts = burst, .bps = bps,
-			      .burst_bytes = burst_bytes,
-			      .block_ms = block_ms };
+	struct km_limit l = {.pps = pps,
+			     .burst_pkts = burst,
+			     .bps = bps,
+			     .burst_bytes = burst_bytes,
+			     .block_ms = block_ms};
 
 	return l;
 }
@@ -74,9 +76,11 @@ static void per_source_cfg(struct km_config *c)
 
 /* ---- token buckets ---- */
 
-Test(flows, ratelimit_pps, .description = "pps bucket: burst passes, excess dropped, refills with time, per /24 prefix")
+Test(flows, ratelimit_pps,
+     .description = "pps bucket: burst passes, excess dropped, refills with "
+		    "time, per /24 prefix")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(10, 5, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(10, 5, 0, 0, 0)};
 	struct km_svc_stat s;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -109,9 +113,11 @@ Test(flows, ratelimit_pps, .description = "pps bucket: burst passes, excess drop
 	}
 }
 
-Test(flows, ratelimit_bps, .description = "bps bucket counts IP length: 10 x 100 bytes fit a 1050-byte burst, the 11th not")
+Test(flows, ratelimit_bps,
+     .description = "bps bucket counts IP length: 10 x 100 bytes fit a "
+		    "1050-byte burst, the 11th not")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(0, 0, 1000, 1050, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(0, 0, 1000, 1050, 0)};
 	struct kmt_pkt p;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -131,9 +137,11 @@ Test(flows, ratelimit_bps, .description = "bps bucket counts IP length: 10 x 100
 	send_expect(&p, if0, XDP_TX, KM_R_FWD_SERVICE, NULL);
 }
 
-Test(flows, ratelimit_block_time, .description = "exceeding a limit with block_ms blocks the prefix bucket, reports it, and recovers")
+Test(flows, ratelimit_block_time,
+     .description = "exceeding a limit with block_ms blocks the prefix bucket, "
+		    "reports it, and recovers")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(10, 2, 0, 0, 1000) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(10, 2, 0, 0, 1000)};
 	struct km_event ev[4];
 	size_t n;
 
@@ -158,16 +166,19 @@ Test(flows, ratelimit_block_time, .description = "exceeding a limit with block_m
 	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RL_BLOCKED);
 	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_RL_BLOCKED);
 	send_fwd(PLAYER_FAR, 1);
-	cr_assert_eq(drain_events(ev, 4), 0, "a blocked packet is no new block");
+	cr_assert_eq(drain_events(ev, 4), 0,
+		     "a blocked packet is no new block");
 	/* after it, traffic flows again */
 	clock_set(KMT_T0 + SEC_NS + 1);
 	send_fwd(PLAYER, 2);
 	cr_assert_eq(counter(KM_C_BLOCK_ADDED), 1);
 }
 
-Test(flows, total_budget, .description = "the service-wide unvalidated budget caps many prefixes; validated players are outside it")
+Test(flows, total_budget,
+     .description = "the service-wide unvalidated budget caps many prefixes; "
+		    "validated players are outside it")
 {
-	struct km_svc_cfg cfg = { .total = lim(10, 3, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.total = lim(10, 3, 0, 0, 0)};
 
 	set_limits(ID_SVC1_UDP, &cfg);
 	send_fwd(KMT_IP4(198, 19, 1, 7), 1);
@@ -182,14 +193,16 @@ Test(flows, total_budget, .description = "the service-wide unvalidated budget ca
 	send_n(KMT_IP4(198, 19, 7, 7), 1, XDP_DROP, KM_R_DROP_SVC_LIMIT);
 }
 
-Test(flows, allow_skips_limits, .description = "an allowed prefix skips every limit and creates no bucket")
+Test(flows, allow_skips_limits,
+     .description = "an allowed prefix skips every limit and creates no bucket")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 1000),
-				  .total = lim(1, 1, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 1000),
+				 .total = lim(1, 1, 0, 0, 0)};
 
 	set_limits(ID_SVC1_UDP, &cfg);
-	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_ALLOW_A,
-				    KMT_IP4(198, 19, 0, 0), 24), 0);
+	cr_assert_eq(
+	    kmt_prefix_add(&env, KM_MAP_ALLOW_A, KMT_IP4(198, 19, 0, 0), 24),
+	    0);
 	send_fwd(PLAYER, 5);
 	send_fwd(PLAYER2, 5);
 	cr_assert_eq(map_count(KM_MAP_RL_SRC), 0);
@@ -203,9 +216,11 @@ static void flip(struct km_config *c)
 	c->active_lists = 1;
 }
 
-Test(flows, allow_in_flipped_list, .description = "the allow list of the active pair (b after a flip) is the one read")
+Test(flows, allow_in_flipped_list,
+     .description =
+	 "the allow list of the active pair (b after a flip) is the one read")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0)};
 
 	set_limits(ID_SVC1_UDP, &cfg);
 	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_ALLOW_B, PLAYER, 32), 0);
@@ -217,11 +232,13 @@ Test(flows, allow_in_flipped_list, .description = "the allow list of the active 
 
 /* ---- validated players ---- */
 
-Test(flows, validated_limit, .description = "a validated player uses the validated limit, never km_rl_src; its neighbours do not")
+Test(flows, validated_limit,
+     .description = "a validated player uses the validated limit, never "
+		    "km_rl_src; its neighbours do not")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 0),
-				  .validated = lim(100, 10, 0, 0, 0) };
-	struct km_svc_cfg rw = { .unvalidated = lim(1, 1, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0),
+				 .validated = lim(100, 10, 0, 0, 0)};
+	struct km_svc_cfg rw = {.unvalidated = lim(1, 1, 0, 0, 0)};
 	struct kmt_pkt p;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -246,10 +263,12 @@ Test(flows, validated_limit, .description = "a validated player uses the validat
 	cr_assert_eq(map_count(KM_MAP_VALIDATED), 1);
 }
 
-Test(flows, validated_block, .description = "a validated player over its limit with block_ms is blocked alone, as a /32")
+Test(flows, validated_block,
+     .description = "a validated player over its limit with block_ms is "
+		    "blocked alone, as a /32")
 {
-	struct km_svc_cfg cfg = { .validated = lim(100, 3, 0, 0, 500),
-				  .unvalidated = lim(100, 3, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.validated = lim(100, 3, 0, 0, 500),
+				 .unvalidated = lim(100, 3, 0, 0, 0)};
 	struct km_event ev[4];
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -269,10 +288,12 @@ Test(flows, validated_block, .description = "a validated player over its limit w
 	cr_assert_eq(map_count(KM_MAP_BLOCKS), 0);
 }
 
-Test(flows, validated_expires, .description = "a validated player idle past validated_idle_ns is removed and limited as unvalidated")
+Test(flows, validated_expires,
+     .description = "a validated player idle past validated_idle_ns is removed "
+		    "and limited as unvalidated")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 0),
-				  .validated = lim(100, 10, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0),
+				 .validated = lim(100, 10, 0, 0, 0)};
 	struct km_validated v;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -293,10 +314,11 @@ Test(flows, validated_expires, .description = "a validated player idle past vali
 	send_fwd(PLAYER, 5);
 }
 
-Test(flows, validated_refreshed_by_backend, .description = "backend traffic keeps a player validated")
+Test(flows, validated_refreshed_by_backend,
+     .description = "backend traffic keeps a player validated")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 0),
-				  .validated = lim(100, 10, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0),
+				 .validated = lim(100, 10, 0, 0, 0)};
 	struct km_validated v;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -331,8 +353,11 @@ static void remote_pkt(struct kmt_pkt *p)
 }
 
 static const struct km_punch_key punch_key = {
-	.proto = IPPROTO_UDP, .svc_addr = SVC1, .remote = PLAYER,
-	.svc_port = KMT_BE16(PUNCH_PORT), .remote_port = KMT_BE16(REMOTE_PORT),
+    .proto = IPPROTO_UDP,
+    .svc_addr = SVC1,
+    .remote = PLAYER,
+    .svc_port = KMT_BE16(PUNCH_PORT),
+    .remote_port = KMT_BE16(REMOTE_PORT),
 };
 
 static void learn_punch(void)
@@ -345,7 +370,9 @@ static void learn_punch(void)
 	expect_decap(&r, &p, 0);
 }
 
-Test(flows, punch_learned_and_used, .description = "a backend flow from a non-service port opens that port to the remote only")
+Test(flows, punch_learned_and_used,
+     .description = "a backend flow from a non-service port opens that port to "
+		    "the remote only")
 {
 	struct km_event ev[4];
 	struct km_punch v;
@@ -388,7 +415,9 @@ Test(flows, punch_learned_and_used, .description = "a backend flow from a non-se
 	cr_assert_eq(v.last_seen_ns, KMT_T0 + 2 * SEC_NS);
 }
 
-Test(flows, punch_tcp, .description = "a TCP flow the backend opened is learned and the remote's segments tunnelled back")
+Test(flows, punch_tcp,
+     .description = "a TCP flow the backend opened is learned and the remote's "
+		    "segments tunnelled back")
 {
 	struct kmt_pkt p;
 	struct km_event ev[2];
@@ -418,7 +447,9 @@ Test(flows, punch_tcp, .description = "a TCP flow the backend opened is learned 
 	send_expect(&p, if0, XDP_DROP, KM_R_DROP_NO_SERVICE, NULL);
 }
 
-Test(flows, punch_idle_expiry, .description = "a punch idle past punch_idle_ns is removed and the port closes")
+Test(flows, punch_idle_expiry,
+     .description =
+	 "a punch idle past punch_idle_ns is removed and the port closes")
 {
 	struct km_punch v;
 	struct kmt_pkt p;
@@ -436,36 +467,39 @@ Test(flows, punch_idle_expiry, .description = "a punch idle past punch_idle_ns i
 	cr_assert_neq(punch_get(&punch_key, &v), 0, "expired punch kept");
 }
 
-Test(flows, punch_userspace, .description = "punches installed by userspace forward, to any backend, after block and deny")
+Test(flows, punch_userspace,
+     .description = "punches installed by userspace forward, to any backend, "
+		    "after block and deny")
 {
 	struct km_punch_key k2 = punch_key;
 	struct kmt_pkt p;
 	struct res r;
 
-	cr_assert_eq(kmt_punch_add(&env, &punch_key, BE_TX, KM_ORIGIN_CLI,
-				   KMT_T0), 0);
+	cr_assert_eq(
+	    kmt_punch_add(&env, &punch_key, BE_TX, KM_ORIGIN_CLI, KMT_T0), 0);
 	remote_pkt(&p);
 	send_expect(&p, if0, XDP_TX, KM_R_FWD_PUNCH, &r);
 	expect_encap(&r, &p, BE_TX, PUNCH_PORT, 0);
 	/* synced from another edge, for a backend behind e1 */
 	k2.remote_port = KMT_BE16(REMOTE_PORT + 1);
-	cr_assert_eq(kmt_punch_add(&env, &k2, BE_RD, KM_ORIGIN_CONTROLLER,
-				   KMT_T0), 0);
+	cr_assert_eq(
+	    kmt_punch_add(&env, &k2, BE_RD, KM_ORIGIN_CONTROLLER, KMT_T0), 0);
 	p.sport = REMOTE_PORT + 1;
 	send_expect(&p, if0, XDP_REDIRECT, KM_R_FWD_PUNCH, &r);
 	expect_encap(&r, &p, BE_RD, PUNCH_PORT, 1);
 	/* deny, then block, come first */
 	cr_assert_eq(kmt_prefix_add(&env, KM_MAP_DENY_A, PLAYER, 32), 0);
 	send_expect(&p, if0, XDP_DROP, KM_R_DROP_DENIED, NULL);
-	cr_assert_eq(kmt_block_add(&env, PLAYER, KMT_T0 + SEC_NS,
-				   KM_ORIGIN_CLI), 0);
+	cr_assert_eq(
+	    kmt_block_add(&env, PLAYER, KMT_T0 + SEC_NS, KM_ORIGIN_CLI), 0);
 	send_expect(&p, if0, XDP_DROP, KM_R_DROP_BLOCKED, NULL);
 }
 
-Test(flows, punch_not_rate_limited, .description = "punched flows are not rate limited")
+Test(flows, punch_not_rate_limited,
+     .description = "punched flows are not rate limited")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 1000),
-				  .total = lim(1, 1, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 1000),
+				 .total = lim(1, 1, 0, 0, 0)};
 	struct kmt_pkt p;
 
 	set_limits(ID_SVC1_UDP, &cfg);
@@ -476,9 +510,11 @@ Test(flows, punch_not_rate_limited, .description = "punched flows are not rate l
 	cr_assert_eq(map_count(KM_MAP_RL_SRC), 0);
 }
 
-Test(flows, events_full_ring_counted, .description = "events that do not fit the ring buffer are counted as lost, never block forwarding")
+Test(flows, events_full_ring_counted,
+     .description = "events that do not fit the ring buffer are counted as "
+		    "lost, never block forwarding")
 {
-	struct km_svc_cfg cfg = { .unvalidated = lim(1, 1, 0, 0, 1000) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 1000)};
 	/* each event takes 56 bytes + an 8-byte header: 4096 fill the ring */
 	const int sources = KM_EVENTS_BYTES / 64 + 500;
 	static struct km_event ev[KM_EVENTS_BYTES / 64 + 600];
@@ -492,16 +528,16 @@ Test(flows, events_full_ring_counted, .description = "events that do not fit the
 	set_limits(ID_SVC1_UDP, &cfg);
 	player_pkt(&p);
 	for (int i = 0; i < sources; i++) {
-		p.ip.saddr = KMT_IP4(198, 18 + (i >> 16 & 1), i >> 8 & 255,
-				     i & 255);
+		p.ip.saddr =
+		    KMT_IP4(198, 18 + (i >> 16 & 1), i >> 8 & 255, i & 255);
 		len = kmt_pkt_build(&p, in, sizeof(in));
 		cr_assert_gt(len, 0);
 		for (int k = 0; k < 2; k++) {
-			struct kmt_xdp_run run = { .in = in,
-						   .in_len = (size_t)len,
-						   .out = out,
-						   .out_cap = sizeof(out),
-						   .ifindex = if0 };
+			struct kmt_xdp_run run = {.in = in,
+						  .in_len = (size_t)len,
+						  .out = out,
+						  .out_cap = sizeof(out),
+						  .ifindex = if0};
 
 			cr_assert_eq(kmt_env_run(&env, &run), 0);
 			cr_assert_eq(run.retval, k ? XDP_DROP : XDP_TX,
@@ -516,8 +552,8 @@ Test(flows, events_full_ring_counted, .description = "events that do not fit the
 	n = kmt_events(&env, ev, sizeof(ev) / sizeof(ev[0]));
 	cr_assert_gt(n, 0);
 	cr_assert_gt(lost, 0, "a full ring must count lost events");
-	cr_assert_eq((__u64)n + lost, added, "%d read + %llu lost != %llu",
-		     n, (unsigned long long)lost, (unsigned long long)added);
+	cr_assert_eq((__u64)n + lost, added, "%d read + %llu lost != %llu", n,
+		     (unsigned long long)lost, (unsigned long long)added);
 	/* once drained, events flow again */
 	send_fwd(PLAYER, 1);
 	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
@@ -537,12 +573,15 @@ static void echo_pkt(struct kmt_pkt *p, uint16_t seq)
 	kmt_pkt_payload_fill(p, 24);
 }
 
-Test(flows, icmp_echo_ratelimit, .description = "echo replies follow the icmp limit of the lowest service id at the address")
+Test(flows, icmp_echo_ratelimit,
+     .description = "echo replies follow the icmp limit of the lowest service "
+		    "id at the address")
 {
-	struct km_svc_cfg cfg = { .icmp = lim(1, 2, 0, 0, 0) };
-	struct km_svc_cfg strict = { .icmp = lim(1, 1, 0, 0, 0) };
-	struct km_rl_key k = { .service_id = ID_SVC1_UDP,
-			       .prefix = KMT_IP4(198, 19, 0, 0), .kind = 1 };
+	struct km_svc_cfg cfg = {.icmp = lim(1, 2, 0, 0, 0)};
+	struct km_svc_cfg strict = {.icmp = lim(1, 1, 0, 0, 0)};
+	struct km_rl_key k = {.service_id = ID_SVC1_UDP,
+			      .prefix = KMT_IP4(198, 19, 0, 0),
+			      .kind = 1};
 	struct km_bucket b[64];
 	struct kmt_pkt p;
 	struct res r;
@@ -569,11 +608,13 @@ Test(flows, icmp_echo_ratelimit, .description = "echo replies follow the icmp li
 
 /* ---- A2S ---- */
 
-Test(flows, a2s_recognised, .description = "A2S requests to a service are counted by the parse stage and forwarded")
+Test(flows, a2s_recognised,
+     .description = "A2S requests to a service are counted by the parse stage "
+		    "and forwarded")
 {
 	static const uint8_t info[] = "\xff\xff\xff\xff\x54Source Engine Query";
-	static const uint8_t player_req[] = { 0xff, 0xff, 0xff, 0xff, 0x55,
-					      0xff, 0xff, 0xff, 0xff };
+	static const uint8_t player_req[] = {0xff, 0xff, 0xff, 0xff, 0x55,
+					     0xff, 0xff, 0xff, 0xff};
 	struct kmt_pkt p;
 	struct res r;
 
@@ -604,7 +645,7 @@ Test(flows, a2s_recognised, .description = "A2S requests to a service are counte
 static void flood_setup(void)
 {
 	static const struct kmt_map_size sizes[] = {
-		{ KM_MAP_RL_SRC, FLOOD_RL_SRC },
+	    {KM_MAP_RL_SRC, FLOOD_RL_SRC},
 	};
 
 	world_setup_sized(sizes, 1);
@@ -649,9 +690,10 @@ static uint64_t flood(int n, uint32_t *seed)
 	cr_assert_eq(kmt_stats(&env, before), 0);
 	start = wall_ns();
 	for (int i = 1; i <= n; i++) {
-		struct kmt_xdp_run run = { .in = in, .out = out,
-					   .out_cap = sizeof(out),
-					   .ifindex = if0 };
+		struct kmt_xdp_run run = {.in = in,
+					  .out = out,
+					  .out_cap = sizeof(out),
+					  .ifindex = if0};
 		const struct kmt_pkt *send = &p;
 
 		if (i % 100 == 0) {
@@ -663,9 +705,9 @@ static uint64_t flood(int n, uint32_t *seed)
 			player_sent++;
 		} else {
 			do
-				p.ip.saddr = KMT_IP4(198, 18, 0, 0) |
-					     (xorshift(seed) &
-					      KMT_IP4(0, 1, 255, 255));
+				p.ip.saddr =
+				    KMT_IP4(198, 18, 0, 0) |
+				    (xorshift(seed) & KMT_IP4(0, 1, 255, 255));
 			while (p.ip.saddr == PLAYER);
 			p.sport = (uint16_t)(1024 + (*seed >> 17));
 		}
@@ -674,11 +716,13 @@ static uint64_t flood(int n, uint32_t *seed)
 		run.in_len = (size_t)len;
 		cr_assert_eq(kmt_env_run(&env, &run), 0);
 		if (send == &pl)
-			cr_assert_eq(run.retval, XDP_TX,
-				     "validated player dropped (%s) at packet %d",
-				     xdp_action_name(run.retval), i);
+			cr_assert_eq(
+			    run.retval, XDP_TX,
+			    "validated player dropped (%s) at packet %d",
+			    xdp_action_name(run.retval), i);
 		else
-			cr_assert(run.retval == XDP_TX || run.retval == XDP_DROP,
+			cr_assert(run.retval == XDP_TX ||
+				      run.retval == XDP_DROP,
 				  "flood packet %d: %s", i,
 				  xdp_action_name(run.retval));
 	}
@@ -708,12 +752,14 @@ static void player_intact(void)
 
 Test(flood, spoofed_sources_cannot_hurt_validated_player, .init = flood_setup,
      .fini = world_teardown, .timeout = 60,
-     .description = "200k spoofed sources: km_rl_src churns within max_entries, the budget holds, the validated player keeps its entry and is forwarded")
+     .description =
+	 "200k spoofed sources: km_rl_src churns within max_entries, the "
+	 "budget holds, the validated player keeps its entry and is forwarded")
 {
 	/* Phase 1, no total budget: every new source gets a bucket, the
 	 * most state a flood can demand. */
-	struct km_svc_cfg cfg = { .unvalidated = lim(10, 5, 0, 0, 0),
-				  .validated = lim(100, 20, 0, 0, 0) };
+	struct km_svc_cfg cfg = {.unvalidated = lim(10, 5, 0, 0, 0),
+				 .validated = lim(100, 20, 0, 0, 0)};
 	uint32_t seed = 0x9e3779b9;
 	uint64_t fwd;
 

@@ -16,26 +16,25 @@
 int kmt_xdp_run(int prog_fd, struct kmt_xdp_run *r)
 {
 	struct xdp_md ctx = {
-		.data = 0,
-		.data_end = (__u32)r->in_len,
-		.ingress_ifindex = r->ifindex,
-		.rx_queue_index = r->rx_queue,
+	    .data = 0,
+	    .data_end = (__u32)r->in_len,
+	    .ingress_ifindex = r->ifindex,
+	    .rx_queue_index = r->rx_queue,
 	};
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		    .data_in = r->in,
-		    .data_size_in = (__u32)r->in_len,
-		    .data_out = r->out,
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = r->in,
+		    .data_size_in = (__u32)r->in_len, .data_out = r->out,
 		    .data_size_out = r->out ? (__u32)r->out_cap : 0,
-		    .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx),
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
 		    .repeat = r->repeat ? r->repeat : 1);
 	int err;
 
 	err = bpf_prog_test_run_opts(prog_fd, &o);
 	if (err) {
 		err = -errno;
-		fprintf(stderr, "kmtest: BPF_PROG_TEST_RUN (%zu bytes, ifindex %u): %s\n",
-			r->in_len, r->ifindex, strerror(-err));
+		fprintf(
+		    stderr,
+		    "kmtest: BPF_PROG_TEST_RUN (%zu bytes, ifindex %u): %s\n",
+		    r->in_len, r->ifindex, strerror(-err));
 		return err;
 	}
 	r->retval = o.retval;
@@ -60,10 +59,10 @@ int kmt_percpu_sum(int map_fd, uint32_t key, __u64 *out, size_t nwords)
 		return -EINVAL;
 	}
 	ncpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY ||
-			       info.type == BPF_MAP_TYPE_PERCPU_HASH ||
-			       info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH ?
-		       libbpf_num_possible_cpus() :
-		       1;
+		       info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+		       info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH
+		   ? libbpf_num_possible_cpus()
+		   : 1;
 	if (ncpu < 1)
 		return ncpu;
 	stride = nwords; /* u64 words: already 8-byte aligned */

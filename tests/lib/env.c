@@ -38,7 +38,8 @@ static int rodata_set(struct bpf_object *obj, const char *var, uint64_t val)
 	size_t sz;
 	int id, err = -ENOENT;
 
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		const char *n = bpf_map__name(m);
 		size_t l = strlen(n);
 
@@ -68,10 +69,24 @@ static int rodata_set(struct bpf_object *obj, const char *var, uint64_t val)
 			break;
 		/* little or big endian: write the value at its own width */
 		switch (vs->size) {
-		case 1: { uint8_t v = (uint8_t)val; memcpy(data + vs->offset, &v, 1); break; }
-		case 2: { uint16_t v = (uint16_t)val; memcpy(data + vs->offset, &v, 2); break; }
-		case 4: { uint32_t v = (uint32_t)val; memcpy(data + vs->offset, &v, 4); break; }
-		default: memcpy(data + vs->offset, &val, 8); break;
+		case 1: {
+			uint8_t v = (uint8_t)val;
+			memcpy(data + vs->offset, &v, 1);
+			break;
+		}
+		case 2: {
+			uint16_t v = (uint16_t)val;
+			memcpy(data + vs->offset, &v, 2);
+			break;
+		}
+		case 4: {
+			uint32_t v = (uint32_t)val;
+			memcpy(data + vs->offset, &v, 4);
+			break;
+		}
+		default:
+			memcpy(data + vs->offset, &val, 8);
+			break;
 		}
 		err = bpf_map__set_initial_value(map, data, sz);
 		free(data);
@@ -118,10 +133,10 @@ int kmt_env_open(struct kmt_env *e, const struct kmt_map_size *sizes,
 		goto fail;
 	for (size_t i = 0; i < nsizes; i++) {
 		struct bpf_map *m =
-			bpf_object__find_map_by_name(e->obj, sizes[i].name);
+		    bpf_object__find_map_by_name(e->obj, sizes[i].name);
 
-		err = m ? bpf_map__set_max_entries(m, sizes[i].max_entries) :
-			  -ENOENT;
+		err = m ? bpf_map__set_max_entries(m, sizes[i].max_entries)
+			: -ENOENT;
 		if (err) {
 			fprintf(stderr, "kmtest: size of %s: %s\n",
 				sizes[i].name, strerror(-err));
@@ -266,7 +281,7 @@ int kmt_svc_stat(const struct kmt_env *e, uint32_t id, struct km_svc_stat *out)
 
 int kmt_edge_add(const struct kmt_env *e, uint32_t addr)
 {
-	struct km_edge_addr v = { .origin = KM_ORIGIN_CONFIG };
+	struct km_edge_addr v = {.origin = KM_ORIGIN_CONFIG};
 
 	return update(e, KM_MAP_EDGE_ADDRS, &addr, &v);
 }
@@ -282,11 +297,11 @@ int kmt_svc_cfg_set(const struct kmt_env *e, uint32_t id,
 /* The derived maps, as lib/maps.c must produce them (docs/design.md
  * "Services and derived maps"): counts per address, per backend and per
  * (backend, service address); the lowest id at an address answers ICMP. */
-static int derive_add(const struct kmt_env *e, uint32_t addr,
-		      uint32_t backend, uint32_t id)
+static int derive_add(const struct kmt_env *e, uint32_t addr, uint32_t backend,
+		      uint32_t id)
 {
-	struct km_backend_svc_key bk = { .backend = backend, .svc_addr = addr };
-	struct km_svc_addr sa = { .icmp_service_id = id };
+	struct km_backend_svc_key bk = {.backend = backend, .svc_addr = addr};
+	struct km_svc_addr sa = {.icmp_service_id = id};
 	uint32_t n = 0;
 	int err;
 
@@ -312,12 +327,13 @@ int kmt_service_add(const struct kmt_env *e, uint8_t proto, uint32_t addr,
 		    uint16_t port, uint32_t backend, uint16_t backend_port,
 		    uint32_t id, const struct km_svc_cfg *cfg)
 {
-	struct km_service_key k = { .proto = proto, .port = htons(port),
-				    .addr = addr };
-	struct km_service v = { .id = id, .backend = backend,
-				.backend_port = htons(backend_port),
-				.origin = KM_ORIGIN_CONFIG,
-				.flags = cfg ? (uint8_t)cfg->flags : 0 };
+	struct km_service_key k = {
+	    .proto = proto, .port = htons(port), .addr = addr};
+	struct km_service v = {.id = id,
+			       .backend = backend,
+			       .backend_port = htons(backend_port),
+			       .origin = KM_ORIGIN_CONFIG,
+			       .flags = cfg ? (uint8_t)cfg->flags : 0};
 	int err;
 
 	/* Same order as the loader: config and derived entries before the
@@ -333,8 +349,8 @@ int kmt_service_add(const struct kmt_env *e, uint8_t proto, uint32_t addr,
 int kmt_prefix_add(const struct kmt_env *e, const char *map, uint32_t addr,
 		   uint32_t prefixlen)
 {
-	struct km_prefix_key k = { .prefixlen = prefixlen, .addr = addr };
-	struct km_prefix_val v = { .origin = KM_ORIGIN_CONFIG };
+	struct km_prefix_key k = {.prefixlen = prefixlen, .addr = addr};
+	struct km_prefix_val v = {.origin = KM_ORIGIN_CONFIG};
 
 	return update(e, map, &k, &v);
 }
@@ -342,8 +358,8 @@ int kmt_prefix_add(const struct kmt_env *e, const char *map, uint32_t addr,
 int kmt_block_add(const struct kmt_env *e, uint32_t addr, uint64_t until_ns,
 		  uint8_t origin)
 {
-	struct km_block v = { .until_ns = until_ns, .origin = origin,
-			      .reason = KM_BLOCK_MANUAL };
+	struct km_block v = {
+	    .until_ns = until_ns, .origin = origin, .reason = KM_BLOCK_MANUAL};
 
 	return update(e, KM_MAP_BLOCKS, &addr, &v);
 }
@@ -351,8 +367,8 @@ int kmt_block_add(const struct kmt_env *e, uint32_t addr, uint64_t until_ns,
 int kmt_punch_add(const struct kmt_env *e, const struct km_punch_key *k,
 		  uint32_t backend, uint8_t origin, uint64_t last_seen_ns)
 {
-	struct km_punch v = { .backend = backend, .origin = origin,
-			      .last_seen_ns = last_seen_ns };
+	struct km_punch v = {
+	    .backend = backend, .origin = origin, .last_seen_ns = last_seen_ns};
 
 	return update(e, KM_MAP_PUNCHES, k, &v);
 }
@@ -385,7 +401,7 @@ static int ev_cb(void *ctx, void *data, size_t size)
 
 int kmt_events(const struct kmt_env *e, struct km_event *out, size_t max)
 {
-	struct ev_sink sink = { .out = out, .max = max };
+	struct ev_sink sink = {.out = out, .max = max};
 	struct ring_buffer *rb;
 	int fd = kmt_fd(e, KM_MAP_EVENTS), err;
 
@@ -394,7 +410,8 @@ int kmt_events(const struct kmt_env *e, struct km_event *out, size_t max)
 	rb = ring_buffer__new(fd, ev_cb, &sink, NULL);
 	if (!rb) {
 		err = -errno;
-		fprintf(stderr, "kmtest: ring_buffer__new: %s\n", strerror(-err));
+		fprintf(stderr, "kmtest: ring_buffer__new: %s\n",
+			strerror(-err));
 		return err;
 	}
 	err = ring_buffer__consume(rb);

@@ -31,13 +31,13 @@
 /* ---- addresses ---- */
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define KMT_IP4(a, b, c, d)                                                  \
-	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 |          \
+#define KMT_IP4(a, b, c, d)                                                    \
+	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 |            \
 	 (uint32_t)(d) << 24)
-#define KMT_BE16(x) ((uint16_t)((((x) & 0xff) << 8) | (((x) >> 8) & 0xff)))
+#define KMT_BE16(x) ((uint16_t)((((x)&0xff) << 8) | (((x) >> 8) & 0xff)))
 #else
-#define KMT_IP4(a, b, c, d)                                                  \
-	((uint32_t)(d) | (uint32_t)(c) << 8 | (uint32_t)(b) << 16 |          \
+#define KMT_IP4(a, b, c, d)                                                    \
+	((uint32_t)(d) | (uint32_t)(c) << 8 | (uint32_t)(b) << 16 |            \
 	 (uint32_t)(a) << 24)
 #define KMT_BE16(x) ((uint16_t)(x))
 #endif
@@ -60,47 +60,50 @@ const char *kmt_ip_str(uint32_t addr_be);
 #define KMT_IPF_BAD_CSUM 0x1 /* header checksum off by one */
 
 struct kmt_ip {
-	uint32_t saddr;    /* network order */
-	uint32_t daddr;    /* network order */
+	uint32_t saddr; /* network order */
+	uint32_t daddr; /* network order */
 	uint8_t tos;
 	uint8_t ttl;
-	uint16_t id;       /* host order */
-	uint16_t frag;     /* host order: KMT_IP_DF | KMT_IP_MF | offset (8-byte units) */
-	uint8_t proto;     /* 0: the packet's l4 (inner) / IPPROTO_IPIP (outer) */
-	uint8_t opts_len;  /* option bytes, multiple of 4, at most 40 */
+	uint16_t id;   /* host order */
+	uint16_t frag; /* host order: KMT_IP_DF | KMT_IP_MF | offset (8-byte
+			  units) */
+	uint8_t proto; /* 0: the packet's l4 (inner) / IPPROTO_IPIP (outer) */
+	uint8_t opts_len; /* option bytes, multiple of 4, at most 40 */
 	uint8_t opts[40];
 	/* Malformations; 0 means "the correct value". */
-	uint8_t version;   /* 0: 4 */
-	uint8_t ihl;       /* 0: 5 + opts_len / 4 */
-	uint16_t tot_len;  /* 0: the real length */
-	uint32_t flags;    /* KMT_IPF_* */
+	uint8_t version;  /* 0: 4 */
+	uint8_t ihl;	  /* 0: 5 + opts_len / 4 */
+	uint16_t tot_len; /* 0: the real length */
+	uint32_t flags;	  /* KMT_IPF_* */
 };
 
 /* struct kmt_pkt.flags */
-#define KMT_F_BAD_L4_CSUM 0x1   /* L4 checksum off by one */
+#define KMT_F_BAD_L4_CSUM 0x1	/* L4 checksum off by one */
 #define KMT_F_UDP_CSUM_ZERO 0x2 /* UDP without checksum (0) */
 
 struct kmt_pkt {
 	uint8_t eth_dst[6];
 	uint8_t eth_src[6];
-	uint16_t eth_type;  /* host order; not ETH_P_IP: payload follows Ethernet */
-	int ipip;           /* wrap `ip` (and its L4) in the `outer` IPv4 header */
+	uint16_t
+	    eth_type; /* host order; not ETH_P_IP: payload follows Ethernet */
+	int ipip;     /* wrap `ip` (and its L4) in the `outer` IPv4 header */
 	struct kmt_ip outer;
 	struct kmt_ip ip;
-	uint8_t l4;         /* IPPROTO_UDP, _TCP, _ICMP; other: payload follows IP */
-	uint16_t sport;     /* host order (UDP/TCP) */
-	uint16_t dport;     /* host order (UDP/TCP) */
+	uint8_t l4; /* IPPROTO_UDP, _TCP, _ICMP; other: payload follows IP */
+	uint16_t sport; /* host order (UDP/TCP) */
+	uint16_t dport; /* host order (UDP/TCP) */
 	uint32_t tcp_seq;
 	uint32_t tcp_ack;
-	uint8_t tcp_flags;  /* TH_SYN... (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10) */
+	uint8_t tcp_flags; /* TH_SYN... (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08,
+			      ACK 0x10) */
 	uint16_t tcp_win;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	uint16_t icmp_id;   /* host order */
-	uint16_t icmp_seq;  /* host order */
-	uint32_t flags;     /* KMT_F_* */
-	size_t pad;         /* zero bytes after the IP packet (Ethernet padding) */
-	size_t truncate;    /* non-zero: cut the frame to this many bytes */
+	uint16_t icmp_id;  /* host order */
+	uint16_t icmp_seq; /* host order */
+	uint32_t flags;	   /* KMT_F_* */
+	size_t pad;	 /* zero bytes after the IP packet (Ethernet padding) */
+	size_t truncate; /* non-zero: cut the frame to this many bytes */
 	size_t payload_len;
 	uint8_t payload[KMT_PAYLOAD_MAX];
 };
@@ -120,11 +123,11 @@ int kmt_pkt_build(const struct kmt_pkt *p, uint8_t *buf, size_t cap);
 
 /* Offsets found in a frame (SIZE_MAX when absent). */
 struct kmt_view {
-	size_t l3;        /* outer (or only) IPv4 header */
-	size_t l4;        /* its payload */
-	size_t inner_l3;  /* IPIP inner IPv4 header */
-	size_t inner_l4;  /* inner payload */
-	uint8_t proto;    /* protocol of l3 */
+	size_t l3;	 /* outer (or only) IPv4 header */
+	size_t l4;	 /* its payload */
+	size_t inner_l3; /* IPIP inner IPv4 header */
+	size_t inner_l4; /* inner payload */
+	uint8_t proto;	 /* protocol of l3 */
 	uint8_t inner_proto;
 };
 
@@ -150,14 +153,14 @@ void kmt_hexdiff(const char *title, const uint8_t *a, size_t alen,
 struct kmt_xdp_run {
 	const void *in;
 	size_t in_len;
-	void *out;          /* may be NULL */
+	void *out; /* may be NULL */
 	size_t out_cap;
-	size_t out_len;     /* set */
+	size_t out_len; /* set */
 	uint32_t ifindex;
 	uint32_t rx_queue;
-	uint32_t repeat;    /* 0 or 1: once */
-	uint32_t retval;    /* set: the XDP action */
-	uint32_t duration;  /* set: mean ns per run */
+	uint32_t repeat;   /* 0 or 1: once */
+	uint32_t retval;   /* set: the XDP action */
+	uint32_t duration; /* set: mean ns per run */
 };
 int kmt_xdp_run(int prog_fd, struct kmt_xdp_run *r);
 
@@ -179,8 +182,8 @@ struct bpf_object;
 struct kmt_env {
 	struct kilimanjaro *skel;
 	struct bpf_object *obj;
-	int prog_fd;       /* km_xdp */
-	int ncpus;         /* possible CPUs */
+	int prog_fd; /* km_xdp */
+	int ncpus;   /* possible CPUs */
 };
 
 /* Map size overrides applied before load (e.g. a small km_rl_src). */
@@ -237,9 +240,9 @@ int kmt_env_run(const struct kmt_env *e, struct kmt_xdp_run *r);
 int kmt_events(const struct kmt_env *e, struct km_event *out, size_t max);
 
 /* MACs of the test namespace made by tests/bpf/run-in-netns.sh. */
-extern const uint8_t KMT_MAC_EDGE[6];   /* edge interface (ingress) */
-extern const uint8_t KMT_MAC_NEIGH[6];  /* its neighbour (router) */
-extern const uint8_t KMT_MAC_EDGE2[6];  /* second interface */
+extern const uint8_t KMT_MAC_EDGE[6];	/* edge interface (ingress) */
+extern const uint8_t KMT_MAC_NEIGH[6];	/* its neighbour (router) */
+extern const uint8_t KMT_MAC_EDGE2[6];	/* second interface */
 extern const uint8_t KMT_MAC_NEIGH2[6]; /* neighbour on the second */
 
 #endif

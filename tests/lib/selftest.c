@@ -54,8 +54,9 @@ Test(kmtest, udp_known_answer)
 	p.ip.tos = 0x10;
 	p.ip.id = 0x1234;
 	kmt_pkt_payload(&p, "hello", 5);
-	expect_bytes(&p, "026b6d000001026b6d000002080045100021123400004011aa51c6130007"
-			 "c612320a9c406987000df80268656c6c6f");
+	expect_bytes(
+	    &p, "026b6d000001026b6d000002080045100021123400004011aa51c6130007"
+		"c612320a9c406987000df80268656c6c6f");
 }
 
 Test(kmtest, tcp_known_answer)
@@ -69,8 +70,9 @@ Test(kmtest, tcp_known_answer)
 	p.sport = 40001;
 	p.tcp_seq = 1000;
 	p.tcp_flags = 0x02;
-	expect_bytes(&p, "026b6d000001026b6d000002080045000028000100004006bc98c6130007"
-			 "c612320a9c416987000003e8000000005002ffffe7fa0000");
+	expect_bytes(
+	    &p, "026b6d000001026b6d000002080045000028000100004006bc98c6130007"
+		"c612320a9c416987000003e8000000005002ffffe7fa0000");
 }
 
 Test(kmtest, icmp_known_answer)
@@ -85,8 +87,9 @@ Test(kmtest, icmp_known_answer)
 	p.icmp_id = 0x77;
 	p.icmp_seq = 3;
 	kmt_pkt_payload(&p, "abcdefgh", 8);
-	expect_bytes(&p, "026b6d000001026b6d000002080045000024000100004001bca1c6130007"
-			 "c612320a080065f0007700036162636465666768");
+	expect_bytes(
+	    &p, "026b6d000001026b6d000002080045000024000100004001bca1c6130007"
+		"c612320a080065f0007700036162636465666768");
 }
 
 Test(kmtest, ipip_known_answer)
@@ -102,9 +105,10 @@ Test(kmtest, ipip_known_answer)
 	p.sport = 27015;
 	p.dport = 40000;
 	kmt_pkt_payload(&p, "xxx", 3);
-	expect_bytes(&p, "026b6d000001026b6d0000020800450000330001000040048a9ec6126402"
-			 "c61200014500001f000100004011bc96c612320ac613000769879c40"
-			 "000b4b60787878");
+	expect_bytes(
+	    &p, "026b6d000001026b6d0000020800450000330001000040048a9ec6126402"
+		"c61200014500001f000100004011bc96c612320ac613000769879c40"
+		"000b4b60787878");
 }
 
 static int verify_spec(const struct kmt_pkt *p, char *why, size_t n)
@@ -118,7 +122,8 @@ static int verify_spec(const struct kmt_pkt *p, char *why, size_t n)
 
 Test(kmtest, verifier_catches_corruption)
 {
-	static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP, IPPROTO_ICMP };
+	static const uint8_t protos[] = {IPPROTO_UDP, IPPROTO_TCP,
+					 IPPROTO_ICMP};
 	struct kmt_pkt p;
 	char why[128];
 
@@ -133,13 +138,16 @@ Test(kmtest, verifier_catches_corruption)
 			p.l4 = protos[i];
 			p.icmp_type = 8;
 			kmt_pkt_payload_fill(&p, 33);
-			cr_assert_eq(verify_spec(&p, why, sizeof(why)), 0, "%s", why);
+			cr_assert_eq(verify_spec(&p, why, sizeof(why)), 0, "%s",
+				     why);
 			p.flags = KMT_F_BAD_L4_CSUM;
-			cr_assert_eq(verify_spec(&p, why, sizeof(why)), -EBADMSG,
-				     "bad L4 checksum of proto %u accepted", protos[i]);
+			cr_assert_eq(
+			    verify_spec(&p, why, sizeof(why)), -EBADMSG,
+			    "bad L4 checksum of proto %u accepted", protos[i]);
 			p.flags = 0;
 			p.ip.flags = KMT_IPF_BAD_CSUM;
-			cr_assert_eq(verify_spec(&p, why, sizeof(why)), -EBADMSG);
+			cr_assert_eq(verify_spec(&p, why, sizeof(why)),
+				     -EBADMSG);
 			p.ip.flags = 0;
 			p.outer.flags = KMT_IPF_BAD_CSUM;
 			cr_assert_eq(verify_spec(&p, why, sizeof(why)),

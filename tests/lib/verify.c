@@ -70,8 +70,8 @@ static int check_l4(const uint8_t *ip, const uint8_t *l4, unsigned int len,
 	switch (proto) {
 	case 17: /* UDP */
 		if (len < 8)
-			return fail(why, why_len, "%s UDP header truncated (%u)",
-				    tag, len);
+			return fail(why, why_len,
+				    "%s UDP header truncated (%u)", tag, len);
 		if (be16_at(l4 + 4) != len)
 			return fail(why, why_len,
 				    "%s UDP length %u != IP payload %u", tag,
@@ -79,8 +79,8 @@ static int check_l4(const uint8_t *ip, const uint8_t *l4, unsigned int len,
 		stored = be16_at(l4 + 6);
 		if (stored == 0)
 			return 0;
-		total = rfc1071_final(rfc1071_add(pseudo_sum(ip, 17, len), l4,
-						  len));
+		total = rfc1071_final(
+		    rfc1071_add(pseudo_sum(ip, 17, len), l4, len));
 		if (total != 0xffff)
 			return fail(why, why_len,
 				    "%s UDP checksum 0x%04x wrong (sum 0x%04x)",
@@ -90,8 +90,8 @@ static int check_l4(const uint8_t *ip, const uint8_t *l4, unsigned int len,
 		if (len < 20 || (unsigned int)(l4[12] >> 4) * 4 > len)
 			return fail(why, why_len, "%s TCP header truncated",
 				    tag);
-		total = rfc1071_final(rfc1071_add(pseudo_sum(ip, 6, len), l4,
-						  len));
+		total =
+		    rfc1071_final(rfc1071_add(pseudo_sum(ip, 6, len), l4, len));
 		if (total != 0xffff)
 			return fail(why, why_len,
 				    "%s TCP checksum 0x%04x wrong (sum 0x%04x)",
@@ -103,9 +103,10 @@ static int check_l4(const uint8_t *ip, const uint8_t *l4, unsigned int len,
 				    tag);
 		total = rfc1071_final(rfc1071_add(0, l4, len));
 		if (total != 0xffff)
-			return fail(why, why_len,
-				    "%s ICMP checksum 0x%04x wrong (sum 0x%04x)",
-				    tag, be16_at(l4 + 2), total);
+			return fail(
+			    why, why_len,
+			    "%s ICMP checksum 0x%04x wrong (sum 0x%04x)", tag,
+			    be16_at(l4 + 2), total);
 		return 0;
 	default:
 		return 0;
@@ -121,8 +122,8 @@ static int check_ip(const uint8_t *ip, size_t avail, const char *tag,
 	unsigned int sum;
 
 	if (avail < 20)
-		return fail(why, why_len, "%s IPv4 header truncated (%zu)",
-			    tag, avail);
+		return fail(why, why_len, "%s IPv4 header truncated (%zu)", tag,
+			    avail);
 	if (ip[0] >> 4 != 4)
 		return fail(why, why_len, "%s IP version %u", tag, ip[0] >> 4);
 	*hl = (unsigned int)(ip[0] & 0xf) * 4;
@@ -130,8 +131,9 @@ static int check_ip(const uint8_t *ip, size_t avail, const char *tag,
 	if (*hl < 20 || *hl > avail)
 		return fail(why, why_len, "%s IHL %u bad", tag, *hl / 4);
 	if (*tot < *hl || *tot > avail)
-		return fail(why, why_len, "%s tot_len %u bad (ihl %u, %zu left)",
-			    tag, *tot, *hl, avail);
+		return fail(why, why_len,
+			    "%s tot_len %u bad (ihl %u, %zu left)", tag, *tot,
+			    *hl, avail);
 	sum = rfc1071_final(rfc1071_add(0, ip, *hl));
 	if (sum != 0xffff)
 		return fail(why, why_len,
@@ -182,15 +184,15 @@ int kmt_verify_frame(const uint8_t *f, size_t len, struct kmt_view *v,
 	if (r)
 		return r;
 	if (itot != tot - hl)
-		return fail(why, why_len, "inner tot_len %u != outer payload %u",
-			    itot, tot - hl);
+		return fail(why, why_len,
+			    "inner tot_len %u != outer payload %u", itot,
+			    tot - hl);
 	v->inner_l3 = v->l4;
 	v->inner_l4 = v->l4 + ihl;
 	v->inner_proto = in[9];
 	if (is_fragment(in))
 		return 0;
-	return check_l4(in, in + ihl, itot - ihl, in[9], "inner", why,
-			why_len);
+	return check_l4(in, in + ihl, itot - ihl, in[9], "inner", why, why_len);
 }
 
 void kmt_hexdiff(const char *title, const uint8_t *a, size_t alen,
