@@ -13,11 +13,11 @@
 # with every checksum correct; the learned flow must be in the pinned map,
 # survive a restart, and --detach must remove everything.
 #
-# usage: mapper-netns.sh MAPPER-BINARY IPIP-PROBE-BINARY
+# usage: mapper-netns.sh MAPPER-BINARY IPIP-PROBE-BINARY [native|skb]
 set -euo pipefail
 
-if (($# != 2)); then
-	echo "usage: $0 MAPPER IPIP-PROBE" >&2
+if (($# != 2 && $# != 3)); then
+	echo "usage: $0 MAPPER IPIP-PROBE [native|skb]" >&2
 	exit 2
 fi
 if ((EUID != 0)); then
@@ -26,6 +26,8 @@ if ((EUID != 0)); then
 fi
 mapper=$(realpath "$1")
 probe=$(realpath "$2")
+mode=${3:-native}
+other=$([[ $mode == native ]] && echo skb || echo native)
 
 nse="kmb5-e-$$"
 nsh="kmb5-h-$$"
@@ -85,7 +87,7 @@ inh ethtool -K h0 tx off >/dev/null
 
 mapper_args=(--interface h0 --address 198.18.20.2 --edge 198.18.20.1
 	--default-edge 198.18.20.3 --service 198.18.30.1/32
-	--pin-root "$pins")
+	--pin-root "$pins" --xdp-mode "$mode")
 
 start_mapper() {
 	rm -f "$log/ready"
@@ -171,11 +173,11 @@ exchange 198.18.20.1 198.18.40.7 40000 >"$log/x5" 2>&1 ||
 	fail "no forwarding while the mapper is not running"
 
 echo "# another XDP mode over the pinned link is refused"
-if inh "$mapper" "${mapper_args[@]}" --xdp-mode skb --attach-only \
+if inh "$mapper" "${mapper_args[@]}" --xdp-mode "$other" --attach-only \
 	2>"$log/mode.err"; then
-	fail "--xdp-mode skb accepted over a native link"
+	fail "--xdp-mode $other accepted over a $mode link"
 fi
-grep -q "attached XDP mode is not --xdp-mode skb" "$log/mode.err" ||
+grep -q "attached XDP mode is not --xdp-mode $other" "$log/mode.err" ||
 	fail "mode refusal message: $(cat "$log/mode.err")"
 
 echo "# restart from a config file (in-place update, next hop player)"
@@ -190,7 +192,8 @@ cat >"$log/mapper.json" <<'JSON'
 	"idle_seconds": 120
 }
 JSON
-mapper_args=(--interface h0 --pin-root "$pins" --config "$log/mapper.json")
+mapper_args=(--interface h0 --pin-root "$pins" --config "$log/mapper.json"
+	--xdp-mode "$mode")
 start_mapper
 grep -q "program replaced in place" "$log/mapper.err" ||
 	fail "restart did not update the pinned links"
@@ -243,5 +246,18 @@ if ip -n "$nsh" link show h0 | grep -q xdp; then
 fi
 if exchange 198.18.20.1 198.18.40.7 40000 >"$log/x7" 2>&1; then
 	fail "answered after --detach"
+fi
+# bpftool 7.1 does not list tcx links: check the egress path by behaviour.
+nsenter --net="/run/netns/$nse" "$probe" expect 198.18.20.2 198.18.20.3 \
+	198.18.30.1 27017 198.18.41.9 5000 >"$log/x8" 2>&1 &
+exp_pid=$!
+pids+=("$exp_pid")
+for _ in $(seq 30); do
+	grep -q ready "$log/x8" && break
+	sleep 0.1
+done
+inh "$probe" send 198.18.30.1 27017 198.18.41.9 5000
+if wait "$exp_pid"; then
+	fail "egress still encapsulated after --detach"
 fi
 echo "PASS"
