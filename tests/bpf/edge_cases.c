@@ -377,6 +377,13 @@ static void p_decap_tos(struct kmt_pkt *p)
 	p->ip.frag = KMT_IP_DF;
 }
 
+static void p_decap_padded(struct kmt_pkt *p)
+{
+	backend_pkt(p);
+	kmt_pkt_payload_fill(p, 2);
+	p->pad = 8;
+}
+
 static void p_decap_not_backend(struct kmt_pkt *p)
 {
 	backend_pkt(p);
@@ -874,6 +881,10 @@ EDGE_CASE(decap_to_player,
 EDGE_CASE(decap_keeps_inner_header,
 	  "decap leaves the inner TOS, TTL and DF as the backend sent them",
 	  .packet = p_decap_tos, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
+	  .out = OUT_DECAP)
+EDGE_CASE(decap_padding_trimmed,
+	  "trailing bytes after the outer tot_len are not sent to the player",
+	  .packet = p_decap_padded, .action = XDP_TX, .reason = KM_R_FWD_DECAP,
 	  .out = OUT_DECAP)
 EDGE_CASE(decap_redirect, "player behind the other interface: XDP_REDIRECT",
 	  .packet = p_decap_e1, .action = XDP_REDIRECT,
