@@ -13,6 +13,7 @@
  * Maps and verdicts: bpf/mapper_abi.h. Decisions: docs/design.md ("Mapper").
  */
 #include <linux/bpf.h>
+#include <linux/errno.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -156,7 +157,7 @@ static __always_inline void kmm_learn(const struct kmm_flow_key *k, __be32 edge,
 	err = bpf_map_update_elem(&km_m_flows, k, &nf, BPF_NOEXIST);
 	if (!err)
 		kmm_event(KMM_C_FLOW_LEARNED);
-	else if (err != -17 /* -EEXIST: another CPU inserted it */)
+	else if (err != -EEXIST) /* not just another CPU first */
 		kmm_event(KMM_C_INSERT_FAILED);
 }
 
