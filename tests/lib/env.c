@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "kilimanjaro.skel.h"
@@ -23,80 +22,6 @@ static int quiet_libbpf(enum libbpf_print_level level, const char *fmt,
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-/* Sets a rodata variable through BTF, so this compiles against any
- * skeleton (the placeholder object has no rodata at all). */
-static int rodata_set(struct bpf_object *obj, const char *var, uint64_t val)
-{
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	struct bpf_map *map = NULL, *m;
-	struct btf *btf = bpf_object__btf(obj);
-	const void *init;
-	uint8_t *data = NULL;
-	size_t sz;
-	int id, err = -ENOENT;
-
-	bpf_object__for_each_map(m, obj)
-	{
-		const char *n = bpf_map__name(m);
-		size_t l = strlen(n);
-
-		if (l >= 7 && !strcmp(n + l - 7, ".rodata"))
-			map = m;
-	}
-	if (!btf || !map)
-		goto missing;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	if (id < 0)
-		goto missing;
-	sec = btf__type_by_id(btf, id);
-	init = bpf_map__initial_value(map, &sz);
-	if (!init)
-		goto missing;
-	data = malloc(sz);
-	if (!data)
-		return -ENOMEM;
-	memcpy(data, init, sz);
-	vs = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *t = btf__type_by_id(btf, vs->type);
-
-		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
-			continue;
-		if (vs->offset + vs->size > sz || vs->size > 8)
-			break;
-		/* little or big endian: write the value at its own width */
-		switch (vs->size) {
-		case 1: {
-			uint8_t v = (uint8_t)val;
-			memcpy(data + vs->offset, &v, 1);
-			break;
-		}
-		case 2: {
-			uint16_t v = (uint16_t)val;
-			memcpy(data + vs->offset, &v, 2);
-			break;
-		}
-		case 4: {
-			uint32_t v = (uint32_t)val;
-			memcpy(data + vs->offset, &v, 4);
-			break;
-		}
-		default:
-			memcpy(data + vs->offset, &val, 8);
-			break;
-		}
-		err = bpf_map__set_initial_value(map, data, sz);
-		free(data);
-		return err;
-	}
-missing:
-	free(data);
-	fprintf(stderr, "kmtest: the XDP object has no rodata variable %s\n",
-		var);
-	return err;
 }
 
 int kmt_fd(const struct kmt_env *e, const char *map_name)
@@ -128,9 +53,8 @@ int kmt_env_open(struct kmt_env *e, const struct kmt_map_size *sizes,
 		return err;
 	}
 	e->obj = e->skel->obj;
-	err = rodata_set(e->obj, "km_settable_clock", 1);
-	if (err)
-		goto fail;
+	/* km_now() then reads km_config.test_now_ns (docs/design.md "Time") */
+	e->skel->rodata->km_settable_clock = 1;
 	for (size_t i = 0; i < nsizes; i++) {
 		struct bpf_map *m =
 		    bpf_object__find_map_by_name(e->obj, sizes[i].name);
