@@ -48,7 +48,7 @@ cleanup() {
 	fi
 	ip netns del "$nse" 2>/dev/null || true
 	ip netns del "$nsh" 2>/dev/null || true
-	rm -rf "$log"
+	rm -rf "$log" "$pins-bad"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -260,4 +260,17 @@ inh "$probe" send 198.18.30.1 27017 198.18.41.9 5000
 if wait "$exp_pid"; then
 	fail "egress still encapsulated after --detach"
 fi
+echo "# a pinned map of another layout is refused by name, nothing attached"
+mkdir -p "$pins-bad"
+bpftool map create "$pins-bad/km_m_flows" type hash key 4 value 4 \
+	entries 8 name km_m_flows
+if inh "$mapper" --interface h0 --address 198.18.20.2 --edge 198.18.20.1 \
+	--service 198.18.30.1 --pin-root "$pins-bad" --attach-only \
+	2>"$log/bad.err"; then
+	fail "a foreign km_m_flows pin was accepted"
+fi
+grep -q "$pins-bad/km_m_flows: pinned map differs from this version's km_m_flows" \
+	"$log/bad.err" || fail "refusal message: $(cat "$log/bad.err")"
+[[ ! -e "$pins-bad/km_m_xdp_link" ]] || fail "attached despite the refusal"
+ip -n "$nsh" link show h0 | grep -q xdp && fail "XDP attached despite the refusal"
 echo "PASS"
