@@ -15,6 +15,10 @@
  * silence between two replies while sending (a restart that stalls shows
  * here). Exit status 0 when the run completed, whatever the loss: the test
  * decides what is acceptable.
+ *
+ * Like a game server, the echo side answers only datagrams of its own
+ * protocol (the kmflow header) and ignores the rest, so a flood of junk
+ * costs it nothing and validates no spoofed source at the edge.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,7 +133,8 @@ static int run_echo(const char *bind_to)
 	unsigned char buf[65536];
 	struct sockaddr_in from;
 	socklen_t flen;
-	uint64_t echoed = 0;
+	uint64_t echoed = 0, ignored = 0;
+	uint32_t magic;
 	ssize_t n;
 	int fd;
 
@@ -149,13 +154,19 @@ static int run_echo(const char *bind_to)
 			close(fd);
 			return km_log_errno(-errno, "recvfrom: %m");
 		}
+		memcpy(&magic, buf, sizeof(magic));
+		if ((size_t)n < sizeof(struct kmflow_hdr) ||
+		    magic != htonl(KMFLOW_MAGIC)) {
+			ignored++;
+			continue;
+		}
 		/* A full socket buffer or an unreachable peer loses one echo;
 		 * the client counts it. */
 		if (sendto(fd, buf, n, 0, (struct sockaddr *)&from, flen) == n)
 			echoed++;
 	}
-	km_info("echo on %s: %llu datagrams echoed", bind_to,
-		(unsigned long long)echoed);
+	km_info("echo on %s: %llu datagrams echoed, %llu ignored", bind_to,
+		(unsigned long long)echoed, (unsigned long long)ignored);
 	close(fd);
 	return 0;
 }

@@ -242,6 +242,67 @@ lab_up() {
 	lab_log "lab $LAB_PREFIX up (logs in $LAB_DIR)"
 }
 
+# ---- configuration ---------------------------------------------------------
+
+# Service ports on LAB_SVC: the game (UDP, kmflow echo; TCP, socat echo) and
+# a port only the flood aims at.
+LAB_GAME_PORT=27015
+LAB_TCP_PORT=27015
+
+# lab_edge_config FILE [JSON-FRAGMENT]: the edge configuration the tests and
+# the demo start from; the fragment (object members) is merged over it, e.g.
+# '"deny": ["198.18.6.0/24"]'.
+lab_edge_config() {
+	local file=$1 extra=${2:-}
+	cat >"$file.base" <<-EOF_CFG
+	{
+		"interface": "ed0",
+		"xdp_mode": "native",
+		"edge_addresses": ["$LAB_EDGE"],
+		"timeouts": { "punch_idle_s": 300, "validated_idle_s": 300 },
+		"rate_limit_prefix_len": 24,
+		"icmp_echo": true,
+		"defaults": {
+			"unvalidated": { "pps": 100, "burst_packets": 50 },
+			"validated": { "pps": 600, "burst_packets": 300,
+				       "block_s": 1 },
+			"total": { "pps": 20000, "burst_packets": 2000 },
+			"icmp": { "pps": 20, "burst_packets": 20 }
+		},
+		"services": [
+			{ "name": "game", "protocol": "udp",
+			  "address": "$LAB_SVC", "port": $LAB_GAME_PORT,
+			  "backend": "$LAB_GS" },
+			{ "name": "game-tcp", "protocol": "tcp",
+			  "address": "$LAB_SVC", "port": $LAB_TCP_PORT,
+			  "backend": "$LAB_GS" }
+		],
+		"allow": ["198.18.5.0/24"],
+		"deny": ["198.18.4.0/24"]
+	}
+	EOF_CFG
+	jq --argjson extra "{${extra}}" '. * $extra' "$file.base" >"$file" ||
+		lab_fail "bad config fragment: $extra"
+	rm -f "$file.base"
+}
+
+# lab_start_servers: the game server's processes on the game-server host:
+# kmflow echo (UDP) and a socat echo (TCP) on the service address.
+lab_start_servers() {
+	lab_spawn udp-echo "$LAB_NS_GS" "$KM_FLOW" echo \
+		--bind "$LAB_SVC:$LAB_GAME_PORT"
+	lab_spawn tcp-echo "$LAB_NS_GS" socat \
+		"TCP-LISTEN:$LAB_TCP_PORT,bind=$LAB_SVC,reuseaddr,fork" PIPE
+	lab_wait_for 5 _lab_listening udp "$LAB_SVC:$LAB_GAME_PORT" ||
+		lab_fail "udp echo did not start"
+	lab_wait_for 5 _lab_listening tcp "$LAB_SVC:$LAB_TCP_PORT" ||
+		lab_fail "tcp echo did not start"
+}
+
+_lab_listening() { # udp|tcp ADDR:PORT
+	lab_exec "$LAB_NS_GS" ss -Hln "--$1" "src $2" | grep -q .
+}
+
 # ---- Kilimanjaro processes ------------------------------------------------
 
 # lab_start_loader CONFIG [EXTRA ARGS...]: the loader on the edge, in the
