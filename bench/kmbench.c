@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,12 +32,13 @@
 #include <linux/if_link.h>
 
 #include "bench.skel.h"
+#include "cost.skel.h"
 #include "kmtest.h"
 #include "log.h"
 
 #define MAX_ROUNDS 64
 
-enum target { TG_PASS, TG_TX, TG_DROP, TG_KM };
+enum target { TG_PASS, TG_TX, TG_DROP, TG_KM, TG_COST };
 
 struct scen {
 	const char *name;
@@ -49,14 +51,16 @@ struct scen {
 	uint32_t retval;     /* repeat mode: the expected XDP action */
 	bool sent;           /* live: every frame must reach the veth peer */
 	int (*prep)(const struct kmb_km *k);
+	const char *cost;    /* TG_COST: program of cost.bpf.c */
 	uint32_t count;      /* calibrated */
 	double ns[MAX_ROUNDS];
+	double wall[MAX_ROUNDS];
 };
 
 /* Index names of the scenario table below. */
 enum {
 	S_PASS, S_TX, S_DROP, S_GEN_PASS, S_GEN_TX, S_DENY, S_RL,
-	S_FWD, S_DECAP, S_FLOOD, S_NS_MAX,
+	S_FWD, S_FWD_VAL, S_DECAP, S_FLOOD, S_NS_MAX,
 	S_L_TX = S_NS_MAX, S_L_DROP, S_L_GEN_TX, S_L_GEN_DROP, S_L_FWD,
 	S_L_FLOOD, S_MAX,
 };
@@ -82,6 +86,8 @@ static struct scen scens[S_MAX] = {
 		    KM_R_DROP_RATELIMIT, XDP_DROP, .prep = kmb_km_spend_source),
 	[S_FWD] = NS("forward", true, TG_KM, KMB_T_FORWARD, false,
 		     KM_R_FWD_SERVICE, XDP_TX),
+	[S_FWD_VAL] = NS("forward_validated", true, TG_KM, KMB_T_FORWARD_VAL,
+			 false, KM_R_FWD_SERVICE, XDP_TX),
 	[S_DECAP] = NS("decap", true, TG_KM, KMB_T_DECAP, false, KM_R_FWD_DECAP,
 		       XDP_TX),
 	[S_FLOOD] = NS("flood", true, TG_KM, KMB_T_FLOOD, true,
@@ -99,6 +105,25 @@ static struct scen scens[S_MAX] = {
 			   KM_R_DROP_SVC_LIMIT, false, .prep = kmb_km_spend_service),
 };
 
+/* --diagnose: single operations on the same maps, minus the empty program.
+ * Entry 0 is the reference. */
+#define COST(n, p)                                                            \
+	{ .name = n, .target = TG_COST, .tmpl = KMB_T_FORWARD, .reason = -1,  \
+	  .retval = XDP_PASS, .cost = p }
+static struct scen diag[] = {
+	NS("pass", false, TG_PASS, KMB_T_FORWARD, false, -1, XDP_PASS),
+	COST("cost_ktime", "cost_ktime"),
+	COST("cost_lpm_miss", "cost_lpm_miss"),
+	COST("cost_lpm_hit", "cost_lpm_hit"),
+	COST("cost_lpm_flood", "cost_lpm_flood"),
+	COST("cost_hash_hit", "cost_hash_hit"),
+	COST("cost_lru_miss", "cost_lru_miss"),
+	COST("cost_lru_insert", "cost_lru_insert"),
+	COST("cost_fib", "cost_fib"),
+	COST("cost_adjust_head", "cost_adjust_head"),
+};
+#define N_DIAG ((int)(sizeof(diag) / sizeof(diag[0])))
+
 struct opts {
 	const char *ifname;     /* edge veth, in our namespace */
 	const char *peer_netns; /* name under /run/netns */
@@ -108,6 +133,8 @@ struct opts {
 	int ms;                 /* per repeat-mode run */
 	int live_ms;            /* per live run */
 	uint32_t seed;
+	bool verbose;           /* raw per-scenario figures to stderr */
+	bool diagnose;          /* also the cost of single operations */
 };
 
 static struct opts opt = {
@@ -121,21 +148,25 @@ static struct opts opt = {
 struct ctx {
 	struct kmb_km km;
 	struct bench *b;
+	struct cost *cost;      /* --diagnose */
 	struct bpf_link *sink_link;
 	uint32_t ifindex;
 	uint8_t tmpl[KMB_T_MAX][KMB_PKT_LEN];
 	int failures;
 };
 
-static int target_fd(const struct ctx *c, enum target t)
+static int target_fd(const struct ctx *c, const struct scen *s)
 {
-	switch (t) {
+	switch (s->target) {
 	case TG_PASS:
 		return bpf_program__fd(c->b->progs.kmb_pass);
 	case TG_TX:
 		return bpf_program__fd(c->b->progs.kmb_tx);
 	case TG_DROP:
 		return bpf_program__fd(c->b->progs.kmb_drop);
+	case TG_COST:
+		return bpf_program__fd(
+			bpf_object__find_program_by_name(c->cost->obj, s->cost));
 	default:
 		return c->km.prog_fd;
 	}
@@ -151,7 +182,7 @@ static int gen_setup(struct ctx *c, const struct scen *s)
 {
 	struct kmb_gen_cfg *g = &c->b->bss->gen;
 	uint32_t src;
-	int fd = target_fd(c, s->target);
+	int fd = target_fd(c, s);
 	__u32 k = 0;
 
 	memcpy(g->pkt, c->tmpl[s->tmpl], KMB_PKT_LEN);
@@ -204,12 +235,13 @@ static void check_reasons(struct ctx *c, const struct scen *s,
 		     (unsigned long long)n, other[0] ? other : " nothing else");
 }
 
-static int run_one(struct ctx *c, struct scen *s, uint32_t count, double *ns)
+static int run_one(struct ctx *c, struct scen *s, uint32_t count, double *ns,
+		   double *wall)
 {
 	uint64_t before[KM_R_MAX], after[KM_R_MAX], sink0 = 0, sink1 = 0;
 	struct kmb_run r = {
 		.prog_fd = s->gen ? bpf_program__fd(c->b->progs.kmb_gen) :
-				    target_fd(c, s->target),
+				    target_fd(c, s),
 		.pkt = c->tmpl[s->tmpl],
 		.ifindex = c->ifindex,
 		.count = count,
@@ -242,6 +274,7 @@ static int run_one(struct ctx *c, struct scen *s, uint32_t count, double *ns)
 		     (unsigned long long)(sink1 - sink0), count,
 		     s->sent ? count : 0);
 	*ns = r.ns;
+	*wall = r.wall_ns;
 	return 0;
 }
 
@@ -249,10 +282,10 @@ static int run_one(struct ctx *c, struct scen *s, uint32_t count, double *ns)
 static int calibrate(struct ctx *c, struct scen *s)
 {
 	uint32_t probe = 20000;
-	double ns, want = (s->live ? opt.live_ms : opt.ms) * 1e6, n;
+	double ns, wall, want = (s->live ? opt.live_ms : opt.ms) * 1e6, n;
 	int err;
 
-	err = run_one(c, s, probe, &ns);
+	err = run_one(c, s, probe, &ns, &wall);
 	if (err)
 		return err;
 	n = want / (ns > 0.1 ? ns : 0.1);
@@ -288,23 +321,24 @@ static void warn_bpf_stats(void)
 	close(fd);
 }
 
-/* Run scenarios [first, end) in `rounds` interleaved rounds, each round
+/* Run the n scenarios of `v` in `rounds` interleaved rounds, each round
  * starting one scenario later so no scenario always follows the same one. */
-static int run_rounds(struct ctx *c, int first, int end, int rounds)
+static int run_rounds(struct ctx *c, struct scen *v, int n, int rounds)
 {
-	int n = end - first, err;
+	int err;
 
-	for (int i = first; i < end; i++) {
-		err = calibrate(c, &scens[i]);
+	for (int i = 0; i < n; i++) {
+		err = calibrate(c, &v[i]);
 		if (err)
 			return err;
 	}
 	for (int r = 0; r < rounds; r++) {
 		warn_bpf_stats();
 		for (int j = 0; j < n; j++) {
-			struct scen *s = &scens[first + (r + j) % n];
+			struct scen *s = &v[(r + j) % n];
 
-			err = run_one(c, s, s->count, &s->ns[r]);
+			err = run_one(c, s, s->count, &s->ns[r],
+				      &s->wall[r]);
 			if (err)
 				return err;
 		}
@@ -332,9 +366,27 @@ struct ratio {
 	bool at_most; /* value must be <= target, else >= */
 };
 
+/* The raw material of the figures, for diagnosing noise. */
+static void report_raw(const struct scen *v, int count)
+{
+	for (int i = 0; i < count; i++) {
+		const struct scen *s = &v[i];
+		int n = s->live ? opt.live_rounds : opt.rounds;
+		double lo = s->ns[0], hi = s->ns[0];
+
+		for (int r = 1; r < n; r++) {
+			lo = s->ns[r] < lo ? s->ns[r] : lo;
+			hi = s->ns[r] > hi ? s->ns[r] : hi;
+		}
+		fprintf(stderr, "raw %-14s x%-8u median %8.2f min %8.2f max %8.2f wall %8.2f ns/pkt\n",
+			s->name, s->count, median((double *)s->ns, n), lo, hi,
+			median((double *)s->wall, n));
+	}
+}
+
 static void report(void)
 {
-	double fwd[MAX_ROUNDS], dec[MAX_ROUNDS], fl[MAX_ROUNDS],
+	double fwd[MAX_ROUNDS], fval[MAX_ROUNDS], dec[MAX_ROUNDS], fl[MAX_ROUNDS],
 		gtx[MAX_ROUNDS], ovh[MAX_ROUNDS];
 	double r_fwd[MAX_ROUNDS], r_dec[MAX_ROUNDS], r_fl[MAX_ROUNDS],
 		r_deny[MAX_ROUNDS], r_rl[MAX_ROUNDS];
@@ -348,6 +400,7 @@ static void report(void)
 		double base = scens[S_TX].ns[r];
 
 		fwd[r] = direct_equiv(S_FWD, S_GEN_PASS, S_PASS, r);
+		fval[r] = direct_equiv(S_FWD_VAL, S_GEN_PASS, S_PASS, r);
 		dec[r] = direct_equiv(S_DECAP, S_GEN_PASS, S_PASS, r);
 		fl[r] = direct_equiv(S_FLOOD, S_GEN_PASS, S_PASS, r);
 		gtx[r] = direct_equiv(S_GEN_TX, S_GEN_PASS, S_PASS, r);
@@ -382,6 +435,7 @@ static void report(void)
 	print_fig("generator_overhead_ns", median(ovh, n), "ns/pkt");
 	print_fig("baseline_tx_via_generator_ns", median(gtx, n), "ns/pkt");
 	print_fig("forward_ns", median(fwd, n), "ns/pkt");
+	print_fig("forward_validated_ns", median(fval, n), "ns/pkt");
 	print_fig("deny_ns", median(scens[S_DENY].ns, n), "ns/pkt");
 	print_fig("ratelimit_ns", median(scens[S_RL].ns, n), "ns/pkt");
 	print_fig("decap_ns", median(dec, n), "ns/pkt");
@@ -460,6 +514,67 @@ static int check_output(struct ctx *c, enum kmb_tmpl t, uint32_t outer_dst,
 	return 0;
 }
 
+static int cost_reuse(struct ctx *c, const char *name)
+{
+	struct bpf_map *from, *to;
+	int err;
+
+	from = bpf_object__find_map_by_name(kmb_km_obj(&c->km), name);
+	to = bpf_object__find_map_by_name(c->cost->obj, name);
+	if (!from || !to)
+		return km_log_errno(-ENOENT, "map %s missing", name);
+	err = bpf_map__reuse_fd(to, bpf_map__fd(from));
+	if (err)
+		return km_log_errno(err, "cannot share %s with cost.bpf.o",
+				    name);
+	return 0;
+}
+
+static int cost_open(struct ctx *c)
+{
+	struct cost_cfg *g;
+	int err;
+
+	c->cost = cost__open();
+	if (!c->cost)
+		return km_log_errno(-errno, "cannot open cost.bpf.o");
+	err = cost_reuse(c, KM_MAP_DENY_A);
+	err = err ?: cost_reuse(c, KM_MAP_SERVICES);
+	err = err ?: cost_reuse(c, KM_MAP_RL_SRC);
+	if (err)
+		return err;
+	err = cost__load(c->cost);
+	if (err)
+		return km_log_errno(err, "cannot load cost.bpf.o");
+	g = &c->cost->bss->cfg;
+	g->player = htonl(KMB_PLAYER);
+	g->denied = htonl(KMB_DENY_SRC);
+	g->edge = htonl(KMB_EDGE);
+	g->backend = htonl(KMB_BACKEND);
+	g->flood_base = KMB_FLOOD_BASE;
+	g->flood_mask = KMB_FLOOD_MASK;
+	g->svc.proto = IPPROTO_UDP;
+	g->svc.port = htons(KMB_PORT_FWD);
+	g->svc.addr = htonl(KMB_SVC);
+	return 0;
+}
+
+static void report_diag(struct ctx *c)
+{
+	double d[MAX_ROUNDS];
+	char name[64];
+
+	if (c->cost->bss->fib_failed)
+		fail(c, &diag[0], "bpf_fib_lookup failed %llu times",
+		     (unsigned long long)c->cost->bss->fib_failed);
+	for (int i = 1; i < N_DIAG; i++) {
+		for (int r = 0; r < opt.rounds; r++)
+			d[r] = diag[i].ns[r] - diag[0].ns[r];
+		snprintf(name, sizeof(name), "%s_ns", diag[i].name);
+		print_fig(name, median(d, opt.rounds), "ns/op");
+	}
+}
+
 static int attach_sink(struct ctx *c)
 {
 	char path[256];
@@ -508,6 +623,9 @@ static void usage(FILE *f)
 		"  --live-rounds N    live-frames rounds (default %d)\n"
 		"  --ms N             length of one repeat-mode run (default %d)\n"
 		"  --live-ms N        length of one live run (default %d)\n"
+		"  --verbose          every scenario's runs (ns/packet) to stderr\n"
+		"  --diagnose         also time single operations (helpers, map\n"
+		"                     lookups) on the same maps: cost_* lines\n"
 		"Prints `name value unit` figures, then the *_ratio lines, then\n"
 		"`target` lines. Exit 1 when a path-counter check failed.\n",
 		opt.rounds, opt.live_rounds, opt.ms, opt.live_ms);
@@ -535,6 +653,8 @@ static int parse_opts(int argc, char **argv)
 		{ "live-rounds", required_argument, NULL, 'l' },
 		{ "ms", required_argument, NULL, 'm' },
 		{ "live-ms", required_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "diagnose", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -549,6 +669,8 @@ static int parse_opts(int argc, char **argv)
 		case 'l': err = parse_int("--live-rounds", optarg, 1, MAX_ROUNDS, &opt.live_rounds); break;
 		case 'm': err = parse_int("--ms", optarg, 1, 10000, &opt.ms); break;
 		case 'L': err = parse_int("--live-ms", optarg, 1, 10000, &opt.live_ms); break;
+		case 'v': opt.verbose = true; break;
+		case 'd': opt.diagnose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -577,6 +699,10 @@ int main(int argc, char **argv)
 	err = kmb_pin_cpu(&cpu);
 	if (err)
 		km_warn("cannot pin to one CPU: %s", strerror(-err));
+	else if (kmb_find_ksoftirqd(cpu))
+		km_warn("no ksoftirqd/%d: deferred softirq time is not counted",
+			cpu);
+	err = 0;
 	for (int t = 0; t < KMB_T_MAX && !err; t++)
 		err = kmb_template(t, c.tmpl[t]);
 	err = err ?: kmb_km_open(&c.km);
@@ -591,12 +717,24 @@ int main(int argc, char **argv)
 	err = attach_sink(&c);
 	err = err ?: check_output(&c, KMB_T_FORWARD, KMB_BACKEND, KMB_SVC);
 	err = err ?: check_output(&c, KMB_T_DECAP, KMB_PLAYER_RET, 0);
-	err = err ?: run_rounds(&c, 0, S_NS_MAX, opt.rounds);
-	err = err ?: run_rounds(&c, S_NS_MAX, S_MAX, opt.live_rounds);
+	err = err ?: run_rounds(&c, scens, S_NS_MAX, opt.rounds);
+	err = err ?: run_rounds(&c, scens + S_NS_MAX, S_MAX - S_NS_MAX,
+				opt.live_rounds);
+	if (!err && opt.diagnose) {
+		err = cost_open(&c);
+		err = err ?: run_rounds(&c, diag, N_DIAG, opt.rounds);
+	}
+	if (!err && opt.verbose)
+		report_raw(scens, S_MAX);
+	if (!err && opt.verbose && opt.diagnose)
+		report_raw(diag, N_DIAG);
 	if (!err)
 		report();
+	if (!err && opt.diagnose)
+		report_diag(&c);
 out:
 	bpf_link__destroy(c.sink_link);
+	cost__destroy(c.cost);
 	bench__destroy(c.b);
 	kmb_km_close(&c.km);
 	if (err)

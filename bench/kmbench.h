@@ -11,6 +11,7 @@
 #include "kilimanjaro_abi.h"
 
 struct kilimanjaro;
+struct bpf_object;
 struct bench;
 
 /* Addresses of the bench namespace (bench/run makes it), host order. */
@@ -40,6 +41,7 @@ struct bench;
 
 enum kmb_tmpl {
 	KMB_T_FORWARD = 0, /* player -> service 0 */
+	KMB_T_FORWARD_VAL, /* validated player (the decap path's) -> service 0 */
 	KMB_T_DENY,        /* denied source -> service 0 */
 	KMB_T_RL,          /* rate-limited source -> service 2 */
 	KMB_T_DECAP,       /* IPIP backend -> edge, service 0 -> player */
@@ -58,6 +60,7 @@ struct kmb_km {
 /* scenario.c */
 int kmb_km_open(struct kmb_km *k);
 void kmb_km_close(struct kmb_km *k);
+struct bpf_object *kmb_km_obj(const struct kmb_km *k);
 /* Services, edge address, 10,000 + 10,000 prefixes: the state every
  * scenario runs against. */
 int kmb_km_populate(struct kmb_km *k, uint32_t seed);
@@ -76,14 +79,15 @@ struct kmb_run {
 	uint32_t count;       /* repeat, or frames in live mode */
 	bool live;
 	uint32_t retval;      /* set (not in live mode) */
-	double ns;            /* set: ns per packet (thread CPU time; wall
-				 clock in live mode) */
+	double ns;            /* set: CPU ns per packet (kmb_run()) */
+	double wall_ns;       /* set: wall-clock ns per packet */
 };
 int kmb_run(struct kmb_run *r);
 int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX]);
 int kmb_counters_read(const struct kmb_km *k, uint64_t c[KM_C_MAX]);
 int kmb_percpu_u64(int fd, uint32_t key, uint64_t *sum);
 int kmb_pin_cpu(int *cpu);
+int kmb_find_ksoftirqd(int cpu);
 const char *kmb_reason_name(int r);
 
 #endif

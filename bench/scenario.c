@@ -88,6 +88,11 @@ void kmb_km_close(struct kmb_km *k)
 	k->skel = NULL;
 }
 
+struct bpf_object *kmb_km_obj(const struct kmb_km *k)
+{
+	return k->skel->obj;
+}
+
 static int put(struct kmb_km *k, const char *map, const void *key,
 	       const void *val, uint64_t flags)
 {
@@ -293,6 +298,10 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 	switch (t) {
 	case KMB_T_FORWARD:
 		p.ip.saddr = htonl(KMB_PLAYER);
+		p.dport = KMB_PORT_FWD;
+		break;
+	case KMB_T_FORWARD_VAL:
+		p.ip.saddr = htonl(KMB_PLAYER_RET);
 		p.dport = KMB_PORT_FWD;
 		break;
 	case KMB_T_DENY:

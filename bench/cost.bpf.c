@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `kmbench --diagnose`: one operation per program, on Kilimanjaro's own maps
+ * (kmbench reuses their fds before load), so that its cost is this
+ * program's time minus the empty program's. The keys are the ones the
+ * forward and flood scenarios use; each program returns XDP_PASS and leaves
+ * the packet alone, so `repeat` measures the same operation every time.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bench_abi.h"
+#include "kilimanjaro_abi.h"
+
+
+struct cost_cfg cfg;
+__u64 seq;
+__u64 fib_failed;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct km_prefix_key);
+	__type(value, struct km_prefix_val);
+} km_deny_a SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct km_service_key);
+	__type(value, struct km_service);
+} km_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__type(key, struct km_rl_key);
+	__type(value, struct km_bucket);
+} km_rl_src SEC(".maps");
+
+SEC("xdp")
+int cost_ktime(struct xdp_md *ctx)
+{
+	seq += bpf_ktime_get_ns() & 1;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_lpm_miss(struct xdp_md *ctx)
+{
+	struct km_prefix_key k = { .prefixlen = 32, .addr = cfg.player };
+
+	bpf_map_lookup_elem(&km_deny_a, &k);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_lpm_hit(struct xdp_md *ctx)
+{
+	struct km_prefix_key k = { .prefixlen = 32, .addr = cfg.denied };
+
+	bpf_map_lookup_elem(&km_deny_a, &k);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_lpm_flood(struct xdp_md *ctx)
+{
+	struct km_prefix_key k = {
+		.prefixlen = 32,
+		.addr = __builtin_bswap32(cfg.flood_base +
+					  (__u32)(seq++ & cfg.flood_mask)),
+	};
+
+	bpf_map_lookup_elem(&km_deny_a, &k);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_hash_hit(struct xdp_md *ctx)
+{
+	bpf_map_lookup_elem(&km_services, &cfg.svc);
+	return XDP_PASS;
+}
+
+/* A new source every packet, as in the flood: lookups that miss. */
+SEC("xdp")
+int cost_lru_miss(struct xdp_md *ctx)
+{
+	struct km_rl_key k = {
+		.service_id = 1,
+		.prefix = __builtin_bswap32(cfg.flood_base +
+					    (__u32)(seq++ & cfg.flood_mask)),
+	};
+
+	bpf_map_lookup_elem(&km_rl_src, &k);
+	return XDP_PASS;
+}
+
+/* ... and inserting their state (each insert evicts one). */
+SEC("xdp")
+int cost_lru_insert(struct xdp_md *ctx)
+{
+	struct km_rl_key k = {
+		.service_id = 1,
+		.prefix = __builtin_bswap32(cfg.flood_base +
+					    (__u32)(seq++ & cfg.flood_mask)),
+	};
+	struct km_bucket b = {};
+
+	bpf_map_update_elem(&km_rl_src, &k, &b, BPF_ANY);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_fib(struct xdp_md *ctx)
+{
+	struct bpf_fib_lookup f = {
+		.family = 2, /* AF_INET */
+		.l4_protocol = 4, /* IPIP */
+		.tot_len = 134,
+		.ifindex = ctx->ingress_ifindex,
+		.ipv4_src = cfg.edge,
+		.ipv4_dst = cfg.backend,
+	};
+
+	if (bpf_fib_lookup(ctx, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		fib_failed++;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_adjust_head(struct xdp_md *ctx)
+{
+	if (bpf_xdp_adjust_head(ctx, 0))
+		return XDP_ABORTED;
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";
