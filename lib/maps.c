@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -489,8 +490,9 @@ static bool addr_in(const uint32_t *a, size_t n, uint32_t x)
 	return false;
 }
 
-int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
-		       size_t n, uint8_t origin)
+static int km_edge_addrs_sync_nolock(const struct km_maps *m,
+				     const uint32_t *addrs_be, size_t n,
+				     uint8_t origin)
 {
 	int fd = mfd(m, KM_M_EDGE_ADDRS), r;
 	struct km_edge_addr v = {.origin = origin}, cur;
@@ -767,7 +769,7 @@ static int derive_from(const struct km_maps *m,
 	return r;
 }
 
-int km_services_derive(const struct km_maps *m)
+static int km_services_derive_nolock(const struct km_maps *m)
 {
 	struct km_service_entry *s;
 	size_t n;
@@ -1041,7 +1043,7 @@ static int svc_apply(const struct km_maps *m,
 	/* Derive from what the map holds now, also after a failed write, so
 	 * the derived maps never keep entries of services that are gone. */
 	if (wrote) {
-		int r2 = km_services_derive(m);
+		int r2 = km_services_derive_nolock(m);
 
 		if (!r)
 			r = r2;
@@ -1054,21 +1056,22 @@ out:
 	return r;
 }
 
-int km_service_put(const struct km_maps *m, const struct km_service_spec *s,
-		   uint8_t origin)
+static int km_service_put_nolock(const struct km_maps *m,
+				 const struct km_service_spec *s,
+				 uint8_t origin)
 {
 	return svc_apply(m, s, 1, origin, false);
 }
 
-int km_services_sync(const struct km_maps *m,
-		     const struct km_service_spec *specs, size_t n,
-		     uint8_t origin)
+static int km_services_sync_nolock(const struct km_maps *m,
+				   const struct km_service_spec *specs,
+				   size_t n, uint8_t origin)
 {
 	return svc_apply(m, specs, n, origin, true);
 }
 
-int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
-		   uint16_t port, uint8_t origin)
+static int km_service_del_nolock(const struct km_maps *m, uint8_t proto,
+				 uint32_t addr, uint16_t port, uint8_t origin)
 {
 	struct km_service_key k = {.proto = proto, .port = port, .addr = addr};
 	struct km_service v;
@@ -1090,7 +1093,7 @@ int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 		return km_log_errno(
 		    -errno, "%s: cannot delete %s: %s", KM_MAP_SERVICES,
 		    fmt_svc(&b, proto, addr, port), strerror(errno));
-	return km_services_derive(m);
+	return km_services_derive_nolock(m);
 }
 
 /* ---- allow / deny prefix lists ---- */
@@ -1189,8 +1192,8 @@ int km_prefix_get(const struct km_maps *m, enum km_list l,
 	return r;
 }
 
-int km_prefix_add(const struct km_maps *m, enum km_list l,
-		  const struct km_prefix_key *k, uint8_t origin)
+static int km_prefix_add_nolock(const struct km_maps *m, enum km_list l,
+				const struct km_prefix_key *k, uint8_t origin)
 {
 	struct km_prefix_val v = {.origin = origin}, cur;
 	struct km_strbuf b;
@@ -1222,8 +1225,8 @@ int km_prefix_add(const struct km_maps *m, enum km_list l,
 	return 0;
 }
 
-int km_prefix_del(const struct km_maps *m, enum km_list l,
-		  const struct km_prefix_key *k, uint8_t origin)
+static int km_prefix_del_nolock(const struct km_maps *m, enum km_list l,
+				const struct km_prefix_key *k, uint8_t origin)
 {
 	struct km_prefix_val cur;
 	struct km_strbuf b;
@@ -1334,9 +1337,11 @@ static int lpm_fill(const struct km_maps *m, enum km_list l, enum km_map_id dst,
 	return 0;
 }
 
-int km_prefixes_sync(const struct km_maps *m, const struct km_prefix_key *allow,
-		     size_t n_allow, const struct km_prefix_key *deny,
-		     size_t n_deny, uint8_t origin)
+static int km_prefixes_sync_nolock(const struct km_maps *m,
+				   const struct km_prefix_key *allow,
+				   size_t n_allow,
+				   const struct km_prefix_key *deny,
+				   size_t n_deny, uint8_t origin)
 {
 	const struct km_prefix_key *keys[2] = {allow, deny};
 	size_t nkeys[2] = {n_allow, n_deny};
@@ -1408,8 +1413,8 @@ static bool block_live(const struct km_block *b, uint64_t now)
 	return now < b->until_ns;
 }
 
-int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
-		 uint8_t origin)
+static int km_block_put_nolock(const struct km_maps *m, uint32_t addr,
+			       uint64_t until_ns, uint8_t origin)
 {
 	struct km_block v = {.until_ns = until_ns,
 			     .origin = origin,
@@ -1435,7 +1440,8 @@ int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
 	return 0;
 }
 
-int km_block_del(const struct km_maps *m, uint32_t addr, uint8_t origin)
+static int km_block_del_nolock(const struct km_maps *m, uint32_t addr,
+			       uint8_t origin)
 {
 	struct km_block cur;
 	struct km_strbuf b;
@@ -1483,8 +1489,9 @@ int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
 	return 0;
 }
 
-int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
-		   size_t n, uint8_t origin)
+static int km_blocks_sync_nolock(const struct km_maps *m,
+				 const struct km_block_spec *b, size_t n,
+				 uint8_t origin)
 {
 	struct km_block_entry *cur;
 	uint64_t now = km_mono_ns();
@@ -1567,8 +1574,9 @@ int km_punch_get(const struct km_maps *m, const struct km_punch_key *k,
 			    fmt_punch(&b, k), strerror(errno));
 }
 
-int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
-		 uint32_t backend, uint8_t origin)
+static int km_punch_put_nolock(const struct km_maps *m,
+			       const struct km_punch_key *k, uint32_t backend,
+			       uint8_t origin)
 {
 	struct km_punch v = {.backend = backend,
 			     .origin = origin,
@@ -1599,7 +1607,8 @@ int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
 	return 0;
 }
 
-int km_punch_del(const struct km_maps *m, const struct km_punch_key *k)
+static int km_punch_del_nolock(const struct km_maps *m,
+			       const struct km_punch_key *k)
 {
 	struct km_strbuf b;
 
@@ -1783,4 +1792,141 @@ uint64_t km_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- serialising editors ---- */
+
+/*
+ * The loader (reload), the CLI and the agent edit the same maps from
+ * different processes. Service ids are chosen from a read of km_services,
+ * so two concurrent adds could pick the same id; every edit therefore holds
+ * one host-wide advisory lock. Edits are short and rare. Without the lock
+ * file (read-only /run) editing goes on unlocked, as before.
+ */
+#define KM_LOCK_PATH "/run/lock/kilimanjaro-maps.lock"
+
+static int km_lock(void)
+{
+	int fd = open(KM_LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		km_debug("%s: %s; editing maps without the lock", KM_LOCK_PATH,
+			 strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) && errno == EINTR)
+		;
+	return fd;
+}
+
+static int km_unlock(int fd, int r)
+{
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
+		       size_t n, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_edge_addrs_sync_nolock(m, addrs_be, n, origin));
+}
+
+int km_services_derive(const struct km_maps *m)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_services_derive_nolock(m));
+}
+
+int km_service_put(const struct km_maps *m, const struct km_service_spec *s,
+		   uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_service_put_nolock(m, s, origin));
+}
+
+int km_services_sync(const struct km_maps *m,
+		     const struct km_service_spec *specs, size_t n,
+		     uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_services_sync_nolock(m, specs, n, origin));
+}
+
+int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
+		   uint16_t port, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l,
+			 km_service_del_nolock(m, proto, addr, port, origin));
+}
+
+int km_prefix_add(const struct km_maps *m, enum km_list list,
+		  const struct km_prefix_key *k, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_prefix_add_nolock(m, list, k, origin));
+}
+
+int km_prefix_del(const struct km_maps *m, enum km_list list,
+		  const struct km_prefix_key *k, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_prefix_del_nolock(m, list, k, origin));
+}
+
+int km_prefixes_sync(const struct km_maps *m, const struct km_prefix_key *allow,
+		     size_t n_allow, const struct km_prefix_key *deny,
+		     size_t n_deny, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_prefixes_sync_nolock(m, allow, n_allow, deny,
+						    n_deny, origin));
+}
+
+int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
+		 uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_block_put_nolock(m, addr, until_ns, origin));
+}
+
+int km_block_del(const struct km_maps *m, uint32_t addr, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_block_del_nolock(m, addr, origin));
+}
+
+int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
+		   size_t n, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_blocks_sync_nolock(m, b, n, origin));
+}
+
+int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
+		 uint32_t backend, uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_punch_put_nolock(m, k, backend, origin));
+}
+
+int km_punch_del(const struct km_maps *m, const struct km_punch_key *k)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_punch_del_nolock(m, k));
 }

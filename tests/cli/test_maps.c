@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -488,4 +489,46 @@ Test(maps, a_sync_keeps_entries_other_origins_hold)
 	cr_assert_eq(km_blocks_sync(&m, &bs, 1, KM_ORIGIN_CONFIG), 0);
 	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_BLOCKS], &a, &b), 0);
 	cr_assert_eq(b.origin, KM_ORIGIN_CONFIG);
+}
+
+/* Two processes adding services at once (loader reload and CLI) must not
+ * hand out one id twice. */
+Test(maps, concurrent_adds_get_distinct_ids)
+{
+	struct km_service_entry *s;
+	uint8_t seen[KM_MAX_SERVICES] = {};
+	pid_t pid[2];
+	size_t n;
+
+	for (int p = 0; p < 2; p++) {
+		pid[p] = fork();
+		cr_assert_geq(pid[p], 0);
+		if (pid[p])
+			continue;
+		for (int i = 0; i < 60; i++) {
+			struct km_service_spec a =
+			    svc(p ? "198.18.10.2" : "198.18.10.1", 1000 + i,
+				"198.18.2.2");
+
+			if (km_service_put(
+				&m, &a, p ? KM_ORIGIN_CLI : KM_ORIGIN_CONFIG))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (int p = 0; p < 2; p++) {
+		int st;
+
+		cr_assert_eq(waitpid(pid[p], &st, 0), pid[p]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	cr_assert_eq(km_services_list(&m, &s, &n), 0);
+	cr_assert_eq(n, 120);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_lt(s[i].val.id, KM_MAX_SERVICES);
+		cr_assert_not(seen[s[i].val.id], "id %u given twice",
+			      s[i].val.id);
+		seen[s[i].val.id] = 1;
+	}
+	free(s);
 }
