@@ -197,6 +197,16 @@ static int link_update(int fd, const char *path, __u32 type, int ifindex,
 	return 0;
 }
 
+/* A link whose interface was deleted (ifindex 0) attaches nothing. */
+static int link_defunct(int fd, __u32 type)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == type &&
+	       !info.xdp.ifindex;
+}
+
 static int xdp_mode_check(const struct mapper_conf *c, int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -260,6 +270,15 @@ static int link_attach(const struct mapper_conf *c, const char *name,
 	if (r)
 		return r;
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && link_defunct(fd, type)) {
+		/* The interface was deleted and made again (same name). */
+		km_warn("%s: its interface is gone; attaching anew", path);
+		close(fd);
+		if (unlink(path))
+			return km_log_errno(-errno, "unlink %s: %m", path);
+		fd = -1;
+		errno = ENOENT;
+	}
 	if (fd >= 0) {
 		r = type == BPF_LINK_TYPE_XDP ? xdp_mode_check(c, ifindex) : 0;
 		if (!r)

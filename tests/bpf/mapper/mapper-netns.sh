@@ -48,7 +48,11 @@ cleanup() {
 	fi
 	ip netns del "$nse" 2>/dev/null || true
 	ip netns del "$nsh" 2>/dev/null || true
-	rm -rf "$log" "$pins-bad"
+	if [[ -d "$pins-flap" ]]; then
+		nsenter --net="/run/netns/$nsh" "$mapper" --interface k0 \
+			--pin-root "$pins-flap" --detach >/dev/null 2>&1 || true
+	fi
+	rm -rf "$log" "$pins-bad" "$pins-flap"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -273,4 +277,19 @@ grep -q "$pins-bad/km_m_flows: pinned map differs from this version's km_m_flows
 	"$log/bad.err" || fail "refusal message: $(cat "$log/bad.err")"
 [[ ! -e "$pins-bad/km_m_xdp_link" ]] || fail "attached despite the refusal"
 ip -n "$nsh" link show h0 | grep -q xdp && fail "XDP attached despite the refusal"
+echo "# an interface deleted and made again: the defunct links are replaced"
+flap_args=(--interface k0 --address 198.18.20.2 --edge 198.18.20.1
+	--service 198.18.30.1 --pin-root "$pins-flap" --xdp-mode "$mode"
+	--attach-only)
+ip -n "$nsh" link add k0 type veth peer name k1
+inh "$mapper" "${flap_args[@]}" 2>"$log/flap1.err" || fail "attach to k0"
+ip -n "$nsh" link del k0
+ip -n "$nsh" link add k0 type veth peer name k1
+inh "$mapper" "${flap_args[@]}" 2>"$log/flap2.err" ||
+	fail "re-attach to a new k0"
+grep -q "km_m_xdp_link: its interface is gone; attaching anew" \
+	"$log/flap2.err" || fail "defunct link not replaced"
+ip -n "$nsh" link show k0 | grep -q "prog/xdp.*kmm_xdp" ||
+	fail "XDP not attached to the new k0"
+inh "$mapper" --interface k0 --pin-root "$pins-flap" --detach 2>/dev/null
 echo "PASS"
