@@ -772,8 +772,9 @@ static int status_watch(struct cli_ctx *c, const struct km_maps *m,
 		return r;
 	if (v.tty)
 		printf("\033[?1049h\033[?25l\033[H\033[2J"); /* alt screen */
-	while (!stop) {
-		sleep_s(interval);
+	for (bool first = true; !stop; first = false) {
+		/* The first frame comes quickly, then one per interval. */
+		sleep_s(first && interval > 0.5 ? 0.5 : interval);
 		if (stop)
 			break;
 		r = link_read(c->pin_root, &ls);
