@@ -33,7 +33,7 @@ void mapper_maps_close(struct mapper_maps *m);
  * were deleted or -errno. */
 long mapper_flows_sweep(const struct mapper_maps *m);
 
-/* Print counters and flows (--show). */
-int mapper_show(const struct mapper_maps *m);
+/* Print config, counters and flows (--show), as text or JSON (--json). */
+int mapper_show(const struct mapper_maps *m, int json);
 
 #endif

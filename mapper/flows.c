@@ -10,6 +10,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "attach.h"
 #include "lib/log.h"
@@ -133,72 +134,168 @@ static const char *proto_name(__u8 p)
 				   : "?";
 }
 
-static void show_flows(const struct mapper_maps *m)
+static json_object *jaddr(__be32 a)
 {
+	char buf[INET_ADDRSTRLEN];
+
+	return json_object_new_string(inet_ntop(AF_INET, &a, buf, sizeof(buf)));
+}
+
+static json_object *jflows(const struct mapper_maps *m)
+{
+	json_object *arr = json_object_new_array(), *o;
 	struct kmm_flow_key cur, next;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], e[INET_ADDRSTRLEN];
 	struct kmm_flow f;
 	void *prev = NULL;
 	uint64_t now = mono_ns();
-	long n = 0;
 
-	printf("flows:\n");
 	while (!bpf_map_get_next_key(m->flows, prev, &next)) {
 		cur = next;
 		prev = &cur;
 		if (bpf_map_lookup_elem(m->flows, &cur, &f))
 			continue;
-		inet_ntop(AF_INET, &cur.player, a, sizeof(a));
-		inet_ntop(AF_INET, &cur.svc_addr, b, sizeof(b));
-		inet_ntop(AF_INET, &f.edge, e, sizeof(e));
-		printf("  %s %s:%u -> %s:%u via %s idle %llus\n",
-		       proto_name(cur.proto), a, ntohs(cur.player_port), b,
-		       ntohs(cur.svc_port), e,
-		       (unsigned long long)(now > f.last_seen_ns
-						? (now - f.last_seen_ns) /
-						      1000000000ULL
-						: 0));
-		n++;
+		o = json_object_new_object();
+		json_object_object_add(
+		    o, "proto", json_object_new_string(proto_name(cur.proto)));
+		json_object_object_add(o, "player", jaddr(cur.player));
+		json_object_object_add(
+		    o, "player_port",
+		    json_object_new_int(ntohs(cur.player_port)));
+		json_object_object_add(o, "service", jaddr(cur.svc_addr));
+		json_object_object_add(
+		    o, "service_port",
+		    json_object_new_int(ntohs(cur.svc_port)));
+		json_object_object_add(o, "edge", jaddr(f.edge));
+		json_object_object_add(
+		    o, "idle_ns",
+		    json_object_new_int64(now > f.last_seen_ns
+					      ? (int64_t)(now - f.last_seen_ns)
+					      : 0));
+		json_object_array_add(arr, o);
 	}
-	printf("  (%ld)\n", n);
+	return arr;
 }
 
-int mapper_show(const struct mapper_maps *m)
+static json_object *jconfig(const struct kmm_config *c)
 {
-	char h[INET_ADDRSTRLEN], d[INET_ADDRSTRLEN];
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "address", jaddr(c->host_addr));
+	json_object_object_add(o, "default_edge",
+			       c->default_edge ? jaddr(c->default_edge) : NULL);
+	json_object_object_add(
+	    o, "idle_seconds",
+	    json_object_new_int64((int64_t)(c->idle_ns / 1000000000ULL)));
+	json_object_object_add(
+	    o, "next_hop",
+	    json_object_new_string(c->flags & KMM_CFG_F_KEEP_L2 ? "player"
+								: "route"));
+	json_object_object_add(o, "abi_version",
+			       json_object_new_int((int)c->abi_version));
+	return o;
+}
+
+/* Everything --show prints, as one JSON object. */
+static int show_collect(const struct mapper_maps *m, json_object **out)
+{
+	json_object *root = json_object_new_object(), *verdicts, *counters, *v;
 	struct kmm_config cfg;
-	__u64 v[2];
+	__u64 sum[2];
 	__u32 i;
 	int r;
 
 	r = config_read(m, &cfg);
 	if (r)
-		return r;
-	printf("host %s default-edge %s idle %llus next-hop %s abi %u\n",
-	       inet_ntop(AF_INET, &cfg.host_addr, h, sizeof(h)),
-	       cfg.default_edge
-		   ? inet_ntop(AF_INET, &cfg.default_edge, d, sizeof(d))
-		   : "none",
-	       (unsigned long long)(cfg.idle_ns / 1000000000ULL),
-	       cfg.flags & KMM_CFG_F_KEEP_L2 ? "player" : "route",
-	       cfg.abi_version);
-	printf("verdicts:\n");
+		goto fail;
+	json_object_object_add(root, "config", jconfig(&cfg));
+	verdicts = json_object_new_object();
+	json_object_object_add(root, "verdicts", verdicts);
 	for (i = 0; i < KMM_R_MAX; i++) {
-		r = percpu_sum(m->stats, i, v, 2);
-		if (r)
-			return km_log_errno(r, KMM_MAP_STATS ": read failed");
-		printf("  %-22s %12llu pkts %14llu bytes\n", reason_names[i],
-		       (unsigned long long)v[0], (unsigned long long)v[1]);
+		r = percpu_sum(m->stats, i, sum, 2);
+		if (r) {
+			km_err(KMM_MAP_STATS ": read failed: %s", strerror(-r));
+			goto fail;
+		}
+		v = json_object_new_object();
+		json_object_object_add(v, "packets",
+				       json_object_new_uint64(sum[0]));
+		json_object_object_add(v, "bytes",
+				       json_object_new_uint64(sum[1]));
+		json_object_object_add(verdicts, reason_names[i], v);
 	}
-	printf("counters:\n");
+	counters = json_object_new_object();
+	json_object_object_add(root, "counters", counters);
 	for (i = 0; i < KMM_C_MAX; i++) {
-		r = percpu_sum(m->counters, i, v, 1);
-		if (r)
-			return km_log_errno(r,
-					    KMM_MAP_COUNTERS ": read failed");
-		printf("  %-22s %12llu\n", counter_names[i],
-		       (unsigned long long)v[0]);
+		r = percpu_sum(m->counters, i, sum, 1);
+		if (r) {
+			km_err(KMM_MAP_COUNTERS ": read failed: %s",
+			       strerror(-r));
+			goto fail;
+		}
+		json_object_object_add(counters, counter_names[i],
+				       json_object_new_uint64(sum[0]));
 	}
-	show_flows(m);
+	json_object_object_add(root, "flows", jflows(m));
+	*out = root;
+	return 0;
+fail:
+	json_object_put(root);
+	return r;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v = json_object_object_get(o, key);
+
+	return v ? json_object_get_string(v) : "none";
+}
+
+static void show_text(json_object *root)
+{
+	json_object *cfg = json_object_object_get(root, "config");
+	json_object *flows = json_object_object_get(root, "flows"), *f;
+	size_t i, n = json_object_array_length(flows);
+
+	printf("host %s default-edge %s idle %ss next-hop %s abi %s\n",
+	       jstr(cfg, "address"), jstr(cfg, "default_edge"),
+	       jstr(cfg, "idle_seconds"), jstr(cfg, "next_hop"),
+	       jstr(cfg, "abi_version"));
+	printf("verdicts:\n");
+	json_object_object_foreach(json_object_object_get(root, "verdicts"),
+				   name, v)
+	    printf("  %-22s %12s pkts %14s bytes\n", name, jstr(v, "packets"),
+		   jstr(v, "bytes"));
+	printf("counters:\n");
+	json_object_object_foreach(json_object_object_get(root, "counters"),
+				   cname, c)
+	    printf("  %-22s %12s\n", cname, json_object_get_string(c));
+	printf("flows:\n");
+	for (i = 0; i < n; i++) {
+		f = json_object_array_get_idx(flows, i);
+		printf("  %s %s:%s -> %s:%s via %s idle %llds\n",
+		       jstr(f, "proto"), jstr(f, "player"),
+		       jstr(f, "player_port"), jstr(f, "service"),
+		       jstr(f, "service_port"), jstr(f, "edge"),
+		       (long long)(json_object_get_int64(
+				       json_object_object_get(f, "idle_ns")) /
+				   1000000000LL));
+	}
+	printf("  (%zu)\n", n);
+}
+
+int mapper_show(const struct mapper_maps *m, int json)
+{
+	json_object *root;
+	int r = show_collect(m, &root);
+
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(
+				   root, JSON_C_TO_STRING_PRETTY |
+					     JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		show_text(root);
+	json_object_put(root);
 	return 0;
 }

@@ -191,7 +191,7 @@ static int act(struct mapper_ctx *mp)
 	if (mp->opts.show) {
 		r = mapper_maps_open(mp->conf.pin_root, &mp->maps);
 		if (!r)
-			r = mapper_show(&mp->maps);
+			r = mapper_show(&mp->maps, mp->opts.json);
 		return r;
 	}
 	r = mapper_attach(&mp->conf, &mp->maps);

@@ -29,6 +29,7 @@ enum opt_id {
 	OPT_ATTACH_ONLY,
 	OPT_SHOW,
 	OPT_CHECK_CONFIG,
+	OPT_JSON,
 };
 
 struct opt_desc {
@@ -69,6 +70,7 @@ static const struct opt_desc opt_table[] = {
      "detach both programs and remove every pin, then exit"},
     {"show", OPT_SHOW, NULL,
      "print the counters and learned flows from the pins, then exit"},
+    {"json", OPT_JSON, NULL, "--show prints JSON"},
     {"verbose", OPT_VERBOSE, NULL, "debug logging (libbpf too)"},
     {"help", OPT_HELP, NULL, "this text"},
 };
@@ -345,6 +347,9 @@ static int set_one(int id, const char *arg, struct mapper_conf *c,
 	case OPT_CHECK_CONFIG:
 		o->check = 1;
 		return 0;
+	case OPT_JSON:
+		o->json = 1;
+		return 0;
 	case OPT_VERBOSE:
 		o->verbose = 1;
 		return 0;
@@ -429,6 +434,10 @@ int mapper_options_parse(int argc, char **argv, struct mapper_conf *c,
 		    "%s: --detach, --attach-only, --show and --check-config "
 		    "exclude each other\n",
 		    prog);
+		return -EINVAL;
+	}
+	if (o->json && !o->show) {
+		fprintf(stderr, "%s: --json only applies to --show\n", prog);
 		return -EINVAL;
 	}
 	return 0;

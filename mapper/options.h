@@ -33,6 +33,7 @@ struct mapper_opts {
 	int attach_only;
 	int show;
 	int check;
+	int json;
 	int verbose;
 	const char *config_path;
 	/* Which conf fields the command line set (MAPPER_SET_*): they win

@@ -52,6 +52,7 @@ expect_bad "--edge needs an argument" -i lo --edge
 expect_bad "unexpected argument 'extra'" "${ok[@]}" extra
 expect_bad "--detach, --attach-only, --show and --check-config exclude" \
 	"${ok[@]}" --detach --show
+expect_bad "--json only applies to --show" "${ok[@]}" --json
 expect_bad "--interface is required" -a 198.18.20.2
 expect_bad "--address is required" -i lo -e 198.18.20.1 -s 198.18.30.1
 expect_bad "at least one --edge is required" -i lo -a 198.18.20.2 \
@@ -77,7 +78,7 @@ expect_bad "$dir/missing.json: No such file" --config "$dir/missing.json"
 
 out=$("$mapper" --help) || { echo "FAIL: --help exit $?"; failed=1; }
 for o in interface address edge default-edge service idle-seconds pin-root \
-	xdp-mode next-hop config attach-only detach show; do
+	xdp-mode next-hop config check-config attach-only detach show json; do
 	[[ $out == *"--$o"* ]] || { echo "FAIL: --help lacks --$o"; failed=1; }
 done
 

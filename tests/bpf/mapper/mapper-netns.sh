@@ -143,6 +143,13 @@ grep -q "udp 198.18.40.7:40000 -> 198.18.30.1:27015 via 198.18.20.1" \
 bpftool -j map dump pinned "$pins/km_m_flows" | tr -d ' \n' |
 	grep -q '"key":\["0x11","0x00","0x00","0x00","0xc6","0x12","0x28","0x07","0xc6","0x12","0x1e","0x01","0x9c","0x40","0x69","0x87"\]' ||
 	fail "learned key not found by bpftool in $pins/km_m_flows"
+inh "$mapper" --interface h0 --pin-root "$pins" --show --json >"$log/show1.json"
+jq -e '.flows[] | select(.proto == "udp" and .player == "198.18.40.7"
+	and .player_port == 40000 and .service == "198.18.30.1"
+	and .service_port == 27015 and .edge == "198.18.20.1")' \
+	"$log/show1.json" >/dev/null || fail "--show --json lacks the flow"
+jq -e '.verdicts.xdp_decap.packets == 1 and .counters.flow_learned == 1' \
+	"$log/show1.json" >/dev/null || fail "--show --json counters"
 
 echo "# ICMP echo from edge A: the kernel's echo reply goes back to A"
 exchange 198.18.20.1 198.18.40.8 777 icmp >"$log/x2" 2>&1 ||
