@@ -23,6 +23,7 @@ _Static_assert(sizeof(struct kmb_gen_cfg) == KMB_PKT_LEN + 8, "kmb_gen_cfg");
 struct cost_cfg {
 	__be32 player;     /* forward scenario's source (in no list) */
 	__be32 denied;     /* deny scenario's source */
+	__be32 validated;  /* the decap scenario's (validated) player */
 	__be32 edge;
 	__be32 backend;
 	__u32 flood_base;  /* host order */

@@ -33,6 +33,20 @@ struct {
 } km_services SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_svc_cfg);
+} km_svc_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct km_validated_key);
+	__type(value, struct km_validated);
+} km_validated SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_COMMON_LRU);
@@ -44,6 +58,13 @@ SEC("xdp")
 int cost_ktime(struct xdp_md *ctx)
 {
 	seq += bpf_ktime_get_ns() & 1;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_ktime_coarse(struct xdp_md *ctx)
+{
+	seq += bpf_ktime_get_coarse_ns() & 1;
 	return XDP_PASS;
 }
 
@@ -82,6 +103,25 @@ SEC("xdp")
 int cost_hash_hit(struct xdp_md *ctx)
 {
 	bpf_map_lookup_elem(&km_services, &cfg.svc);
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int cost_array_hit(struct xdp_md *ctx)
+{
+	__u32 id = 0;
+
+	bpf_map_lookup_elem(&km_svc_cfg, &id);
+	return XDP_PASS;
+}
+
+/* The decap scenario's player: validated, so always a hit. */
+SEC("xdp")
+int cost_lru_hit(struct xdp_md *ctx)
+{
+	struct km_validated_key k = { .service_id = 0, .player = cfg.validated };
+
+	bpf_map_lookup_elem(&km_validated, &k);
 	return XDP_PASS;
 }
 

@@ -113,10 +113,13 @@ static struct scen scens[S_MAX] = {
 static struct scen diag[] = {
 	NS("pass", false, TG_PASS, KMB_T_FORWARD, false, -1, XDP_PASS),
 	COST("cost_ktime", "cost_ktime"),
+	COST("cost_ktime_coarse", "cost_ktime_coarse"),
+	COST("cost_array_hit", "cost_array_hit"),
 	COST("cost_lpm_miss", "cost_lpm_miss"),
 	COST("cost_lpm_hit", "cost_lpm_hit"),
 	COST("cost_lpm_flood", "cost_lpm_flood"),
 	COST("cost_hash_hit", "cost_hash_hit"),
+	COST("cost_lru_hit", "cost_lru_hit"),
 	COST("cost_lru_miss", "cost_lru_miss"),
 	COST("cost_lru_insert", "cost_lru_insert"),
 	COST("cost_fib", "cost_fib"),
@@ -541,6 +544,8 @@ static int cost_open(struct ctx *c)
 	err = cost_reuse(c, KM_MAP_DENY_A);
 	err = err ?: cost_reuse(c, KM_MAP_SERVICES);
 	err = err ?: cost_reuse(c, KM_MAP_RL_SRC);
+	err = err ?: cost_reuse(c, KM_MAP_SVC_CFG);
+	err = err ?: cost_reuse(c, KM_MAP_VALIDATED);
 	if (err)
 		return err;
 	err = cost__load(c->cost);
@@ -549,6 +554,7 @@ static int cost_open(struct ctx *c)
 	g = &c->cost->bss->cfg;
 	g->player = htonl(KMB_PLAYER);
 	g->denied = htonl(KMB_DENY_SRC);
+	g->validated = htonl(KMB_PLAYER_RET);
 	g->edge = htonl(KMB_EDGE);
 	g->backend = htonl(KMB_BACKEND);
 	g->flood_base = KMB_FLOOD_BASE;
