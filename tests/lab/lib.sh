@@ -58,6 +58,7 @@ KM_CLI=$KM_BUILD_DIR/cli/kilimanjaro
 KM_MAPPER=$KM_BUILD_DIR/mapper/kilimanjaro-mapper
 KM_FLOODGEN=$KM_BUILD_DIR/tests/lab/floodgen
 KM_FLOW=$KM_BUILD_DIR/tests/lab/kmflow
+KM_XDP_PASS=$KM_BUILD_DIR/tests/lab/xdp_pass.bpf.o
 
 declare -A LAB_PIDS=()  # name -> pid of every background process
 LAB_FAILED=0
@@ -205,11 +206,12 @@ lab_up() {
 			lab_fail "ethtool -K $dev tx off"
 	done
 	# veth native XDP: frames sent by XDP_TX on ed0 and by floodgen on
-	# fl0 are dropped unless the peer runs NAPI, which GRO switches on.
-	lab_exec "$LAB_NS_RT" ethtool -K rt-ed gro on >/dev/null ||
-		lab_fail "ethtool -K rt-ed gro on"
-	lab_exec "$LAB_NS_RT" ethtool -K rt-fl gro on >/dev/null ||
-		lab_fail "ethtool -K rt-fl gro on"
+	# fl0 need the peer to run NAPI with an XDP program (GRO alone left
+	# them stuck in the ring here; see xdp_pass.bpf.c).
+	for dev in rt-ed rt-fl; do
+		ip -n "$LAB_NS_RT" link set dev "$dev" xdpdrv obj "$KM_XDP_PASS" \
+			sec xdp || lab_fail "cannot attach the pass program to $dev"
+	done
 
 	ip -n "$LAB_NS_PL" route add default via 198.18.0.1 src "$LAB_PLAYER"
 	ip -n "$LAB_NS_ED" route add default via "$LAB_EDGE_GW"
@@ -306,15 +308,34 @@ _lab_listening() { # udp|tcp ADDR:PORT
 # ---- Kilimanjaro processes ------------------------------------------------
 
 # lab_start_loader CONFIG [EXTRA ARGS...]: the loader on the edge, in the
-# foreground as systemd runs it; returns once the program is attached.
+# foreground as systemd runs it; returns once it reports it is running.
 lab_start_loader() {
 	local cfg=$1
 	shift
-	lab_spawn loader "$LAB_NS_ED" "$KM_LOADER" --interface ed0 \
-		--config "$cfg" --pin-root "$LAB_PIN_EDGE" "$@"
-	lab_wait_for 15 test -e "$LAB_PIN_EDGE/km_link" ||
-		{ cat "$LAB_DIR/loader.log" >&2; lab_fail "loader did not attach"; }
-	lab_wait_for 5 grep -q -i ready "$LAB_DIR/loader.log" || true
+	local pos
+
+	: >>"$LAB_DIR/loader.log"
+	pos=$(stat -c %s "$LAB_DIR/loader.log")
+	nsenter --net="/run/netns/$LAB_NS_ED" -- "$KM_LOADER" --interface ed0 \
+		--config "$cfg" --pin-root "$LAB_PIN_EDGE" "$@" \
+		>>"$LAB_DIR/loader.log" 2>&1 &
+	LAB_PIDS[loader]=$!
+	_lab_wait_ready loader 'running on' "$pos"
+}
+
+# _lab_wait_ready NAME PATTERN [LOG-OFFSET]: until the log of NAME (after
+# LOG-OFFSET bytes) shows PATTERN; fails at once when the process exits.
+_lab_wait_ready() {
+	local name=$1 pattern=$2 pos=${3:-0} deadline=$((SECONDS + 20))
+	until tail -c +$((pos + 1)) "$LAB_DIR/$name.log" |
+		grep -q "$pattern"; do
+		if ! lab_alive "$name"; then
+			cat "$LAB_DIR/$name.log" >&2
+			lab_fail "$name exited before it was ready"
+		fi
+		((SECONDS < deadline)) || lab_fail "$name not ready after 20 s"
+		sleep 0.1
+	done
 }
 
 # lab_start_mapper [EXTRA ARGS...]: the mapper on the game-server host.
@@ -322,13 +343,7 @@ lab_start_mapper() {
 	lab_spawn mapper "$LAB_NS_GS" "$KM_MAPPER" --interface gs0 \
 		--address "$LAB_GS" --edge "$LAB_EDGE" --default-edge "$LAB_EDGE" \
 		--service "$LAB_SVC_NET" --pin-root "$LAB_PIN_GS" "$@"
-	lab_wait_for 15 lab_mapper_attached ||
-		{ cat "$LAB_DIR/mapper.log" >&2; lab_fail "mapper did not attach"; }
-}
-
-lab_mapper_attached() {
-	lab_alive mapper || return 1
-	ip -n "$LAB_NS_GS" -d link show dev gs0 | grep -q 'prog/xdp'
+	_lab_wait_ready mapper ': ready'
 }
 
 # km ARGS...: the CLI on the edge's pins.
@@ -336,11 +351,17 @@ km() { "$KM_CLI" --pin-root "$LAB_PIN_EDGE" "$@"; }
 
 # lab_stat REASON: packets counted under a verdict (km_reason_name()).
 lab_stat() {
-	km status --json | jq -r --arg r "$1" '
-		(.reasons // .stats // .verdicts) as $s
-		| if ($s | type) == "array" then
-			([$s[] | select(.name == $r or .reason == $r) | .packets] | add // 0)
-		  else ($s[$r].packets // $s[$r] // 0) end'
+	km --json status | jq -r --arg r "$1" '.verdicts[$r].packets // 0'
+}
+
+# lab_counter NAME: an event counter (km_counter_name()).
+lab_counter() {
+	km --json status | jq -r --arg c "$1" '.counters[$c] // 0'
+}
+
+# lab_map_fill MAP: "entries max_entries" of a pinned map (km_...).
+lab_map_fill() {
+	km --json status | jq -r --arg m "$1" '"\(.maps[$m].entries) \(.maps[$m].max_entries)"'
 }
 
 # ---- traffic --------------------------------------------------------------
