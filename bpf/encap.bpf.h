@@ -103,8 +103,9 @@ static __always_inline void km_rewrite_dport(struct km_pkt *p, __be16 port)
 
 /* Outer IPv4 header of the tunnel, built on the stack so its checksum
  * reads no packet memory. */
-static __always_inline void km_outer_hdr(struct iphdr *o, const struct km_pkt *p,
-					 __be32 backend, __u16 len)
+static __always_inline void km_outer_hdr(struct iphdr *o,
+					 const struct km_pkt *p, __be32 backend,
+					 __u16 len)
 {
 	*(__u8 *)o = 0x45; /* version 4, IHL 5 */
 	o->tos = p->ip->tos;

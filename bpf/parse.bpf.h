@@ -83,9 +83,15 @@ static __always_inline int km_parse_ipv4(struct xdp_md *ctx, struct km_pkt *p)
 }
 
 /* "Source Engine Query\0" after FF FF FF FF 54, as three loads. */
-#define KM_A2S_INFO_W0 0x4520656372756f53ULL /* "Source E" little endian */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define KM_A2S_INFO_W0 0x4520656372756f53ULL /* "Source E" */
 #define KM_A2S_INFO_W1 0x755120656e69676eULL /* "ngine Qu" */
 #define KM_A2S_INFO_W2 0x00797265U           /* "ery\0" */
+#else
+#define KM_A2S_INFO_W0 0x536f757263652045ULL
+#define KM_A2S_INFO_W1 0x6e67696e65205175ULL
+#define KM_A2S_INFO_W2 0x65727900U
+#endif
 #define KM_A2S_INFO_LEN 25
 #define KM_A2S_CHALLENGE_LEN 9 /* FF FF FF FF 55|56 + 4-byte challenge */
 
@@ -98,7 +104,8 @@ static __always_inline void km_a2s_detect(struct km_pkt *p)
 	__u64 w0, w1;
 	__u32 w2;
 
-	if (p->proto != IPPROTO_UDP || n < KM_A2S_CHALLENGE_LEN || (void *)(pay + 5) > p->data_end)
+	if (p->proto != IPPROTO_UDP || n < KM_A2S_CHALLENGE_LEN ||
+	    (void *)(pay + 5) > p->data_end)
 		return;
 	if (*(__u32 *)pay != 0xffffffffU)
 		return;

@@ -199,7 +199,8 @@ static __always_inline struct km_validated *km_validated_get(struct km_pkt *p,
  */
 static __always_inline int km_limit_validated(struct km_pkt *p,
 					      struct km_validated *v,
-					      const struct km_limit *l, __u32 id)
+					      const struct km_limit *l,
+					      __u32 id)
 {
 	int rl;
 
