@@ -372,6 +372,24 @@ lab_flow() {
 		--duration "$5"
 }
 
+# lab_flow_start NAME NS SRC DST:PORT RATE SECONDS: the same in the
+# background; lab_flow_wait NAME waits for it (in this shell, not in a
+# $(...)), then lab_flow_json NAME prints its JSON.
+lab_flow_start() {
+	local name=$1 ns=$2
+	lab_spawn "$name" "$ns" "$KM_FLOW" client --bind "$3" --to "$4" \
+		--rate "$5" --duration "$6"
+}
+
+lab_flow_wait() {
+	local pid=${LAB_PIDS[$1]:-}
+	[[ -n $pid ]] || lab_fail "no flow named $1"
+	wait "$pid" || lab_fail "flow $1 failed: $(cat "$LAB_DIR/$1.log")"
+	unset "LAB_PIDS[$1]"
+}
+
+lab_flow_json() { grep '^{' "$LAB_DIR/$1.log" | tail -n 1; }
+
 # lab_json_get JSON FIELD
 lab_json_get() { jq -r ".$2" <<<"$1"; }
 
