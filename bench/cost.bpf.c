@@ -12,7 +12,6 @@
 #include "bench_abi.h"
 #include "kilimanjaro_abi.h"
 
-
 struct cost_cfg cfg;
 __u64 seq;
 __u64 fib_failed;
@@ -71,7 +70,7 @@ int cost_ktime_coarse(struct xdp_md *ctx)
 SEC("xdp")
 int cost_lpm_miss(struct xdp_md *ctx)
 {
-	struct km_prefix_key k = { .prefixlen = 32, .addr = cfg.player };
+	struct km_prefix_key k = {.prefixlen = 32, .addr = cfg.player};
 
 	bpf_map_lookup_elem(&km_deny_a, &k);
 	return XDP_PASS;
@@ -80,7 +79,7 @@ int cost_lpm_miss(struct xdp_md *ctx)
 SEC("xdp")
 int cost_lpm_hit(struct xdp_md *ctx)
 {
-	struct km_prefix_key k = { .prefixlen = 32, .addr = cfg.denied };
+	struct km_prefix_key k = {.prefixlen = 32, .addr = cfg.denied};
 
 	bpf_map_lookup_elem(&km_deny_a, &k);
 	return XDP_PASS;
@@ -90,9 +89,9 @@ SEC("xdp")
 int cost_lpm_flood(struct xdp_md *ctx)
 {
 	struct km_prefix_key k = {
-		.prefixlen = 32,
-		.addr = __builtin_bswap32(cfg.flood_base +
-					  (__u32)(seq++ & cfg.flood_mask)),
+	    .prefixlen = 32,
+	    .addr = __builtin_bswap32(cfg.flood_base +
+				      (__u32)(seq++ & cfg.flood_mask)),
 	};
 
 	bpf_map_lookup_elem(&km_deny_a, &k);
@@ -119,7 +118,7 @@ int cost_array_hit(struct xdp_md *ctx)
 SEC("xdp")
 int cost_lru_hit(struct xdp_md *ctx)
 {
-	struct km_validated_key k = { .service_id = 0, .player = cfg.validated };
+	struct km_validated_key k = {.service_id = 0, .player = cfg.validated};
 
 	bpf_map_lookup_elem(&km_validated, &k);
 	return XDP_PASS;
@@ -130,9 +129,9 @@ SEC("xdp")
 int cost_lru_miss(struct xdp_md *ctx)
 {
 	struct km_rl_key k = {
-		.service_id = 1,
-		.prefix = __builtin_bswap32(cfg.flood_base +
-					    (__u32)(seq++ & cfg.flood_mask)),
+	    .service_id = 1,
+	    .prefix = __builtin_bswap32(cfg.flood_base +
+					(__u32)(seq++ & cfg.flood_mask)),
 	};
 
 	bpf_map_lookup_elem(&km_rl_src, &k);
@@ -144,9 +143,9 @@ SEC("xdp")
 int cost_lru_insert(struct xdp_md *ctx)
 {
 	struct km_rl_key k = {
-		.service_id = 1,
-		.prefix = __builtin_bswap32(cfg.flood_base +
-					    (__u32)(seq++ & cfg.flood_mask)),
+	    .service_id = 1,
+	    .prefix = __builtin_bswap32(cfg.flood_base +
+					(__u32)(seq++ & cfg.flood_mask)),
 	};
 	struct km_bucket b = {};
 
@@ -158,12 +157,12 @@ SEC("xdp")
 int cost_fib(struct xdp_md *ctx)
 {
 	struct bpf_fib_lookup f = {
-		.family = 2, /* AF_INET */
-		.l4_protocol = 4, /* IPIP */
-		.tot_len = 134,
-		.ifindex = ctx->ingress_ifindex,
-		.ipv4_src = cfg.edge,
-		.ipv4_dst = cfg.backend,
+	    .family = 2,      /* AF_INET */
+	    .l4_protocol = 4, /* IPIP */
+	    .tot_len = 134,
+	    .ifindex = ctx->ingress_ifindex,
+	    .ipv4_src = cfg.edge,
+	    .ipv4_dst = cfg.backend,
 	};
 
 	if (bpf_fib_lookup(ctx, &f, sizeof(f), 0) != BPF_FIB_LKUP_RET_SUCCESS)

@@ -12,18 +12,20 @@
 
 struct kilimanjaro;
 struct bpf_object;
+struct bpf_link;
 struct bench;
+struct cost;
 
 /* Addresses of the bench namespace (bench/run makes it), host order. */
-#define KMB_EDGE 0xc6120001u      /* 198.18.0.1: edge, on the veth */
-#define KMB_NEIGH 0xc6120002u     /* 198.18.0.2: next hop (veth peer) */
-#define KMB_SVC 0xc6120101u       /* 198.18.1.1: service address */
-#define KMB_BACKEND 0xc6120201u   /* 198.18.2.1: game-server host */
-#define KMB_PLAYER 0xc6120301u    /* 198.18.3.1: forwarded player */
+#define KMB_EDGE 0xc6120001u	   /* 198.18.0.1: edge, on the veth */
+#define KMB_NEIGH 0xc6120002u	   /* 198.18.0.2: next hop (veth peer) */
+#define KMB_SVC 0xc6120101u	   /* 198.18.1.1: service address */
+#define KMB_BACKEND 0xc6120201u	   /* 198.18.2.1: game-server host */
+#define KMB_PLAYER 0xc6120301u	   /* 198.18.3.1: forwarded player */
 #define KMB_PLAYER_RET 0xc6120302u /* 198.18.3.2: player of the decap path */
-#define KMB_RL_SRC 0xc6120401u    /* 198.18.4.1: rate-limited source */
-#define KMB_DENY_NET 0xc613ff00u  /* 198.19.255.0/24: the denied prefix */
-#define KMB_DENY_SRC 0xc613ff01u  /* 198.19.255.1 */
+#define KMB_RL_SRC 0xc6120401u	   /* 198.18.4.1: rate-limited source */
+#define KMB_DENY_NET 0xc613ff00u   /* 198.19.255.0/24: the denied prefix */
+#define KMB_DENY_SRC 0xc613ff01u   /* 198.19.255.1 */
 /* Flood sources: 198.19.0.0/17, one new address per packet. km_rl_src is
  * loaded with fewer entries than that (KMB_RL_SRC_ENTRIES), so a source
  * comes back only after its state was evicted. */
@@ -31,9 +33,9 @@ struct bench;
 #define KMB_FLOOD_MASK 0x7fffu
 #define KMB_RL_SRC_ENTRIES 16384
 
-#define KMB_PORT_FWD 27015  /* service 0: forward, deny, decap */
+#define KMB_PORT_FWD 27015   /* service 0: forward, deny, decap */
 #define KMB_PORT_FLOOD 27017 /* service 1: flood (service budget spent) */
-#define KMB_PORT_RL 27016   /* service 2: rate limit (source budget spent) */
+#define KMB_PORT_RL 27016    /* service 2: rate limit (source budget spent) */
 #define KMB_SVC_FWD 0
 #define KMB_SVC_FLOOD 1
 #define KMB_SVC_RL 2
@@ -41,11 +43,12 @@ struct bench;
 
 enum kmb_tmpl {
 	KMB_T_FORWARD = 0, /* player -> service 0 */
-	KMB_T_FORWARD_VAL, /* validated player (the decap path's) -> service 0 */
-	KMB_T_DENY,        /* denied source -> service 0 */
-	KMB_T_RL,          /* rate-limited source -> service 2 */
-	KMB_T_DECAP,       /* IPIP backend -> edge, service 0 -> player */
-	KMB_T_FLOOD,       /* new source -> service 1 */
+	KMB_T_FORWARD_VAL, /* validated player (the decap path's) -> service 0
+			    */
+	KMB_T_DENY,	   /* denied source -> service 0 */
+	KMB_T_RL,	   /* rate-limited source -> service 2 */
+	KMB_T_DECAP,	   /* IPIP backend -> edge, service 0 -> player */
+	KMB_T_FLOOD,	   /* new source -> service 1 */
 	KMB_T_MAX,
 };
 
@@ -73,14 +76,14 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN]);
 
 /* measure.c */
 struct kmb_run {
-	int prog_fd;          /* kmb_gen (wrapped) or the program itself */
-	const uint8_t *pkt;   /* KMB_PKT_LEN bytes */
+	int prog_fd;	    /* kmb_gen (wrapped) or the program itself */
+	const uint8_t *pkt; /* KMB_PKT_LEN bytes */
 	uint32_t ifindex;
-	uint32_t count;       /* repeat, or frames in live mode */
+	uint32_t count; /* repeat, or frames in live mode */
 	bool live;
-	uint32_t retval;      /* set (not in live mode) */
-	double ns;            /* set: CPU ns per packet (kmb_run()) */
-	double wall_ns;       /* set: wall-clock ns per packet */
+	uint32_t retval; /* set (not in live mode) */
+	double ns;	 /* set: CPU ns per packet (kmb_run()) */
+	double wall_ns;	 /* set: wall-clock ns per packet */
 };
 int kmb_run(struct kmb_run *r);
 int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX]);
@@ -89,5 +92,92 @@ int kmb_percpu_u64(int fd, uint32_t key, uint64_t *sum);
 int kmb_pin_cpu(int *cpu);
 int kmb_find_ksoftirqd(int cpu);
 const char *kmb_reason_name(int r);
+
+/* ---- scenarios (kmbench.c) ---- */
+
+#define KMB_MAX_ROUNDS 64
+
+/* What a scenario runs (directly, or as kmb_gen's tail-call target). */
+enum kmb_target { KMB_TG_PASS, KMB_TG_TX, KMB_TG_DROP, KMB_TG_KM, KMB_TG_COST };
+
+struct kmb_scen {
+	const char *name;
+	bool live; /* live frames, else repeat */
+	bool gen;  /* through kmb_gen (restore + new source) */
+	enum kmb_target target;
+	enum kmb_tmpl tmpl;
+	bool flood;	 /* a new source address per packet */
+	int reason;	 /* km_stats reason that must take every packet */
+	uint32_t retval; /* repeat mode: the expected XDP action */
+	bool sent;	 /* live: every frame must reach the veth peer */
+	int gen_ref;	 /* gen: the generator with the bare target ... */
+	int bare_ref;	 /* ... and that bare target run directly */
+	int (*prep)(const struct kmb_km *k);
+	const char *cost; /* KMB_TG_COST: program of cost.bpf.c */
+	uint32_t count;	  /* calibrated */
+	double ns[KMB_MAX_ROUNDS];
+	double wall[KMB_MAX_ROUNDS];
+};
+
+/* Index of kmb_scens[]. Repeat-mode scenarios first, then live ones. */
+enum kmb_scen_id {
+	KMB_S_PASS,
+	KMB_S_TX,
+	KMB_S_DROP,
+	KMB_S_GEN_PASS,
+	KMB_S_GEN_TX,
+	KMB_S_DENY,
+	KMB_S_RL,
+	KMB_S_FWD,
+	KMB_S_FWD_VAL,
+	KMB_S_DECAP,
+	KMB_S_FLOOD,
+	KMB_S_NS_MAX,
+	KMB_S_L_TX = KMB_S_NS_MAX,
+	KMB_S_L_DROP,
+	KMB_S_L_GEN_TX,
+	KMB_S_L_GEN_DROP,
+	KMB_S_L_FWD,
+	KMB_S_L_FLOOD,
+	KMB_S_MAX,
+};
+
+extern struct kmb_scen kmb_scens[KMB_S_MAX];
+/* --diagnose: single operations; entry 0 is the empty program. */
+extern struct kmb_scen kmb_diag[];
+extern const int kmb_n_diag;
+
+struct kmb_ctx {
+	struct kmb_km km;
+	struct bench *b;
+	struct cost *cost; /* --diagnose only */
+	struct bpf_link *sink_link;
+	uint32_t ifindex;
+	uint8_t tmpl[KMB_T_MAX][KMB_PKT_LEN];
+	int rounds, live_rounds; /* per mode */
+	int ms, live_ms;	 /* target length of one run */
+	int failures;		 /* checks that failed */
+};
+
+/* ---- rounds.c ---- */
+/* Calibrate, then run the n scenarios of v in `rounds` interleaved rounds,
+ * checking every run. */
+int kmb_run_rounds(struct kmb_ctx *c, struct kmb_scen *v, int n, int rounds);
+void kmb_fail(struct kmb_ctx *c, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- setup.c ---- */
+/* Attach kmb_sink to ifname in the namespace /run/netns/<netns>. */
+int kmb_attach_sink(struct kmb_ctx *c, const char *netns, const char *ifname);
+/* Open cost.bpf.o on Kilimanjaro's maps (--diagnose). */
+int kmb_cost_open(struct kmb_ctx *c);
+/* One forward and one decap run, their output checked independently. */
+int kmb_check_outputs(struct kmb_ctx *c);
+
+/* ---- report.c ---- */
+double kmb_median(const double *v, int n);
+void kmb_report(const struct kmb_ctx *c);
+void kmb_report_raw(const struct kmb_ctx *c, const struct kmb_scen *v, int n);
+void kmb_report_diag(struct kmb_ctx *c);
 
 #endif

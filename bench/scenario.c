@@ -30,7 +30,8 @@ static int find_fd(struct kmb_km *k, const char *name, int *fd)
 
 	if (!m)
 		return km_log_errno(-ENOENT,
-				    "kilimanjaro.bpf.o has no map %s: the XDP program is not the real one yet",
+				    "kilimanjaro.bpf.o has no map %s: the XDP "
+				    "program is not the real one yet",
 				    name);
 	*fd = bpf_map__fd(m);
 	return 0;
@@ -53,7 +54,8 @@ int kmb_km_open(struct kmb_km *k)
 	rl = bpf_object__find_map_by_name(k->skel->obj, KM_MAP_RL_SRC);
 	if (!rl) {
 		err = km_log_errno(-ENOENT,
-				   "kilimanjaro.bpf.o has no map %s: the XDP program is not the real one yet",
+				   "kilimanjaro.bpf.o has no map %s: the XDP "
+				   "program is not the real one yet",
 				   KM_MAP_RL_SRC);
 		goto fail;
 	}
@@ -119,31 +121,31 @@ static int put_logged(struct kmb_km *k, const char *map, const void *key,
 /* Generous enough that nothing on the forward path is ever refused, yet
  * every bucket is evaluated (a rate of 0 would switch it off). */
 static const struct km_limit lim_open = {
-	.pps = 50000000,
-	.burst_pkts = 5000000,
-	.bps = 10000000000ULL,
-	.burst_bytes = 1000000000ULL,
+    .pps = 50000000,
+    .burst_pkts = 5000000,
+    .bps = 10000000000ULL,
+    .burst_bytes = 1000000000ULL,
 };
-static const struct km_limit lim_one = { .pps = 1, .burst_pkts = 1 };
+static const struct km_limit lim_one = {.pps = 1, .burst_pkts = 1};
 
 static int add_service(struct kmb_km *k, uint16_t port, uint32_t id,
 		       const struct km_limit *src, const struct km_limit *tot)
 {
 	struct km_service_key key = {
-		.proto = IPPROTO_UDP,
-		.port = htons(port),
-		.addr = htonl(KMB_SVC),
+	    .proto = IPPROTO_UDP,
+	    .port = htons(port),
+	    .addr = htonl(KMB_SVC),
 	};
 	struct km_service val = {
-		.id = id,
-		.backend = htonl(KMB_BACKEND),
-		.origin = KM_ORIGIN_CONFIG,
+	    .id = id,
+	    .backend = htonl(KMB_BACKEND),
+	    .origin = KM_ORIGIN_CONFIG,
 	};
 	struct km_svc_cfg cfg = {
-		.unvalidated = *src,
-		.validated = lim_open,
-		.total = *tot,
-		.icmp = lim_open,
+	    .unvalidated = *src,
+	    .validated = lim_open,
+	    .total = *tot,
+	    .icmp = lim_open,
 	};
 	int err;
 
@@ -155,8 +157,8 @@ static int add_service(struct kmb_km *k, uint16_t port, uint32_t id,
 static int add_derived(struct kmb_km *k)
 {
 	__be32 svc = htonl(KMB_SVC), be = htonl(KMB_BACKEND);
-	struct km_svc_addr sa = { .icmp_service_id = 0, .services = 3 };
-	struct km_backend_svc_key bk = { .backend = be, .svc_addr = svc };
+	struct km_svc_addr sa = {.icmp_service_id = 0, .services = 3};
+	struct km_backend_svc_key bk = {.backend = be, .svc_addr = svc};
 	__u32 n = 3;
 	int err;
 
@@ -186,7 +188,7 @@ static int fill_list(struct kmb_km *k, const char *map,
 		     const struct km_prefix_key *first, unsigned int n,
 		     unsigned int *seed)
 {
-	struct km_prefix_val v = { .origin = KM_ORIGIN_CONFIG };
+	struct km_prefix_val v = {.origin = KM_ORIGIN_CONFIG};
 	struct km_prefix_key p;
 	unsigned int done = 0;
 	int err;
@@ -213,20 +215,20 @@ static int fill_list(struct kmb_km *k, const char *map,
 int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 {
 	struct km_config cfg = {
-		.abi_version = KM_ABI_VERSION,
-		.active_lists = 0,
-		.edge_addr = htonl(KMB_EDGE),
-		.punch_idle_ns = 60 * NS_PER_S,
-		.validated_idle_ns = 600 * NS_PER_S,
-		/* One bucket per address, so that each flood packet is from
-		 * a source without state (bench/README.md). */
-		.rl_prefix_len = 32,
+	    .abi_version = KM_ABI_VERSION,
+	    .active_lists = 0,
+	    .edge_addr = htonl(KMB_EDGE),
+	    .punch_idle_ns = 60 * NS_PER_S,
+	    .validated_idle_ns = 600 * NS_PER_S,
+	    /* One bucket per address, so that each flood packet is from
+	     * a source without state (bench/README.md). */
+	    .rl_prefix_len = 32,
 	};
 	struct km_prefix_key deny = {
-		.prefixlen = 24,
-		.addr = htonl(KMB_DENY_NET),
+	    .prefixlen = 24,
+	    .addr = htonl(KMB_DENY_NET),
 	};
-	struct km_edge_addr ea = { .origin = KM_ORIGIN_CONFIG };
+	struct km_edge_addr ea = {.origin = KM_ORIGIN_CONFIG};
 	__be32 edge = htonl(KMB_EDGE);
 	unsigned int s = seed;
 	__u32 zero = 0;
@@ -234,12 +236,14 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 
 	err = put_logged(k, KM_MAP_CONFIG, &zero, &cfg);
 	err = err ?: put_logged(k, KM_MAP_EDGE_ADDRS, &edge, &ea);
-	err = err ?: add_service(k, KMB_PORT_FWD, KMB_SVC_FWD, &lim_open,
+	err = err
+		  ?: add_service(k, KMB_PORT_FWD, KMB_SVC_FWD, &lim_open,
 				 &lim_open);
-	err = err ?: add_service(k, KMB_PORT_FLOOD, KMB_SVC_FLOOD, &lim_open,
+	err = err
+		  ?: add_service(k, KMB_PORT_FLOOD, KMB_SVC_FLOOD, &lim_open,
 				 &lim_one);
-	err = err ?: add_service(k, KMB_PORT_RL, KMB_SVC_RL, &lim_one,
-				 &lim_open);
+	err =
+	    err ?: add_service(k, KMB_PORT_RL, KMB_SVC_RL, &lim_one, &lim_open);
 	err = err ?: add_derived(k);
 	err = err ?: fill_list(k, KM_MAP_DENY_A, &deny, KMB_PREFIXES, &s);
 	err = err ?: fill_list(k, KM_MAP_ALLOW_A, NULL, KMB_PREFIXES, &s);
@@ -257,11 +261,11 @@ static uint64_t mono_ns(void)
 int kmb_km_spend_source(const struct kmb_km *k)
 {
 	struct km_rl_key key = {
-		.service_id = KMB_SVC_RL,
-		.prefix = htonl(KMB_RL_SRC),
-		.kind = 0,
+	    .service_id = KMB_SVC_RL,
+	    .prefix = htonl(KMB_RL_SRC),
+	    .kind = 0,
 	};
-	struct km_bucket b = { .tat_pkts = mono_ns() + KMB_SPENT_NS };
+	struct km_bucket b = {.tat_pkts = mono_ns() + KMB_SPENT_NS};
 
 	if (bpf_map_update_elem(k->fd_rl_src, &key, &b, BPF_ANY))
 		return km_log_errno(-errno, "cannot write %s", KM_MAP_RL_SRC);

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * What the runs need besides Kilimanjaro's maps: the counting drop program
+ * on the veth peer, the --diagnose object on Kilimanjaro's maps, and a
+ * check of the rewriting paths' output before anything is timed.
+ */
+#include "kmbench.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "bench.skel.h"
+#include "cost.skel.h"
+#include "kmtest.h"
+#include "log.h"
+
+/* The peer lives in another namespace: enter it for the attach (the
+ * ifindex is resolved there), come back. The link holds the attachment
+ * until kmbench exits. */
+int kmb_attach_sink(struct kmb_ctx *c, const char *netns, const char *ifname)
+{
+	int self, peer, ifindex, err = 0;
+	char path[256];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return km_log_errno(-errno,
+				    "cannot open our network namespace");
+	peer = open(path, O_RDONLY | O_CLOEXEC);
+	if (peer < 0) {
+		err = km_log_errno(-errno, "cannot open %s", path);
+		goto out_self;
+	}
+	if (setns(peer, CLONE_NEWNET)) {
+		err = km_log_errno(-errno, "cannot enter %s", path);
+		goto out_peer;
+	}
+	ifindex = (int)if_nametoindex(ifname);
+	if (!ifindex)
+		err =
+		    km_log_errno(-errno, "no interface %s in %s", ifname, path);
+	else
+		c->sink_link =
+		    bpf_program__attach_xdp(c->b->progs.kmb_sink, ifindex);
+	if (!err && !c->sink_link)
+		err = km_log_errno(-errno, "cannot attach the sink to %s",
+				   ifname);
+	if (setns(self, CLONE_NEWNET))
+		err = km_log_errno(-errno, "cannot return to our namespace");
+out_peer:
+	close(peer);
+out_self:
+	close(self);
+	return err;
+}
+
+static int cost_reuse(struct kmb_ctx *c, const char *name)
+{
+	struct bpf_map *from, *to;
+	int err;
+
+	from = bpf_object__find_map_by_name(kmb_km_obj(&c->km), name);
+	to = bpf_object__find_map_by_name(c->cost->obj, name);
+	if (!from || !to)
+		return km_log_errno(-ENOENT, "map %s missing", name);
+	err = bpf_map__reuse_fd(to, bpf_map__fd(from));
+	if (err)
+		return km_log_errno(err, "cannot share %s with cost.bpf.o",
+				    name);
+	return 0;
+}
+
+int kmb_cost_open(struct kmb_ctx *c)
+{
+	static const char *const shared[] = {
+	    KM_MAP_DENY_A,  KM_MAP_SERVICES,  KM_MAP_RL_SRC,
+	    KM_MAP_SVC_CFG, KM_MAP_VALIDATED,
+	};
+	struct cost_cfg *g;
+	int err = 0;
+
+	c->cost = cost__open();
+	if (!c->cost)
+		return km_log_errno(-errno, "cannot open cost.bpf.o");
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]) && !err; i++)
+		err = cost_reuse(c, shared[i]);
+	if (err)
+		return err;
+	err = cost__load(c->cost);
+	if (err)
+		return km_log_errno(err, "cannot load cost.bpf.o");
+	g = &c->cost->bss->cfg;
+	g->player = htonl(KMB_PLAYER);
+	g->denied = htonl(KMB_DENY_SRC);
+	g->validated = htonl(KMB_PLAYER_RET);
+	g->edge = htonl(KMB_EDGE);
+	g->backend = htonl(KMB_BACKEND);
+	g->flood_base = KMB_FLOOD_BASE;
+	g->flood_mask = KMB_FLOOD_MASK;
+	g->svc.proto = IPPROTO_UDP;
+	g->svc.port = htons(KMB_PORT_FWD);
+	g->svc.addr = htonl(KMB_SVC);
+	return 0;
+}
+
+/* XDP_TX, checksums and lengths right (tests/lib's verifier, which shares
+ * no code with the builder), to the next hop's MAC, the outer (or only)
+ * IPv4 header to outer_dst and, for IPIP, the inner one to inner_dst. */
+static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, const char *what,
+			uint32_t outer_dst, uint32_t inner_dst)
+{
+	uint8_t out[KMT_FRAME_MAX];
+	struct kmt_xdp_run r = {
+	    .in = c->tmpl[t],
+	    .in_len = KMB_PKT_LEN,
+	    .out = out,
+	    .out_cap = sizeof(out),
+	    .ifindex = c->ifindex,
+	};
+	uint32_t dst, idst = 0;
+	struct kmt_view v;
+	char why[128];
+	int err;
+
+	err = kmt_xdp_run(c->km.prog_fd, &r);
+	if (err)
+		return err;
+	if (r.retval != XDP_TX) {
+		kmb_fail(c, what, "verdict %u, expected XDP_TX", r.retval);
+		return 0;
+	}
+	if (kmt_verify_frame(out, r.out_len, &v, why, sizeof(why))) {
+		kmb_fail(c, what, "output: %s", why);
+		return 0;
+	}
+	memcpy(&dst, out + v.l3 + 16, 4);
+	if (inner_dst && v.inner_l3 != (size_t)-1)
+		memcpy(&idst, out + v.inner_l3 + 16, 4);
+	if (memcmp(out, KMT_MAC_NEIGH, 6) || ntohl(dst) != outer_dst ||
+	    ntohl(idst) != inner_dst)
+		kmb_fail(c, what, "output not sent to the expected addresses");
+	return 0;
+}
+
+int kmb_check_outputs(struct kmb_ctx *c)
+{
+	int err;
+
+	err = check_output(c, KMB_T_FORWARD, "forward output", KMB_BACKEND,
+			   KMB_SVC);
+	return err
+		   ?: check_output(c, KMB_T_DECAP, "decap output",
+				   KMB_PLAYER_RET, 0);
+}
