@@ -163,6 +163,10 @@ struct kmb_ctx {
 /* Calibrate, then run the n scenarios of v in `rounds` interleaved rounds,
  * checking every run. */
 int kmb_run_rounds(struct kmb_ctx *c, struct kmb_scen *v, int n, int rounds);
+/* The program a scenario runs (or kmb_gen tail-calls). */
+int kmb_target_fd(const struct kmb_ctx *c, const struct kmb_scen *s);
+/* Point kmb_gen at the scenario: template, source stepping, target. */
+int kmb_gen_setup(struct kmb_ctx *c, const struct kmb_scen *s);
 void kmb_fail(struct kmb_ctx *c, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -33,7 +33,7 @@ void kmb_fail(struct kmb_ctx *c, const char *what, const char *fmt, ...)
 	c->failures++;
 }
 
-static int target_fd(const struct kmb_ctx *c, const struct kmb_scen *s)
+int kmb_target_fd(const struct kmb_ctx *c, const struct kmb_scen *s)
 {
 	switch (s->target) {
 	case KMB_TG_PASS:
@@ -51,10 +51,10 @@ static int target_fd(const struct kmb_ctx *c, const struct kmb_scen *s)
 }
 
 /* Point kmb_gen at the scenario: template, source stepping, target. */
-static int gen_setup(struct kmb_ctx *c, const struct kmb_scen *s)
+int kmb_gen_setup(struct kmb_ctx *c, const struct kmb_scen *s)
 {
 	struct kmb_gen_cfg *g = &c->b->bss->gen;
-	int fd = target_fd(c, s);
+	int fd = kmb_target_fd(c, s);
 	uint32_t src;
 	__u32 k = 0;
 
@@ -121,8 +121,8 @@ static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
 		   double *ns, double *wall)
 {
 	struct kmb_run r = {
-	    .prog_fd =
-		s->gen ? bpf_program__fd(c->b->progs.kmb_gen) : target_fd(c, s),
+	    .prog_fd = s->gen ? bpf_program__fd(c->b->progs.kmb_gen)
+			      : kmb_target_fd(c, s),
 	    .pkt = c->tmpl[s->tmpl],
 	    .ifindex = c->ifindex,
 	    .count = count,
@@ -133,7 +133,7 @@ static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
 	int err = 0;
 
 	if (s->gen)
-		err = gen_setup(c, s);
+		err = kmb_gen_setup(c, s);
 	if (!err && s->prep)
 		err = s->prep(&c->km);
 	err = err ?: marks_read(c, s, &m0);

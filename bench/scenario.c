@@ -319,6 +319,9 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 	case KMB_T_FLOOD:
 		p.ip.saddr = htonl(KMB_FLOOD_BASE);
 		p.dport = KMB_PORT_FLOOD;
+		/* kmb_gen rewrites the source and patches the IPv4 checksum
+		 * only: "no UDP checksum" stays valid for every source. */
+		p.flags |= KMT_F_UDP_CSUM_ZERO;
 		break;
 	case KMB_T_DECAP:
 		p.ipip = 1;

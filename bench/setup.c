@@ -117,10 +117,17 @@ int kmb_cost_open(struct kmb_ctx *c)
 
 /* XDP_TX, checksums and lengths right (tests/lib's verifier, which shares
  * no code with the builder), to the next hop's MAC, the outer (or only)
- * IPv4 header to outer_dst and, for IPIP, the inner one to inner_dst. */
-static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, const char *what,
-			uint32_t outer_dst, uint32_t inner_dst)
+ * IPv4 header to outer_dst and, for IPIP, the inner one to inner_dst.
+ * `via_gen`: through kmb_gen, as the timed runs do. */
+static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, bool via_gen,
+			const char *what, uint32_t outer_dst,
+			uint32_t inner_dst)
 {
+	const struct kmb_scen s = {
+	    .name = what,
+	    .target = KMB_TG_KM,
+	    .tmpl = t,
+	};
 	uint8_t out[KMT_FRAME_MAX];
 	struct kmt_xdp_run r = {
 	    .in = c->tmpl[t],
@@ -132,9 +139,15 @@ static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, const char *what,
 	uint32_t dst, idst = 0;
 	struct kmt_view v;
 	char why[128];
-	int err;
+	int fd = c->km.prog_fd, err;
 
-	err = kmt_xdp_run(c->km.prog_fd, &r);
+	if (via_gen) {
+		err = kmb_gen_setup(c, &s);
+		if (err)
+			return err;
+		fd = bpf_program__fd(c->b->progs.kmb_gen);
+	}
+	err = kmt_xdp_run(fd, &r);
 	if (err)
 		return err;
 	if (r.retval != XDP_TX) {
@@ -154,13 +167,64 @@ static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, const char *what,
 	return 0;
 }
 
+/* The generator's flood frames: a valid IPv4 header (the checksum is
+ * patched, not recomputed) with a new source each time. */
+static int check_flood_frames(struct kmb_ctx *c)
+{
+	const struct kmb_scen s = {
+	    .name = "generator",
+	    .target = KMB_TG_PASS,
+	    .tmpl = KMB_T_FLOOD,
+	    .flood = true,
+	};
+	uint8_t out[KMT_FRAME_MAX];
+	struct kmt_xdp_run r = {
+	    .in = c->tmpl[KMB_T_FLOOD],
+	    .in_len = KMB_PKT_LEN,
+	    .out = out,
+	    .out_cap = sizeof(out),
+	    .ifindex = c->ifindex,
+	};
+	uint32_t src, prev = 0;
+	struct kmt_view v;
+	char why[128] = "";
+	int err;
+
+	err = kmb_gen_setup(c, &s);
+	for (int i = 0; i < 3 && !err; i++) {
+		err = kmt_xdp_run(bpf_program__fd(c->b->progs.kmb_gen), &r);
+		if (err)
+			break;
+		memcpy(&src, out + 14 + 12, 4);
+		src = ntohl(src);
+		if (r.retval != XDP_PASS ||
+		    kmt_verify_frame(out, r.out_len, &v, why, sizeof(why)))
+			kmb_fail(c, s.name, "flood frame %d: verdict %u, %s", i,
+				 r.retval, why);
+		else if ((src & ~KMB_FLOOD_MASK) != KMB_FLOOD_BASE ||
+			 (i && src == prev))
+			kmb_fail(c, s.name, "flood frame %d from %08x", i, src);
+		prev = src;
+	}
+	return err;
+}
+
 int kmb_check_outputs(struct kmb_ctx *c)
 {
 	int err;
 
-	err = check_output(c, KMB_T_FORWARD, "forward output", KMB_BACKEND,
-			   KMB_SVC);
-	return err
-		   ?: check_output(c, KMB_T_DECAP, "decap output",
-				   KMB_PLAYER_RET, 0);
+	err = check_output(c, KMB_T_FORWARD, false, "forward output",
+			   KMB_BACKEND, KMB_SVC);
+	err = err
+		  ?: check_output(c, KMB_T_FORWARD, true,
+				  "forward output via generator", KMB_BACKEND,
+				  KMB_SVC);
+	err = err
+		  ?: check_output(c, KMB_T_DECAP, false, "decap output",
+				  KMB_PLAYER_RET, 0);
+	err = err
+		  ?: check_output(c, KMB_T_DECAP, true,
+				  "decap output via generator", KMB_PLAYER_RET,
+				  0);
+	return err ?: check_flood_frames(c);
 }
