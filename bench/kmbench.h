@@ -56,7 +56,7 @@ enum kmb_tmpl {
 struct kmb_km {
 	struct kilimanjaro *skel;
 	int prog_fd;
-	int fd_config, fd_stats, fd_counters, fd_rl_src, fd_rl_total;
+	int fd_stats, fd_rl_src, fd_rl_total;
 	int ncpus;
 };
 
@@ -87,7 +87,6 @@ struct kmb_run {
 };
 int kmb_run(struct kmb_run *r);
 int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX]);
-int kmb_counters_read(const struct kmb_km *k, uint64_t c[KM_C_MAX]);
 int kmb_percpu_u64(int fd, uint32_t key, uint64_t *sum);
 int kmb_pin_cpu(int *cpu);
 int kmb_find_ksoftirqd(int cpu);

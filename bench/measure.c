@@ -124,16 +124,7 @@ int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX])
 	return 0;
 }
 
-int kmb_counters_read(const struct kmb_km *k, uint64_t c[KM_C_MAX])
-{
-	int err;
-
-	for (uint32_t i = 0; i < KM_C_MAX; i++) {
-		err = kmt_percpu_sum(k->fd_counters, i, (__u64 *)&c[i], 1);
-		if (err)
-			return err;
-	}
-	return 0;
+return 0;
 }
 
 /* Pin to the highest CPU we may use: per-CPU state (LRU lists, budgets)

@@ -70,9 +70,7 @@ int kmb_km_open(struct kmb_km *k)
 		goto fail;
 	}
 	k->prog_fd = bpf_program__fd(k->skel->progs.km_xdp);
-	err = find_fd(k, KM_MAP_CONFIG, &k->fd_config);
-	err = err ?: find_fd(k, KM_MAP_STATS, &k->fd_stats);
-	err = err ?: find_fd(k, KM_MAP_COUNTERS, &k->fd_counters);
+	err = find_fd(k, KM_MAP_STATS, &k->fd_stats);
 	err = err ?: find_fd(k, KM_MAP_RL_SRC, &k->fd_rl_src);
 	err = err ?: find_fd(k, KM_MAP_RL_TOTAL, &k->fd_rl_total);
 	if (err)
