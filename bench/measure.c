@@ -124,9 +124,6 @@ int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX])
 	return 0;
 }
 
-return 0;
-}
-
 /* Pin to the highest CPU we may use: per-CPU state (LRU lists, budgets)
  * then stays on one CPU, and CPU 0 keeps most of the system's interrupts. */
 int kmb_pin_cpu(int *cpu)
