@@ -7,9 +7,11 @@
  * test-run context).
  *
  * Live-frames mode restores the data pointers but not the bytes of a
- * recycled page, so a frame may hold the previous rewrite: the checksums are
- * therefore updated incrementally from whatever the frame holds (RFC 1624),
- * which is correct for the template and for any earlier output alike.
+ * recycled page: a page comes back holding whatever its last user wrote (our
+ * previous rewrite, or the edge's IPIP encapsulation, which moved the
+ * Ethernet header in front of the old one). So every frame is first copied
+ * whole from the template, then the source fields are set and both
+ * checksums updated incrementally from the template's (RFC 1624).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -22,6 +24,11 @@
 /* Source prefix, host order: address = src_base | (random & src_hostmask). */
 const volatile __u32 src_base = 0;
 const volatile __u32 src_hostmask = 0;
+
+/* The frame as floodgen built it (valid checksums), padded to 8 bytes. */
+#define FLOODGEN_TMPL_MAX 256
+const volatile __u64 tmpl[FLOODGEN_TMPL_MAX / 8] = { 0 };
+const volatile __u32 tmpl_len = 0;
 
 /* Frames rewritten and sent; read by floodgen after the run. */
 __u64 frames_tx = 0;
@@ -48,16 +55,30 @@ int floodgen_rewrite(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	__u16 old_lo, old_hi, new_lo, new_hi, new_port, uc;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
 	struct udphdr *udp = (void *)(ip + 1);
-	__u16 old_lo, old_hi, new_lo, new_hi, old_port, new_port, uc;
+	__u64 *w = data;
 	__be32 saddr;
+	int i, j;
 
-	if ((void *)(udp + 1) > data_end || ip->ihl != 5 ||
-	    ip->protocol != IPPROTO_UDP) {
+	if (data + tmpl_len != data_end || (void *)(udp + 1) > data_end) {
 		__sync_fetch_and_add(&frames_bad, 1);
 		return XDP_DROP;
+	}
+	for (i = 0; i < FLOODGEN_TMPL_MAX / 8; i++) {
+		if ((void *)(w + i + 1) > data_end)
+			break;
+		w[i] = tmpl[i];
+	}
+	/* The tail shorter than a word, byte by byte. */
+	for (j = 0; j < 7; j++) {
+		__u8 *b = (__u8 *)data + i * 8 + j;
+
+		if (i >= FLOODGEN_TMPL_MAX / 8 || (void *)(b + 1) > data_end)
+			break;
+		*b = ((const volatile __u8 *)tmpl)[i * 8 + j];
 	}
 
 	saddr = bpf_htonl(src_base | (bpf_get_prandom_u32() & src_hostmask));
@@ -68,7 +89,6 @@ int floodgen_rewrite(struct xdp_md *ctx)
 	old_lo = ((__u16 *)&ip->saddr)[1];
 	new_hi = ((__u16 *)&saddr)[0];
 	new_lo = ((__u16 *)&saddr)[1];
-	old_port = udp->source;
 
 	ip->check = csum_replace16(csum_replace16(ip->check, old_hi, new_hi),
 				   old_lo, new_lo);
@@ -77,7 +97,7 @@ int floodgen_rewrite(struct xdp_md *ctx)
 	/* The UDP checksum covers the pseudo header (source address). */
 	uc = csum_replace16(udp->check, old_hi, new_hi);
 	uc = csum_replace16(uc, old_lo, new_lo);
-	uc = csum_replace16(uc, old_port, new_port);
+	uc = csum_replace16(uc, udp->source, new_port);
 	udp->check = uc ? uc : 0xffff;
 	udp->source = new_port;
 

@@ -134,6 +134,7 @@ static int run_echo(const char *bind_to)
 	struct sockaddr_in from;
 	socklen_t flen;
 	uint64_t echoed = 0, ignored = 0;
+	int rcvbuf = 4 << 20;
 	uint32_t magic;
 	ssize_t n;
 	int fd;
@@ -143,6 +144,10 @@ static int run_echo(const char *bind_to)
 	fd = open_socket(bind_to, 0);
 	if (fd < 0)
 		return fd;
+	/* Like a game server: room for bursts (junk the edge let through
+	 * within its budget arrives in bursts). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	km_info("echo on %s", bind_to);
 	while (!stop_requested) {
 		flen = sizeof(from);

@@ -3,13 +3,15 @@
 #
 # The namespace lab, sourced by every lab test and by the demo:
 #
-#   player (pl0) ──┐                       ┌── edge (ed0: XDP, kilimanjaro-loader)
-#                  ├── router (rt-*) ──────┤
-#   flooder (fl0) ─┘                       └── game-server host (gs0: mapper;
-#                                               service addresses on lo)
+#   player (pl0) ── router (rt-*) ──┬── edge (ed0: XDP, kilimanjaro-loader)
+#                                   └── game-server host (gs0: mapper;
+#                                        service addresses on lo)
 #
 # Addresses only from 198.18.0.0/15. The router sends the service prefix
-# 198.18.10.0/24 to the edge, as BGP would on a real anycast edge.
+# 198.18.10.0/24 to the edge, as BGP would on a real anycast edge. Floods
+# (floodgen) leave the router's rt-ed towards the edge like traffic from the
+# Internet, without going through the router's kernel forwarding, which
+# would be the bottleneck instead of the edge.
 #
 # Processes run with `nsenter --net` (not `ip netns exec`), so they keep the
 # host's /sys/fs/bpf and every pin stays visible to the CLI and the tests.
@@ -25,8 +27,7 @@ LAB_NS_PL=$LAB_PREFIX-pl
 LAB_NS_RT=$LAB_PREFIX-rt
 LAB_NS_ED=$LAB_PREFIX-ed
 LAB_NS_GS=$LAB_PREFIX-gs
-LAB_NS_FL=$LAB_PREFIX-fl
-LAB_NAMESPACES=("$LAB_NS_PL" "$LAB_NS_RT" "$LAB_NS_ED" "$LAB_NS_GS" "$LAB_NS_FL")
+LAB_NAMESPACES=("$LAB_NS_PL" "$LAB_NS_RT" "$LAB_NS_ED" "$LAB_NS_GS")
 
 # Player side: one veth, one /24 per role so limits that aggregate by /24
 # never mix the roles.
@@ -40,7 +41,6 @@ LAB_EDGE=198.18.1.2
 LAB_EDGE_GW=198.18.1.1
 LAB_GS=198.18.2.2
 LAB_GS_GW=198.18.2.1
-LAB_FLOODER=198.18.3.2
 LAB_SVC_NET=198.18.10.0/24
 LAB_SVC=198.18.10.1
 LAB_SVC2=198.18.10.2
@@ -79,12 +79,14 @@ lab_exec() {
 	nsenter --net="/run/netns/$ns" -- "$@"
 }
 
-# lab_spawn NAME NS CMD...: CMD in the background, output in
-# $LAB_DIR/NAME.log, killed by the teardown.
+# lab_spawn NAME NS CMD...: CMD in the background in its own session
+# (its whole process group is signalled by lab_stop, and a Ctrl-C on the
+# terminal does not reach it), output in $LAB_DIR/NAME.log, killed by the
+# teardown.
 lab_spawn() {
 	local name=$1 ns=$2
 	shift 2
-	nsenter --net="/run/netns/$ns" -- "$@" >"$LAB_DIR/$name.log" 2>&1 &
+	setsid nsenter --net="/run/netns/$ns" -- "$@" >"$LAB_DIR/$name.log" 2>&1 &
 	LAB_PIDS[$name]=$!
 }
 
@@ -99,14 +101,14 @@ lab_alive() {
 lab_stop() {
 	local name=$1 sig=${2:-TERM} pid=${LAB_PIDS[$1]:-} i rc
 	[[ -n $pid ]] || return 0
-	kill "-$sig" "$pid" 2>/dev/null
+	kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		lab_log "$name (pid $pid) ignored SIG$sig for 5 s: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
 	rc=$?
@@ -173,7 +175,6 @@ lab_up() {
 	_lab_veth "$LAB_NS_PL" pl0 "$LAB_NS_RT" rt-pl
 	_lab_veth "$LAB_NS_ED" ed0 "$LAB_NS_RT" rt-ed
 	_lab_veth "$LAB_NS_GS" gs0 "$LAB_NS_RT" rt-gs
-	_lab_veth "$LAB_NS_FL" fl0 "$LAB_NS_RT" rt-fl
 
 	# Router.
 	for n in "${LAB_PLAYER_NETS[@]}"; do
@@ -182,41 +183,36 @@ lab_up() {
 	done
 	ip -n "$LAB_NS_RT" addr add "$LAB_EDGE_GW/24" dev rt-ed
 	ip -n "$LAB_NS_RT" addr add "$LAB_GS_GW/24" dev rt-gs
-	ip -n "$LAB_NS_RT" addr add 198.18.3.1/24 dev rt-fl
 	ip -n "$LAB_NS_ED" addr add "$LAB_EDGE/24" dev ed0
 	ip -n "$LAB_NS_GS" addr add "$LAB_GS/24" dev gs0
 	ip -n "$LAB_NS_GS" addr add "$LAB_SVC/32" dev lo
 	ip -n "$LAB_NS_GS" addr add "$LAB_SVC2/32" dev lo
-	ip -n "$LAB_NS_FL" addr add "$LAB_FLOODER/24" dev fl0
 	ip -n "$LAB_NS_ED" link set ed0 mtu "$LAB_TUNNEL_MTU"
 	ip -n "$LAB_NS_RT" link set rt-ed mtu "$LAB_TUNNEL_MTU"
 	ip -n "$LAB_NS_GS" link set gs0 mtu "$LAB_TUNNEL_MTU"
 	ip -n "$LAB_NS_RT" link set rt-gs mtu "$LAB_TUNNEL_MTU"
 
-	for dev in pl0 ed0 gs0 fl0; do
+	for dev in pl0 ed0 gs0; do
 		ns=$LAB_PREFIX-${dev:0:2}
 		ip -n "$ns" link set "$dev" up
 		# Complete checksums on the wire: XDP sees what a NIC would.
 		lab_exec "$ns" ethtool -K "$dev" tx off >/dev/null 2>&1 ||
 			lab_fail "ethtool -K $dev tx off"
 	done
-	for dev in rt-pl rt-ed rt-gs rt-fl; do
+	for dev in rt-pl rt-ed rt-gs; do
 		ip -n "$LAB_NS_RT" link set "$dev" up
 		lab_exec "$LAB_NS_RT" ethtool -K "$dev" tx off >/dev/null 2>&1 ||
 			lab_fail "ethtool -K $dev tx off"
 	done
-	# veth native XDP: frames sent by XDP_TX on ed0 and by floodgen on
-	# fl0 need the peer to run NAPI with an XDP program (GRO alone left
-	# them stuck in the ring here; see xdp_pass.bpf.c).
-	for dev in rt-ed rt-fl; do
-		ip -n "$LAB_NS_RT" link set dev "$dev" xdpdrv obj "$KM_XDP_PASS" \
-			sec xdp || lab_fail "cannot attach the pass program to $dev"
-	done
+	# veth native XDP: frames the edge sends by XDP_TX need its peer to
+	# run NAPI with an XDP program (GRO alone left them stuck in the ring
+	# here; see xdp_pass.bpf.c).
+	ip -n "$LAB_NS_RT" link set dev rt-ed xdpdrv obj "$KM_XDP_PASS" sec xdp ||
+		lab_fail "cannot attach the pass program to rt-ed"
 
 	ip -n "$LAB_NS_PL" route add default via 198.18.0.1 src "$LAB_PLAYER"
 	ip -n "$LAB_NS_ED" route add default via "$LAB_EDGE_GW"
 	ip -n "$LAB_NS_GS" route add default via "$LAB_GS_GW"
-	ip -n "$LAB_NS_FL" route add default via 198.18.3.1
 	ip -n "$LAB_NS_RT" route add "$LAB_SVC_NET" via "$LAB_EDGE"
 	# Replies to spoofed sources end here instead of looping.
 	ip -n "$LAB_NS_RT" route add blackhole 198.18.0.0/15
@@ -224,7 +220,7 @@ lab_up() {
 	_lab_sysctl "$LAB_NS_RT" net.ipv4.ip_forward=1
 	_lab_sysctl "$LAB_NS_ED" net.ipv4.ip_forward=1 \
 		net.ipv4.conf.ed0.forwarding=1
-	for dev in rt-pl rt-ed rt-gs rt-fl; do
+	for dev in rt-pl rt-ed rt-gs; do
 		_lab_sysctl "$LAB_NS_RT" "net.ipv4.conf.$dev.rp_filter=0"
 	done
 	_lab_sysctl "$LAB_NS_ED" net.ipv4.conf.ed0.rp_filter=0
@@ -235,8 +231,6 @@ lab_up() {
 	_lab_neigh "$LAB_NS_RT" rt-ed "$LAB_EDGE" "$LAB_NS_ED" ed0
 	_lab_neigh "$LAB_NS_GS" gs0 "$LAB_GS_GW" "$LAB_NS_RT" rt-gs
 	_lab_neigh "$LAB_NS_RT" rt-gs "$LAB_GS" "$LAB_NS_GS" gs0
-	_lab_neigh "$LAB_NS_RT" rt-fl "$LAB_FLOODER" "$LAB_NS_FL" fl0
-	_lab_neigh "$LAB_NS_FL" fl0 198.18.3.1 "$LAB_NS_RT" rt-fl
 	_lab_neigh "$LAB_NS_PL" pl0 198.18.0.1 "$LAB_NS_RT" rt-pl
 	for n in "${LAB_PLAYER_NETS[@]}"; do
 		_lab_neigh "$LAB_NS_RT" rt-pl "198.18.$n.2" "$LAB_NS_PL" pl0
@@ -389,6 +383,14 @@ lab_flow_wait() {
 }
 
 lab_flow_json() { grep '^{' "$LAB_DIR/$1.log" | tail -n 1; }
+
+# lab_flood FLOODGEN-ARGS...: floodgen from the router towards the edge
+# (frames leave rt-ed, addressed to ed0); prints its JSON.
+lab_flood() {
+	local mac
+	mac=$(ip -n "$LAB_NS_ED" -j link show dev ed0 | jq -r '.[0].address')
+	lab_exec "$LAB_NS_RT" "$KM_FLOODGEN" --interface rt-ed --dst-mac "$mac" "$@"
+}
 
 # lab_json_get JSON FIELD
 lab_json_get() { jq -r ".$2" <<<"$1"; }
