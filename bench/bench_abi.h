@@ -29,6 +29,7 @@ struct cost_cfg {
 	__u32 flood_base; /* host order */
 	__u32 flood_mask;
 	struct km_service_key svc;
+	__u64 divisor; /* cost_div64: any value > 1 */
 };
 
 #endif

@@ -109,6 +109,7 @@ struct kmb_scen kmb_diag[] = {
 	COST("cost_lru_insert"),
 	COST("cost_fib"),
 	COST("cost_adjust_head"),
+	COST("cost_div64"),
 };
 /* clang-format on */
 const int kmb_n_diag = (int)(sizeof(kmb_diag) / sizeof(kmb_diag[0]));

@@ -112,6 +112,7 @@ int kmb_cost_open(struct kmb_ctx *c)
 	g->svc.proto = IPPROTO_UDP;
 	g->svc.port = htons(KMB_PORT_FWD);
 	g->svc.addr = htonl(KMB_SVC);
+	g->divisor = 50000000;
 	return 0;
 }
 
