@@ -2,9 +2,12 @@
 /*
  * Return path: IPIP from a backend to an edge address. Decapsulated only
  * when the outer source is a registered backend and the inner packet is a
- * well-formed IPv4 packet from a service address that backend serves
- * (km_backend_svc). Learns validated players and port punches, then sends
- * the inner packet to the player.
+ * well-formed IPv4 packet from a service address that backend serves.
+ * (proto, source port, source address, backend) found in km_svc_rev is a
+ * service's reply to a player: the player is validated and the source port
+ * put back to the service's port. Anything else from a served address is a
+ * flow the backend opened: a port punch is learned. Then the inner packet
+ * goes to the player.
  */
 #ifndef KM_DECAP_BPF_H
 #define KM_DECAP_BPF_H
@@ -19,6 +22,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kilimanjaro_abi.h"
+#include "csum.bpf.h"
 #include "encap.bpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
@@ -36,6 +40,7 @@ struct km_inner {
 	__u8 tos;
 	__u8 has_ports;
 	__u8 pad[3];
+	void *l4; /* inner UDP/TCP header when has_ports */
 };
 
 /* The inner packet must fill the outer payload exactly; UDP/TCP headers of
@@ -75,6 +80,7 @@ static __always_inline int km_inner_parse(const struct km_pkt *p,
 	in->sport = ((__be16 *)l4)[0];
 	in->dport = ((__be16 *)l4)[1];
 	in->has_ports = 1;
+	in->l4 = l4;
 	return KM_CONTINUE;
 }
 
@@ -102,16 +108,74 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 		km_count(KM_C_VALIDATED_NEW);
 }
 
-/* Inner source a service -> the destination is its player; otherwise the
- * backend opened a flow from another port: learn the punch. */
-static __always_inline void km_decap_learn(struct km_pkt *p,
-					   const struct km_inner *in)
+/* The backend port -> the service's port, L4 checksum patched (RFC 1624);
+ * a UDP checksum of 0 means "none" and stays 0. The port is inside every
+ * checksum (a first fragment's too: it covers the reassembled datagram). */
+static __always_inline void km_rewrite_sport(const struct km_pkt *p,
+					     const struct km_inner *in,
+					     __be16 port)
 {
-	struct km_service_key sk = {
+	if (in->proto == IPPROTO_UDP) {
+		struct udphdr *u = in->l4;
+
+		if (!u || (void *)(u + 1) > p->data_end)
+			return;
+		if (u->check) {
+			__u16 c = km_csum_replace16(u->check, u->source, port);
+
+			u->check = c ? c : 0xffff;
+		}
+		u->source = port;
+	} else if (in->proto == IPPROTO_TCP) {
+		struct tcphdr *t = in->l4;
+
+		if (!t || (void *)(t + 1) > p->data_end)
+			return;
+		t->check = km_csum_replace16(t->check, t->source, port);
+		t->source = port;
+	}
+}
+
+/*
+ * Which service answered, if any. A hit in km_svc_rev proves the backend
+ * serves the inner source (the derived maps are written together), so
+ * the common case, a reply to a player, costs one lookup; a miss needs
+ * km_backend_svc to authenticate the backend before a punch is learned.
+ */
+static __always_inline const struct km_svc_rev *
+km_decap_service(const struct km_pkt *p, const struct km_inner *in)
+{
+	struct km_svc_rev_key k = {
 		.proto = in->proto,
 		.port = in->sport,
-		.addr = in->saddr,
+		.svc_addr = in->saddr,
+		.backend = p->saddr,
 	};
+
+	if (!in->has_ports)
+		return NULL;
+	return bpf_map_lookup_elem(&km_svc_rev, &k);
+}
+
+static __always_inline int km_decap_auth(const struct km_pkt *p,
+					 const struct km_inner *in)
+{
+	struct km_backend_svc_key bk = {
+		.backend = p->saddr,
+		.svc_addr = in->saddr,
+	};
+
+	if (bpf_map_lookup_elem(&km_backend_svc, &bk))
+		return KM_CONTINUE;
+	if (!bpf_map_lookup_elem(&km_backends, &p->saddr))
+		return KM_R_DROP_IPIP_NOT_BACKEND;
+	return KM_R_DROP_IPIP_BAD_INNER;
+}
+
+/* The backend opened a flow from a port that serves no player. */
+static __always_inline void km_decap_punch(struct km_pkt *p,
+					   const struct km_inner *in)
+{
 	struct km_punch_key pk = {
 		.proto = in->proto,
 		.svc_addr = in->saddr,
@@ -119,41 +183,43 @@ static __always_inline void km_decap_learn(struct km_pkt *p,
 		.svc_port = in->sport,
 		.remote_port = in->dport,
 	};
-	struct km_service *svc;
 
-	svc = bpf_map_lookup_elem(&km_services, &sk);
-	if (svc) {
-		km_svc_match(p, svc->id, 0);
-		km_validate(p, svc->id, in->daddr);
-		return;
-	}
 	km_punch_learn(p, &pk, p->saddr);
 }
 
 static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 {
-	struct km_backend_svc_key bk = { .backend = p->saddr };
+	const struct km_svc_rev *rev = NULL;
 	struct bpf_fib_lookup fib;
 	struct km_inner in = {};
 	struct ethhdr *eth;
 	void *data, *end;
+	__be16 svc_port = 0;
 	int r;
 
-	/* Authenticate before anything else is looked at: one lookup proves
-	 * both the backend and that it serves the inner source; the reason of
-	 * a refusal costs a second lookup only on the refusal path. */
+	/* Authenticate before anything else is looked at. */
 	r = km_inner_parse(p, &in);
-	bk.svc_addr = in.saddr;
-	if (r != KM_CONTINUE || !bpf_map_lookup_elem(&km_backend_svc, &bk)) {
-		if (!bpf_map_lookup_elem(&km_backends, &p->saddr))
-			return KM_R_DROP_IPIP_NOT_BACKEND;
-		return KM_R_DROP_IPIP_BAD_INNER;
+	if (r != KM_CONTINUE)
+		return bpf_map_lookup_elem(&km_backends, &p->saddr) ?
+			       r : KM_R_DROP_IPIP_NOT_BACKEND;
+	rev = km_decap_service(p, &in);
+	if (rev) {
+		km_svc_match(p, rev->id, 0);
+		km_validate(p, rev->id, in.daddr);
+		if (rev->svc_port != in.sport)
+			svc_port = rev->svc_port;
+	} else {
+		r = km_decap_auth(p, &in);
+		if (r != KM_CONTINUE)
+			return r;
+		if (in.has_ports)
+			km_decap_punch(p, &in);
 	}
-	if (in.has_ports)
-		km_decap_learn(p, &in);
 	r = km_fib(ctx, &fib, in.saddr, in.daddr, in.proto, in.len, in.tos);
 	if (r != KM_CONTINUE)
 		return r;
+	if (svc_port)
+		km_rewrite_sport(p, &in, svc_port);
 	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
 	    bpf_xdp_adjust_head(ctx, p->ip_hlen))
 		return KM_R_DROP_INTERNAL;

@@ -43,6 +43,7 @@
 #define KM_MAP_SVC_ADDRS "km_svc_addrs"
 #define KM_MAP_BACKENDS "km_backends"
 #define KM_MAP_BACKEND_SVC "km_backend_svc"
+#define KM_MAP_SVC_REV "km_svc_rev"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -219,6 +220,29 @@ struct km_backend_svc_key {
 	__be32 svc_addr;
 };
 _Static_assert(sizeof(struct km_backend_svc_key) == 8, "km_backend_svc_key");
+
+/* km_svc_rev: HASH, derived (one entry per service). The return path's
+ * view of a service: the backend answers from (service address, the port
+ * it was sent to), which is backend_port when the service rewrites it.
+ * A hit both authenticates the inner source (the backend serves that
+ * service) and names the service; a miss is a port punch. */
+struct km_svc_rev_key {
+	__u8 proto;      /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 pad;
+	__be16 port;     /* backend_port, or the service port when that is 0 */
+	__be32 svc_addr; /* service address (the inner source) */
+	__be32 backend;  /* the backend (the outer source) */
+};
+_Static_assert(sizeof(struct km_svc_rev_key) == 12, "km_svc_rev_key");
+
+struct km_svc_rev {
+	__u32 id;        /* service id */
+	__be16 svc_port; /* the service's port: the player's replies come
+			    from it (inner source port rewritten when it
+			    differs from the key's port) */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct km_svc_rev) == 8, "km_svc_rev");
 
 /* km_allow_*, km_deny_*: LPM_TRIE, BPF_F_NO_PREALLOC. */
 struct km_prefix_key {

@@ -66,6 +66,15 @@ struct {
 	__type(value, __u32);
 } km_backend_svc SEC(".maps");
 
+/* Twice the services: while a reload applies, the old and the new
+ * services' entries both exist (docs/design.md "Derived maps"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * KM_MAX_SERVICES);
+	__type(key, struct km_svc_rev_key);
+	__type(value, struct km_svc_rev);
+} km_svc_rev SEC(".maps");
+
 /* Allow and deny lists, double-buffered: km_config.active_lists picks the
  * pair packets read. */
 #define KM_PREFIX_MAP(name)                                                    \

@@ -46,6 +46,7 @@ const char *const km_map_names[KM_M_MAX] = {
     [KM_M_COUNTERS] = KM_MAP_COUNTERS,
     [KM_M_SVC_STATS] = KM_MAP_SVC_STATS,
     [KM_M_EVENTS] = KM_MAP_EVENTS,
+    [KM_M_SVC_REV] = KM_MAP_SVC_REV,
 };
 
 /*
@@ -86,6 +87,8 @@ static const struct {
     [KM_M_COUNTERS] = {4, sizeof(uint64_t), true},
     [KM_M_SVC_STATS] = {4, sizeof(struct km_svc_stat), true},
     [KM_M_EVENTS] = {0, 0, false},
+    [KM_M_SVC_REV] = {sizeof(struct km_svc_rev_key), sizeof(struct km_svc_rev),
+		      false},
 };
 
 /* ---- formatting entries for log messages ---- */
@@ -595,7 +598,12 @@ struct km_derived {
 		struct km_backend_svc_key k;
 		uint32_t count;
 	} * bsvc;
-	size_t n_addrs, n_backends, n_bsvc;
+	struct rev_agg {
+		struct km_svc_rev_key k;
+		struct km_svc_rev v;
+		size_t order; /* position in the input: first one wins */
+	} * rev;
+	size_t n_addrs, n_backends, n_bsvc, n_rev;
 };
 
 static int cmp_u32(const void *a, const void *b)
@@ -614,11 +622,38 @@ static int cmp_bskey(const void *a, const void *b)
 	return x->svc_addr < y->svc_addr ? -1 : x->svc_addr > y->svc_addr;
 }
 
+/* Key order only: bsearch in derived_prune compares keys. */
+static int cmp_revkey(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct km_svc_rev_key));
+}
+
+static int cmp_rev_order(const void *a, const void *b)
+{
+	const struct rev_agg *x = a, *y = b;
+	int c = cmp_revkey(&x->k, &y->k);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct km_svc_rev_key rev_key(const struct km_service_entry *s)
+{
+	return (struct km_svc_rev_key){
+	    .proto = s->key.proto,
+	    .port = s->val.backend_port ? s->val.backend_port : s->key.port,
+	    .svc_addr = s->key.addr,
+	    .backend = s->val.backend,
+	};
+}
+
 static void derived_free(struct km_derived *dv)
 {
 	free(dv->addrs);
 	free(dv->backends);
 	free(dv->bsvc);
+	free(dv->rev);
 	memset(dv, 0, sizeof(*dv));
 }
 
@@ -633,7 +668,8 @@ static int derived_build(const struct km_service_entry *s, size_t n,
 	dv->addrs = calloc(n + 1, sizeof(*dv->addrs));
 	dv->backends = calloc(n + 1, sizeof(*dv->backends));
 	dv->bsvc = calloc(n + 1, sizeof(*dv->bsvc));
-	if (!dv->addrs || !dv->backends || !dv->bsvc) {
+	dv->rev = calloc(n + 1, sizeof(*dv->rev));
+	if (!dv->addrs || !dv->backends || !dv->bsvc || !dv->rev) {
 		derived_free(dv);
 		return km_log_errno(-ENOMEM,
 				    "derived service maps: out of memory");
@@ -644,10 +680,14 @@ static int derived_build(const struct km_service_entry *s, size_t n,
 		dv->backends[i] = (struct be_agg){s[i].val.backend, 1};
 		dv->bsvc[i] =
 		    (struct bs_agg){{s[i].val.backend, s[i].key.addr}, 1};
+		dv->rev[i] = (struct rev_agg){
+		    rev_key(&s[i]), {.id = s[i].val.id, .svc_port = s[i].key.port},
+		    i};
 	}
 	qsort(dv->addrs, n, sizeof(*dv->addrs), cmp_u32);
 	qsort(dv->backends, n, sizeof(*dv->backends), cmp_u32);
 	qsort(dv->bsvc, n, sizeof(*dv->bsvc), cmp_bskey);
+	qsort(dv->rev, n, sizeof(*dv->rev), cmp_rev_order);
 	for (size_t i = j = 0; i < n; i++) {
 		if (j && dv->addrs[j - 1].addr == dv->addrs[i].addr) {
 			struct km_svc_addr *v = &dv->addrs[j - 1].v;
@@ -675,6 +715,14 @@ static int derived_build(const struct km_service_entry *s, size_t n,
 			dv->bsvc[j++] = dv->bsvc[i];
 	}
 	dv->n_bsvc = j;
+	/* While a reload applies, the old and the new services are both
+	 * listed; on a clash the one listed first (what km_services holds
+	 * now) keeps the key until the final derive. svc_apply refuses
+	 * clashes in the final set. */
+	for (size_t i = j = 0; i < n; i++)
+		if (!j || cmp_revkey(&dv->rev[j - 1].k, &dv->rev[i].k))
+			dv->rev[j++] = dv->rev[i];
+	dv->n_rev = j;
 	return 0;
 }
 
@@ -708,6 +756,12 @@ static int derived_write(const struct km_maps *m, const struct km_derived *dv)
 			    fmt_addr(&a, dv->bsvc[i].k.backend),
 			    fmt_addr(&b, dv->bsvc[i].k.svc_addr),
 			    strerror(errno));
+	for (size_t i = 0; i < dv->n_rev; i++)
+		if (bpf_map_update_elem(mfd(m, KM_M_SVC_REV), &dv->rev[i].k,
+					&dv->rev[i].v, BPF_ANY))
+			return km_log_errno(
+			    -errno, "%s: cannot write service id %u: %s",
+			    KM_MAP_SVC_REV, dv->rev[i].v.id, strerror(errno));
 	return 0;
 }
 
@@ -719,7 +773,7 @@ static int derived_prune(const struct km_maps *m, enum km_map_id id,
 {
 	struct km_strbuf a, b;
 	struct km_dump d;
-	uint8_t key[8];
+	uint8_t key[16];
 	int r;
 
 	r = map_dump(m, id, &d, false);
@@ -730,10 +784,11 @@ static int derived_prune(const struct km_maps *m, enum km_map_id id,
 		if (bsearch(key, want, n, size, cmp))
 			continue;
 		if (bpf_map_delete_elem(mfd(m, id), key) && errno != ENOENT) {
+			size_t o = id == KM_M_SVC_REV ? 4 : 0;
 			uint32_t k0, k1;
 
-			memcpy(&k0, key, 4);
-			memcpy(&k1, key + 4, 4);
+			memcpy(&k0, key + o, 4);
+			memcpy(&k1, key + o + 4, 4);
 			r = km_log_errno(-errno, "%s: cannot delete %s%s%s: %s",
 					 km_map_names[id], fmt_addr(&a, k0),
 					 d.ksize > 4 ? " service " : "",
@@ -765,6 +820,9 @@ static int derive_from(const struct km_maps *m,
 	if (!r && prune)
 		r = derived_prune(m, KM_M_BACKEND_SVC, dv.bsvc, dv.n_bsvc,
 				  sizeof(*dv.bsvc), cmp_bskey);
+	if (!r && prune)
+		r = derived_prune(m, KM_M_SVC_REV, dv.rev, dv.n_rev,
+				  sizeof(*dv.rev), cmp_revkey);
 	derived_free(&dv);
 	return r;
 }
@@ -925,6 +983,71 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 	return 0;
 }
 
+/* Two services answered from the same (proto, backend port, address,
+ * backend): the return path could not tell which one a reply belongs to.
+ * Sorted, so a reload of thousands of services stays O(n log n). */
+static int rev_clash(const struct km_service_entry *s, size_t n)
+{
+	struct rev_agg *k = calloc(n + 1, sizeof(*k));
+	struct km_strbuf a, b, c;
+	int r = 0;
+
+	if (!k)
+		return km_log_errno(-ENOMEM, "%s: out of memory",
+				    KM_MAP_SVC_REV);
+	for (size_t i = 0; i < n; i++)
+		k[i] = (struct rev_agg){.k = rev_key(&s[i]), .order = i};
+	qsort(k, n, sizeof(*k), cmp_rev_order);
+	for (size_t i = 1; i < n && !r; i++) {
+		const struct km_service_entry *x = &s[k[i - 1].order],
+					      *y = &s[k[i].order];
+
+		if (cmp_revkey(&k[i - 1].k, &k[i].k))
+			continue;
+		r = km_log_errno(
+		    -EEXIST,
+		    "services %s and %s both reach backend %s on port %u: "
+		    "their replies could not be told apart",
+		    fmt_svc(&a, x->key.proto, x->key.addr, x->key.port),
+		    fmt_svc(&b, y->key.proto, y->key.addr, y->key.port),
+		    fmt_addr(&c, k[i].k.backend), ntohs(k[i].k.port));
+	}
+	free(k);
+	return r;
+}
+
+/* The services km_services will hold once specs[] are applied. */
+static int svc_final_clash(const struct km_service_entry *cur, size_t ncur,
+			   const struct km_service_spec *specs,
+			   const struct km_service *vals, size_t n,
+			   uint8_t origin, bool sync)
+{
+	struct km_service_entry *fin = calloc(ncur + n + 1, sizeof(*fin));
+	size_t nfin = 0;
+	int r;
+
+	if (!fin)
+		return km_log_errno(-ENOMEM, "%s: out of memory",
+				    KM_MAP_SERVICES);
+	for (size_t i = 0; i < ncur; i++) {
+		bool gone = sync && cur[i].val.origin == origin;
+
+		for (size_t j = 0; j < n && !gone; j++) {
+			struct km_service_key k = spec_key(&specs[j]);
+
+			gone = !memcmp(&k, &cur[i].key, sizeof(k));
+		}
+		if (!gone)
+			fin[nfin++] = cur[i];
+	}
+	for (size_t i = 0; i < n; i++)
+		fin[nfin++] =
+		    (struct km_service_entry){spec_key(&specs[i]), vals[i]};
+	r = rev_clash(fin, nfin);
+	free(fin);
+	return r;
+}
+
 /*
  * Put specs[] as `origin` and, when sync, delete the other entries of
  * `origin`. Derived maps are first written for the union of old and new
@@ -1013,6 +1136,9 @@ static int svc_apply(const struct km_maps *m,
 		fresh[next_id / 8] |= 1u << (next_id % 8);
 		is_new[i] = any_new = true;
 	}
+	r = svc_final_clash(cur, ncur, specs, vals, n, origin, sync);
+	if (r)
+		goto out;
 	for (size_t i = 0; i < n; i++)
 		all[nall++] =
 		    (struct km_service_entry){spec_key(&specs[i]), vals[i]};

@@ -39,6 +39,7 @@ enum km_map_id {
 	KM_M_COUNTERS,
 	KM_M_SVC_STATS,
 	KM_M_EVENTS,
+	KM_M_SVC_REV,
 	KM_M_MAX,
 };
 
@@ -91,11 +92,15 @@ int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 		   uint16_t port, uint8_t origin);
 /* Make the services of `origin` exactly specs[]: puts first, deletes after,
  * derived maps re-derived once. Entries of other origins untouched; a spec
- * colliding with another origin's entry is -EEXIST before anything changes. */
+ * colliding with another origin's entry is -EEXIST before anything changes,
+ * and so is a result where two services of one address and protocol would
+ * be answered from the same (backend, backend port): the return path could
+ * not tell them apart (km_svc_rev). km_service_put checks the same. */
 int km_services_sync(const struct km_maps *m,
 		     const struct km_service_spec *specs, size_t n,
 		     uint8_t origin);
-/* Recompute km_svc_addrs, km_backends, km_backend_svc from km_services. */
+/* Recompute km_svc_addrs, km_backends, km_backend_svc, km_svc_rev from
+ * km_services. */
 int km_services_derive(const struct km_maps *m);
 
 /* ---- allow / deny prefix lists ---- */

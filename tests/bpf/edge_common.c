@@ -8,6 +8,9 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/log.h"
+#include "lib/maps.h"
+
 struct kmt_env env;
 uint32_t if0, if1;
 
@@ -63,6 +66,19 @@ void world_setup_sized(const struct kmt_map_size *sizes, size_t n)
 	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC4, 27015, BE_OTHER,
 				     0, ID_SVC4, NULL),
 		     0);
+	services_derive();
+}
+
+/* kmt_service_add writes the derived maps it knows; km_svc_rev comes from
+ * lib/maps.c itself, as the loader and the CLI derive it. */
+void services_derive(void)
+{
+	struct km_maps m;
+
+	km_log_init("bpf-edge", LOG_ERR);
+	cr_assert_eq(km_maps_from_object(&m, env.obj), 0);
+	cr_assert_eq(km_services_derive(&m), 0, "cannot derive service maps");
+	km_maps_close(&m);
 }
 
 void world_teardown(void)

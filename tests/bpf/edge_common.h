@@ -58,6 +58,9 @@ extern uint32_t if0, if1; /* ifindex of e0 (ingress), e1 */
 void world_setup(void);
 void world_setup_sized(const struct kmt_map_size *sizes, size_t n);
 void world_teardown(void);
+/* Re-derive every derived service map through lib/maps.c (after
+ * kmt_service_add). */
+void services_derive(void);
 
 /* One frame through the program and what it did. */
 struct res {

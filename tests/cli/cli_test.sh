@@ -276,8 +276,10 @@ run unshare --mount --propagation private bash "$TMP/pinroot.sh" "$K" "$F"
 is "default pin root (step that failed)" "$rc" 0
 
 # ---- detach ----
+# As many map pins as the object has maps (the ABI grows).
+npins=$(find "$D" -maxdepth 1 -name 'km_*' ! -name km_link | wc -l)
 ok "detach" "$K" --pin-root "$D" detach
-grep -q "removed 20 map pins" "$TMP/out" || fail "detach output"
+grep -q "removed $npins map pins" "$TMP/out" || fail "detach output"
 [ -e "$D" ] && fail "detach left $D"
 err "detach again" 1 "nothing attached at $D" "$K" --pin-root "$D" detach
 

@@ -195,6 +195,83 @@ Test(maps, derived_maps_follow_services)
 	cr_assert_eq(count(KM_M_BACKEND_SVC), 0);
 }
 
+static struct km_svc_rev_key rkey(const char *addr, int port,
+				  const char *backend)
+{
+	return (struct km_svc_rev_key){.proto = IPPROTO_UDP,
+				       .port = htons(port),
+				       .svc_addr = ip(addr),
+				       .backend = ip(backend)};
+}
+
+static void expect_rev(struct km_svc_rev_key k, uint32_t id, int svc_port)
+{
+	struct km_svc_rev v;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_REV], &k, &v), 0,
+		     "no km_svc_rev entry for port %u", ntohs(k.port));
+	cr_assert_eq(v.id, id);
+	cr_assert_eq(v.svc_port, htons(svc_port));
+}
+
+Test(maps, svc_rev_keys_are_what_the_backend_answers_from)
+{
+	struct km_service_spec a = svc("198.18.10.1", 27015, "198.18.2.2"),
+			       b = svc("198.18.10.1", 27016, "198.18.2.2"),
+			       c = svc("198.18.10.1", 27017, "198.18.2.3");
+
+	b.backend_port = htons(28016);
+	c.backend_port = htons(28016); /* same port, another backend */
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_service_put(&m, &c, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(count(KM_M_SVC_REV), 3);
+	expect_rev(rkey("198.18.10.1", 27015, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27015), 27015);
+	expect_rev(rkey("198.18.10.1", 28016, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27016), 27016);
+	expect_rev(rkey("198.18.10.1", 28016, "198.18.2.3"),
+		   svc_id("198.18.10.1", 27017), 27017);
+
+	/* a new backend port moves the key */
+	b.backend_port = htons(28500);
+	cr_assert_eq(km_service_put(&m, &b, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_SVC_REV), 3);
+	expect_rev(rkey("198.18.10.1", 28500, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27016), 27016);
+
+	/* two services answered from one (backend, port) are refused before
+	 * anything changes, in a put and in a sync */
+	a.backend_port = htons(28500);
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), -EEXIST);
+	expect_rev(rkey("198.18.10.1", 27015, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27015), 27015);
+	{
+		struct km_service_spec s2[] = {a, b};
+
+		cr_assert_eq(km_services_sync(&m, s2, 2, KM_ORIGIN_CONFIG),
+			     -EEXIST);
+		/* swapping the two backend ports in one sync is fine */
+		s2[0].backend_port = htons(28501);
+		s2[1].backend_port = htons(28500);
+		cr_assert_eq(km_services_sync(&m, s2, 2, KM_ORIGIN_CONFIG), 0);
+		s2[0].backend_port = htons(28500);
+		s2[1].backend_port = htons(28501);
+		cr_assert_eq(km_services_sync(&m, s2, 2, KM_ORIGIN_CONFIG), 0);
+	}
+	expect_rev(rkey("198.18.10.1", 28500, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27015), 27015);
+	expect_rev(rkey("198.18.10.1", 28501, "198.18.2.2"),
+		   svc_id("198.18.10.1", 27016), 27016);
+	cr_assert_eq(count(KM_M_SVC_REV), 3);
+
+	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(count(KM_M_SVC_REV), 1);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, c.addr, c.port, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(count(KM_M_SVC_REV), 0);
+}
+
 Test(maps, total_budget_is_divided_by_cpus_rounding_up)
 {
 	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2");
