@@ -72,7 +72,8 @@ static void check_conf(const struct mapper_conf *c)
 	CHECK(memchr(c->pin_root, '\0', sizeof(c->pin_root)));
 	CHECK(!c->pin_root[0] || c->pin_root[0] == '/');
 	CHECK(c->idle_s >= 1);
-	CHECK(c->xdp_mode == MAPPER_XDP_NATIVE || c->xdp_mode == MAPPER_XDP_SKB);
+	CHECK(c->xdp_mode == MAPPER_XDP_NATIVE ||
+	      c->xdp_mode == MAPPER_XDP_SKB);
 	CHECK(c->n_edges <= KMM_MAX_EDGES);
 	CHECK(c->n_services <= KMM_MAX_SERVICES);
 	for (i = 0; i < c->n_edges; i++) {
@@ -85,7 +86,8 @@ static void check_conf(const struct mapper_conf *c)
 		uint32_t host_mask;
 
 		CHECK(k->prefixlen >= 1 && k->prefixlen <= 32);
-		host_mask = k->prefixlen == 32 ? 0 : 0xffffffffu >> k->prefixlen;
+		host_mask =
+		    k->prefixlen == 32 ? 0 : 0xffffffffu >> k->prefixlen;
 		CHECK((__builtin_bswap32(k->addr) & host_mask) == 0);
 	}
 }
