@@ -106,6 +106,7 @@ struct kmb_scen kmb_diag[] = {
 	COST("cost_hash_hit"),
 	COST("cost_lru_hit"),
 	COST("cost_lru_miss"),
+	COST("cost_blocks_empty"),
 	COST("cost_lru_insert"),
 	COST("cost_fib"),
 	COST("cost_adjust_head"),
