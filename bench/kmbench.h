@@ -81,9 +81,10 @@ struct kmb_run {
 	uint32_t ifindex;
 	uint32_t count; /* repeat, or frames in live mode */
 	bool live;
-	uint32_t retval; /* set (not in live mode) */
-	double ns;	 /* set: CPU ns per packet (kmb_run()) */
-	double wall_ns;	 /* set: wall-clock ns per packet */
+	uint32_t retval;    /* set (not in live mode) */
+	double ns;	    /* set: CPU ns per packet (kmb_run()) */
+	double wall_ns;	    /* set: wall-clock ns per packet */
+	uint32_t kernel_ns; /* set: the kernel's `duration` (whole ns) */
 };
 int kmb_run(struct kmb_run *r);
 int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX]);
@@ -116,6 +117,8 @@ struct kmb_scen {
 	uint32_t count;	  /* calibrated */
 	double ns[KMB_MAX_ROUNDS];
 	double wall[KMB_MAX_ROUNDS];
+	double
+	    kernel[KMB_MAX_ROUNDS]; /* the kernel's duration, for --verbose */
 };
 
 /* Index of kmb_scens[]. Repeat-mode scenarios first, then live ones. */

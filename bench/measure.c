@@ -102,6 +102,7 @@ int kmb_run(struct kmb_run *r)
 	r->retval = o.retval;
 	r->ns = (c1 - c0 + s1 - s0) / r->count;
 	r->wall_ns = (w1 - w0) / r->count;
+	r->kernel_ns = o.duration;
 	return 0;
 }
 

@@ -161,10 +161,10 @@ void kmb_report_raw(const struct kmb_ctx *c, const struct kmb_scen *v, int n)
 			hi = s->ns[r] > hi ? s->ns[r] : hi;
 		}
 		fprintf(stderr,
-			"raw %-18s x%-8u median %8.2f min %8.2f max %8.2f wall "
-			"%8.2f ns/pkt\n",
+			"raw %-18s x%-8u median %8.2f min %8.2f max %8.2f "
+			"wall %8.2f kernel %5.0f ns/pkt\n",
 			s->name, s->count, kmb_median(s->ns, k), lo, hi,
-			kmb_median(s->wall, k));
+			kmb_median(s->wall, k), kmb_median(s->kernel, k));
 	}
 }
 

@@ -117,8 +117,10 @@ static int marks_read(const struct kmb_ctx *c, const struct kmb_scen *s,
 	return err;
 }
 
+/* One run; its times go to round `round` of s (-1: calibration, kept in
+ * *ns only). */
 static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
-		   double *ns, double *wall)
+		   int round, double *ns)
 {
 	struct kmb_run r = {
 	    .prog_fd = s->gen ? bpf_program__fd(c->b->progs.kmb_gen)
@@ -154,7 +156,11 @@ static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
 			 (unsigned long long)(m1.sink - m0.sink), count,
 			 (unsigned long long)want);
 	*ns = r.ns;
-	*wall = r.wall_ns;
+	if (round >= 0) {
+		s->ns[round] = r.ns;
+		s->wall[round] = r.wall_ns;
+		s->kernel[round] = r.kernel_ns;
+	}
 	return 0;
 }
 
@@ -162,10 +168,10 @@ static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
 static int calibrate(struct kmb_ctx *c, struct kmb_scen *s)
 {
 	const uint32_t probe = 20000, most = 20000000;
-	double ns, wall, n, want = (s->live ? c->live_ms : c->ms) * 1e6;
+	double ns, n, want = (s->live ? c->live_ms : c->ms) * 1e6;
 	int err;
 
-	err = run_one(c, s, probe, &ns, &wall);
+	err = run_one(c, s, probe, -1, &ns);
 	if (err)
 		return err;
 	n = want / (ns > 0.1 ? ns : 0.1);
@@ -201,8 +207,9 @@ int kmb_run_rounds(struct kmb_ctx *c, struct kmb_scen *v, int n, int rounds)
 		warn_bpf_stats();
 		for (int j = 0; j < n; j++) {
 			struct kmb_scen *s = &v[(r + j) % n];
+			double ns;
 
-			err = run_one(c, s, s->count, &s->ns[r], &s->wall[r]);
+			err = run_one(c, s, s->count, r, &ns);
 			if (err)
 				return err;
 		}
