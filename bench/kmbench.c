@@ -121,6 +121,7 @@ struct opts {
 	const char *peer_if;
 	int rounds, live_rounds, ms, live_ms;
 	bool verbose, diagnose;
+	const char *only; /* one scenario by name */
 };
 
 static struct opts opt = {
@@ -161,6 +162,8 @@ static const struct optdef optdefs[] = {
      .help = "every scenario's raw figures to stderr"},
     {"diagnose", NULL, .flag = &opt.diagnose,
      .help = "also time single operations: cost_* lines"},
+    {"only", "NAME", &opt.only,
+     .help = "one scenario alone (names: --verbose), e.g. for a profiler"},
 };
 
 #define N_OPTS ((int)(sizeof(optdefs) / sizeof(optdefs[0])))
@@ -269,9 +272,38 @@ static int setup(struct kmb_ctx *c)
 	return err ?: kmb_check_outputs(c);
 }
 
+/* --only NAME: that scenario alone, round after round (for a profiler);
+ * its raw figures, no ratios. */
+static int run_only(struct kmb_ctx *c)
+{
+	struct kmb_scen *s = NULL;
+	int err = 0;
+
+	for (int i = 0; i < KMB_S_MAX && !s; i++)
+		if (!strcmp(kmb_scens[i].name, opt.only))
+			s = &kmb_scens[i];
+	for (int i = 0; i < kmb_n_diag && !s; i++)
+		if (!strcmp(kmb_diag[i].name, opt.only))
+			s = &kmb_diag[i];
+	if (!s)
+		return km_log_errno(-EINVAL, "--only: no scenario '%s'",
+				    opt.only);
+	if (s->target == KMB_TG_COST)
+		err = kmb_cost_open(c);
+	err = err
+		  ?: kmb_run_rounds(c, s, 1,
+				    s->live ? c->live_rounds : c->rounds);
+	if (!err)
+		kmb_report_raw(c, s, 1);
+	return err;
+}
+
 static int run(struct kmb_ctx *c)
 {
 	int err;
+
+	if (opt.only)
+		return run_only(c);
 
 	err = kmb_run_rounds(c, kmb_scens, KMB_S_NS_MAX, c->rounds);
 	err = err
