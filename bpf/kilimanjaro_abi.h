@@ -138,11 +138,20 @@ struct km_config {
 				   rodata km_settable_clock = 1 (tests) */
 	__u8 rl_prefix_len;     /* unvalidated buckets aggregate sources by this
 				   prefix length (1..32, default 24) */
-	__u8 pad[7];
+	__u8 lib_flags;         /* KM_LIB_F_*: kept by lib/maps.c alone (its
+				   km_config_write preserves them, like
+				   active_lists); 0 is always safe */
+	__u8 pad[6];
 };
 _Static_assert(sizeof(struct km_config) == 48, "km_config");
 
 #define KM_CFG_F_ICMP_ECHO 0x1 /* answer echo requests to service addresses */
+
+/* km_config.lib_flags */
+#define KM_LIB_F_NO_BLOCKS 0x1 /* km_blocks is empty: packets skip the lookup.
+				  Cleared before a block is added, set when
+				  an edit leaves the map empty (expiry by
+				  the data plane leaves it clear). */
 
 /* km_edge_addrs: HASH, key __be32 edge address, value struct km_edge_addr. */
 struct km_edge_addr {

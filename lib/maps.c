@@ -473,7 +473,8 @@ int km_config_read(const struct km_maps *m, struct km_config *cfg)
 	return 0;
 }
 
-int km_config_write(const struct km_maps *m, const struct km_config *cfg)
+static int config_write_raw(const struct km_maps *m,
+			    const struct km_config *cfg)
 {
 	uint32_t k = 0;
 
@@ -481,6 +482,22 @@ int km_config_write(const struct km_maps *m, const struct km_config *cfg)
 		return km_log_errno(-errno, "%s: cannot write entry 0: %s",
 				    KM_MAP_CONFIG, strerror(errno));
 	return 0;
+}
+
+/* Set or clear lib_flags bits; the caller holds the lock. */
+static int config_lib_flags(const struct km_maps *m, uint8_t set,
+			    uint8_t clear)
+{
+	struct km_config cfg;
+	int r;
+
+	r = km_config_read(m, &cfg);
+	if (r)
+		return r;
+	if ((cfg.lib_flags | set) == cfg.lib_flags && !(cfg.lib_flags & clear))
+		return 0;
+	cfg.lib_flags = (cfg.lib_flags | set) & ~clear;
+	return config_write_raw(m, &cfg);
 }
 
 /* ---- edge addresses ---- */
@@ -1503,7 +1520,7 @@ static int km_prefixes_sync_nolock(const struct km_maps *m,
 	if (r)
 		return r;
 	cfg.active_lists = new;
-	r = km_config_write(m, &cfg);
+	r = config_write_raw(m, &cfg);
 	if (r)
 		return r;
 	/* A packet that read the old index just before the flip is still
@@ -1539,6 +1556,17 @@ static bool block_live(const struct km_block *b, uint64_t now)
 	return now < b->until_ns;
 }
 
+/* Only lib/maps.c adds blocks and it holds the lock, so an empty map seen
+ * here stays empty until the next put, which clears the flag first. */
+static int blocks_note_empty(const struct km_maps *m)
+{
+	long n = km_map_count(m, KM_M_BLOCKS);
+
+	if (n < 0)
+		return (int)n;
+	return n ? 0 : config_lib_flags(m, KM_LIB_F_NO_BLOCKS, 0);
+}
+
 static int km_block_put_nolock(const struct km_maps *m, uint32_t addr,
 			       uint64_t until_ns, uint8_t origin)
 {
@@ -1559,6 +1587,10 @@ static int km_block_put_nolock(const struct km_maps *m, uint32_t addr,
 		return km_log_errno(-EEXIST, "%s: %s already blocked by %s",
 				    KM_MAP_BLOCKS, fmt_addr(&b, addr),
 				    km_origin_name(cur.origin));
+	/* Packets must look before the entry exists. */
+	r = config_lib_flags(m, 0, KM_LIB_F_NO_BLOCKS);
+	if (r)
+		return r;
 	if (bpf_map_update_elem(mfd(m, KM_M_BLOCKS), &addr, &v, BPF_ANY))
 		return km_log_errno(-errno, "%s: cannot add %s: %s",
 				    KM_MAP_BLOCKS, fmt_addr(&b, addr),
@@ -1588,7 +1620,7 @@ static int km_block_del_nolock(const struct km_maps *m, uint32_t addr,
 		return km_log_errno(-errno, "%s: cannot delete %s: %s",
 				    KM_MAP_BLOCKS, fmt_addr(&b, addr),
 				    strerror(errno));
-	return 0;
+	return blocks_note_empty(m);
 }
 
 int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
@@ -1625,6 +1657,11 @@ static int km_blocks_sync_nolock(const struct km_maps *m,
 	size_t ncur;
 	int r;
 
+	if (n) {
+		r = config_lib_flags(m, 0, KM_LIB_F_NO_BLOCKS);
+		if (r)
+			return r;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct km_block v = {.until_ns = b[i].until_ns,
 				     .origin = origin,
@@ -1669,7 +1706,7 @@ static int km_blocks_sync_nolock(const struct km_maps *m,
 		}
 	}
 	free(cur);
-	return r;
+	return r ?: blocks_note_empty(m);
 }
 
 /* ---- punches ---- */
@@ -1950,6 +1987,23 @@ static int km_unlock(int fd, int r)
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+/* active_lists and lib_flags belong to this file's edits: a writer of the
+ * rest (the loader's reload) must not put back values it read before a
+ * concurrent edit changed them. */
+int km_config_write(const struct km_maps *m, const struct km_config *cfg)
+{
+	struct km_config cur, w = *cfg;
+	int fd = km_lock(), r;
+
+	r = km_config_read(m, &cur);
+	if (!r) {
+		w.active_lists = cur.active_lists;
+		w.lib_flags = cur.lib_flags;
+		r = config_write_raw(m, &w);
+	}
+	return km_unlock(fd, r);
 }
 
 int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,

@@ -61,6 +61,8 @@ void km_maps_close(struct km_maps *m);
 
 /* ---- config (single entry) ---- */
 int km_config_read(const struct km_maps *m, struct km_config *cfg);
+/* Writes every field but active_lists and lib_flags, which belong to the
+ * edits below (list flips, block flag): their current values are kept. */
 int km_config_write(const struct km_maps *m, const struct km_config *cfg);
 
 /* ---- edge addresses: the set of `origin` entries becomes exactly addrs ---- */
@@ -118,7 +120,9 @@ int km_prefixes_sync(const struct km_maps *m,
 		     const struct km_prefix_key *deny, size_t n_deny,
 		     uint8_t origin);
 
-/* ---- blocks, punches ---- */
+/* ---- blocks, punches ----
+ * Block edits keep KM_LIB_F_NO_BLOCKS: cleared before a block is added, set
+ * when an edit leaves km_blocks empty. */
 int km_block_put(const struct km_maps *m, uint32_t addr, uint64_t until_ns,
 		 uint8_t origin);
 int km_block_del(const struct km_maps *m, uint32_t addr, uint8_t origin);

@@ -69,20 +69,32 @@ void world_setup_sized(const struct kmt_map_size *sizes, size_t n)
 	services_derive();
 }
 
+static struct km_maps lib_m;
+static int lib_m_open;
+
+const struct km_maps *lib_maps(void)
+{
+	if (!lib_m_open) {
+		km_log_init("bpf-edge", LOG_ERR);
+		cr_assert_eq(km_maps_from_object(&lib_m, env.obj), 0);
+		lib_m_open = 1;
+	}
+	return &lib_m;
+}
+
 /* kmt_service_add writes the derived maps it knows; km_svc_rev comes from
  * lib/maps.c itself, as the loader and the CLI derive it. */
 void services_derive(void)
 {
-	struct km_maps m;
-
-	km_log_init("bpf-edge", LOG_ERR);
-	cr_assert_eq(km_maps_from_object(&m, env.obj), 0);
-	cr_assert_eq(km_services_derive(&m), 0, "cannot derive service maps");
-	km_maps_close(&m);
+	cr_assert_eq(km_services_derive(lib_maps()), 0,
+		     "cannot derive service maps");
 }
 
 void world_teardown(void)
 {
+	if (lib_m_open)
+		km_maps_close(&lib_m);
+	lib_m_open = 0;
 	kmt_env_close(&env);
 }
 

@@ -61,6 +61,9 @@ void world_teardown(void);
 /* Re-derive every derived service map through lib/maps.c (after
  * kmt_service_add). */
 void services_derive(void);
+/* lib/maps.c's handle on the loaded object's maps (closed by teardown). */
+struct km_maps;
+const struct km_maps *lib_maps(void);
 
 /* One frame through the program and what it did. */
 struct res {

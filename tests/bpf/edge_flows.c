@@ -13,6 +13,8 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/maps.h"
+
 TestSuite(flows, .init = world_setup, .fini = world_teardown, .timeout = 30);
 
 static struct km_limit lim(uint32_t pps, uint32_t burst, uint64_t bps,
@@ -784,4 +786,36 @@ Test(flood, spoofed_sources_cannot_hurt_validated_player, .init = flood_setup,
 		      (unsigned long long)fwd);
 	cr_assert_leq(map_count(KM_MAP_RL_SRC), FLOOD_RL_SRC);
 	player_intact();
+}
+
+/* ---- operator blocks kept by lib/maps.c ---- */
+
+Test(flows, blocks_flag_kept_by_lib,
+     .description = "without operator blocks the lookup is skipped; a block "
+		    "added through lib/maps.c applies at once, and its removal "
+		    "skips the lookup again")
+{
+	const struct km_maps *m = lib_maps();
+
+	cr_assert_eq(km_blocks_sync(m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	send_fwd(PLAYER, 1);
+	cr_assert_eq(km_block_put(m, PLAYER, KMT_T0 + SEC_NS, KM_ORIGIN_CLI),
+		     0);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_BLOCKED);
+	send_fwd(PLAYER2, 1);
+	cr_assert_eq(km_block_del(m, PLAYER, KM_ORIGIN_CLI), 0);
+	send_fwd(PLAYER, 1);
+	/* what the flag saves: an entry written behind lib's back while it
+	 * says "no blocks" is not even looked up */
+	cr_assert_eq(
+	    kmt_block_add(&env, PLAYER, KMT_T0 + SEC_NS, KM_ORIGIN_CLI), 0);
+	send_fwd(PLAYER, 1);
+	/* a sync that installs blocks clears the flag before writing them */
+	{
+		struct km_block_spec b = {PLAYER2, KMT_T0 + SEC_NS};
+
+		cr_assert_eq(km_blocks_sync(m, &b, 1, KM_ORIGIN_CONFIG), 0);
+	}
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_BLOCKED);
+	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_BLOCKED);
 }

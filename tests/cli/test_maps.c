@@ -457,6 +457,49 @@ Test(maps, blocks_and_punches)
 	cr_assert_eq(km_punch_del(&m, &k), -ENOENT);
 }
 
+static uint8_t lib_flags(void)
+{
+	struct km_config c;
+	uint32_t k = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_CONFIG], &k, &c), 0);
+	return c.lib_flags;
+}
+
+Test(maps, no_blocks_flag_follows_block_edits)
+{
+	struct km_block_spec bs = {ip("198.18.5.6"),
+				   km_mono_ns() + 60000000000ull};
+	uint32_t a = ip("198.18.5.5");
+	struct km_config c;
+
+	/* a fresh map: 0, the data plane looks */
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, 0);
+	cr_assert_eq(km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, KM_LIB_F_NO_BLOCKS);
+	cr_assert_eq(
+	    km_block_put(&m, a, km_mono_ns() + 60000000000ull, KM_ORIGIN_CLI),
+	    0);
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, 0);
+	cr_assert_eq(km_blocks_sync(&m, &bs, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_block_del(&m, a, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, 0, "one block left");
+
+	/* a reload's config write cannot put back a stale flag or list */
+	cr_assert_eq(km_config_read(&m, &c), 0);
+	c.lib_flags = KM_LIB_F_NO_BLOCKS;
+	c.active_lists = 1;
+	c.punch_idle_ns = 123;
+	cr_assert_eq(km_config_write(&m, &c), 0);
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, 0);
+	cr_assert_eq(km_config_read(&m, &c), 0);
+	cr_assert_eq(c.active_lists, 0);
+	cr_assert_eq(c.punch_idle_ns, 123);
+
+	cr_assert_eq(km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, KM_LIB_F_NO_BLOCKS);
+}
+
 Test(maps, stats_are_summed_over_cpus)
 {
 	struct km_stat *st = calloc(m.ncpus, sizeof(*st));
