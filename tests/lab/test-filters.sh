@@ -51,6 +51,16 @@ km deny del 198.18.0.0/24 >/dev/null || lab_fail "kilimanjaro deny del"
 out=$(lab_flow "$LAB_NS_PL" "$LAB_PLAYER" "$game" 50 1)
 lab_assert "cli deny del: player back" "$(lab_json_get "$out" lost)" -eq 0
 
+# A timed block through the CLI, then lifted again.
+b0=$(lab_stat drop_blocked)
+km blocks add "$LAB_PLAYER" --seconds 60 >/dev/null || lab_fail "kilimanjaro blocks add"
+out=$(lab_flow "$LAB_NS_PL" "$LAB_PLAYER" "$game" 50 1)
+lab_assert "cli block: player cut off" "$(lab_json_get "$out" received)" -eq 0
+lab_assert "cli block: counted drop_blocked" $(($(lab_stat drop_blocked) - b0)) -ge 45
+km blocks del "$LAB_PLAYER" >/dev/null || lab_fail "kilimanjaro blocks del"
+out=$(lab_flow "$LAB_NS_PL" "$LAB_PLAYER" "$game" 50 1)
+lab_assert "cli block lifted: player back" "$(lab_json_get "$out" lost)" -eq 0
+
 # Port punching: the game server opens a flow from its service address and
 # a non-service port to a remote; the remote's answers come back through
 # the edge only because the edge learned the punch on the way out.
