@@ -190,7 +190,7 @@ static __always_inline void km_decap_punch(struct km_pkt *p,
 static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 {
 	const struct km_svc_rev *rev = NULL;
-	struct bpf_fib_lookup fib;
+	struct km_nexthop nh;
 	struct km_inner in = {};
 	struct ethhdr *eth;
 	void *data, *end;
@@ -215,7 +215,7 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 		if (in.has_ports)
 			km_decap_punch(p, &in);
 	}
-	r = km_fib(ctx, &fib, in.saddr, in.daddr, in.proto, in.len, in.tos);
+	r = km_fib(ctx, p, &nh, in.saddr, in.daddr, in.proto, in.len, in.tos);
 	if (r != KM_CONTINUE)
 		return r;
 	if (svc_port)
@@ -228,8 +228,8 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	eth = data;
 	if ((void *)(eth + 1) > end)
 		return KM_R_DROP_INTERNAL;
-	km_set_eth(eth, &fib);
-	return km_send(ctx, p, &fib, KM_R_FWD_DECAP);
+	km_set_eth(eth, &nh);
+	return km_send(ctx, p, &nh, KM_R_FWD_DECAP);
 }
 
 #endif /* KM_DECAP_BPF_H */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Sending: the FIB lookup (always before the packet is touched, so a
- * failure hands the kernel the packet as received), IPIP encapsulation to a
- * backend, and the choice between XDP_TX and redirect.
+ * Sending: the next hop (FIB cache, else bpf_fib_lookup; always before
+ * the packet is touched, so a failure hands the kernel the packet as
+ * received), IPIP encapsulation to a backend, and the choice between
+ * XDP_TX and redirect.
  */
 #ifndef KM_ENCAP_BPF_H
 #define KM_ENCAP_BPF_H
@@ -18,50 +19,121 @@
 
 #include "kilimanjaro_abi.h"
 #include "csum.bpf.h"
+#include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "pkt.bpf.h"
 
 #define KM_AF_INET 2
 #define KM_OUTER_TTL 64
 
-static __always_inline int km_fib(struct xdp_md *ctx,
-				  struct bpf_fib_lookup *fib, __be32 src,
+/* Where a packet goes: the FIB's answer, from km_fib_cache or the helper. */
+struct km_nexthop {
+	__u32 ifindex;
+	__u8 smac[ETH_ALEN];
+	__u8 dmac[ETH_ALEN];
+};
+
+_Static_assert((KM_FIB_SLOTS & (KM_FIB_SLOTS - 1)) == 0, "power of two");
+#define KM_FIB_SHIFT (32 - __builtin_ctz(KM_FIB_SLOTS))
+
+/* Fibonacci hashing: the top bits of the product spread neighbouring
+ * addresses over the slots. */
+static __always_inline __u32 km_fib_slot(__be32 dst, __u32 ifindex)
+{
+	return ((dst ^ (ifindex << 24)) * 0x9e3779b1U) >> KM_FIB_SHIFT;
+}
+
+static __always_inline void km_nh_from(struct km_nexthop *nh,
+				       const struct km_fib_entry *e)
+{
+	nh->ifindex = e->ifindex_out;
+	__builtin_memcpy(nh->smac, e->smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, e->dmac, ETH_ALEN);
+}
+
+/* Only successes are kept, with the egress MTU the helper reports, so a
+ * cached route refuses an oversized packet exactly as the helper would. */
+static __always_inline void km_fib_store(struct km_fib_entry *e,
+					 const struct bpf_fib_lookup *fib,
+					 __be32 src, __be32 dst, __u32 in,
+					 __u64 now)
+{
+	if (!fib->mtu_result)
+		return;
+	e->dst = dst;
+	e->src = src;
+	e->ifindex_in = in;
+	e->ifindex_out = fib->ifindex;
+	__builtin_memcpy(e->smac, fib->smac, ETH_ALEN);
+	__builtin_memcpy(e->dmac, fib->dmac, ETH_ALEN);
+	e->mtu = fib->mtu_result;
+	e->expires_ns = now + KM_FIB_TTL_NS;
+}
+
+/*
+ * Next hop of (src, dst) for a packet of tot_len IP bytes, always before
+ * the packet is touched, so a failure hands the kernel the packet as
+ * received. A per-CPU, direct-mapped cache answers for KM_FIB_TTL_NS after
+ * a successful lookup (the helper costs ~4 hash lookups); TOS and the L4
+ * protocol are not part of the key (docs/design.md "FIB and MTU").
+ */
+static __always_inline int km_fib(struct xdp_md *ctx, struct km_pkt *p,
+				  struct km_nexthop *nh, __be32 src,
 				  __be32 dst, __u8 proto, __u16 tot_len,
 				  __u8 tos)
 {
+	__u32 in = ctx->ingress_ifindex, slot = km_fib_slot(dst, in);
+	struct bpf_fib_lookup fib;
+	struct km_fib_entry *e;
+	__u64 now;
 	long rc;
 
-	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->family = KM_AF_INET;
-	fib->tos = tos;
-	fib->l4_protocol = proto;
-	fib->tot_len = tot_len; /* host order; makes the helper check the MTU */
-	fib->ifindex = ctx->ingress_ifindex;
-	fib->ipv4_src = src;
-	fib->ipv4_dst = dst;
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+	e = bpf_map_lookup_elem(&km_fib_cache, &slot);
+	if (!e)
+		return KM_R_DROP_INTERNAL;
+	now = km_pkt_now_coarse(p);
+	if (e->dst == dst && e->src == src && e->ifindex_in == in &&
+	    now < e->expires_ns) {
+		if (tot_len > e->mtu)
+			return KM_R_DROP_TOO_BIG;
+		km_nh_from(nh, e);
 		return KM_CONTINUE;
+	}
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.family = KM_AF_INET;
+	fib.tos = tos;
+	fib.l4_protocol = proto;
+	fib.tot_len = tot_len; /* host order; makes the helper check the MTU */
+	fib.ifindex = in;
+	fib.ipv4_src = src;
+	fib.ipv4_dst = dst;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return KM_R_DROP_TOO_BIG;
-	return KM_R_PASS_FIB;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return KM_R_PASS_FIB;
+	km_fib_store(e, &fib, src, dst, in, now);
+	nh->ifindex = fib.ifindex;
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	return KM_CONTINUE;
 }
 
 static __always_inline int km_send(struct xdp_md *ctx, struct km_pkt *p,
-				   const struct bpf_fib_lookup *fib, int reason)
+				   const struct km_nexthop *nh, int reason)
 {
-	if (fib->ifindex == ctx->ingress_ifindex)
+	if (nh->ifindex == ctx->ingress_ifindex)
 		p->action = XDP_TX;
 	else
-		p->action = bpf_redirect(fib->ifindex, 0);
+		p->action = bpf_redirect(nh->ifindex, 0);
 	return reason;
 }
 
 static __always_inline void km_set_eth(struct ethhdr *eth,
-				       const struct bpf_fib_lookup *fib)
+				       const struct km_nexthop *nh)
 {
-	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 }
 
@@ -127,7 +199,7 @@ static __always_inline int km_encap(struct xdp_md *ctx, struct km_pkt *p,
 				    int reason)
 {
 	__u32 len = p->ip_len + sizeof(struct iphdr);
-	struct bpf_fib_lookup fib;
+	struct km_nexthop nh;
 	struct ethhdr *eth;
 	struct iphdr outer;
 	void *data, *end;
@@ -135,7 +207,7 @@ static __always_inline int km_encap(struct xdp_md *ctx, struct km_pkt *p,
 
 	if (len > 0xffff)
 		return KM_R_DROP_TOO_BIG;
-	r = km_fib(ctx, &fib, p->cfg->edge_addr, backend, IPPROTO_IPIP, len,
+	r = km_fib(ctx, p, &nh, p->cfg->edge_addr, backend, IPPROTO_IPIP, len,
 		   p->ip->tos);
 	if (r != KM_CONTINUE)
 		return r;
@@ -150,9 +222,9 @@ static __always_inline int km_encap(struct xdp_md *ctx, struct km_pkt *p,
 	eth = data;
 	if (data + sizeof(*eth) + sizeof(outer) > end)
 		return KM_R_DROP_INTERNAL;
-	km_set_eth(eth, &fib);
+	km_set_eth(eth, &nh);
 	*(struct iphdr *)(eth + 1) = outer;
-	return km_send(ctx, p, &fib, reason);
+	return km_send(ctx, p, &nh, reason);
 }
 
 #endif /* KM_ENCAP_BPF_H */

@@ -44,6 +44,7 @@
 #define KM_MAP_BACKENDS "km_backends"
 #define KM_MAP_BACKEND_SVC "km_backend_svc"
 #define KM_MAP_SVC_REV "km_svc_rev"
+#define KM_MAP_FIB_CACHE "km_fib_cache"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -335,6 +336,26 @@ struct km_punch {
 				userspace entries set it at install time */
 };
 _Static_assert(sizeof(struct km_punch) == 16, "km_punch");
+
+/* km_fib_cache: PERCPU_ARRAY[KM_FIB_SLOTS], the data plane's own (userspace
+ * never writes it): successful bpf_fib_lookup results, direct-mapped by a
+ * hash of (destination, ingress ifindex), reused until expires_ns
+ * (docs/design.md "FIB and MTU"). */
+#define KM_FIB_SLOTS 1024
+#define KM_FIB_TTL_NS 1000000000ULL /* route/neighbour changes apply after
+				       at most this long */
+struct km_fib_entry {
+	__be32 dst;          /* lookup destination */
+	__be32 src;          /* lookup source */
+	__u32 ifindex_in;    /* ingress ifindex of the lookup */
+	__u32 ifindex_out;   /* egress ifindex */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 mtu;           /* egress MTU (IP bytes) */
+	__u16 pad;
+	__u64 expires_ns;    /* km_now_coarse() time; 0 = empty slot */
+};
+_Static_assert(sizeof(struct km_fib_entry) == 40, "km_fib_entry");
 
 /* km_svc_stats: PERCPU_ARRAY[KM_MAX_SERVICES]. */
 struct km_svc_stat {

@@ -132,6 +132,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_FIB_SLOTS);
+	__type(key, __u32);
+	__type(value, struct km_fib_entry);
+} km_fib_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KM_R_MAX);
 	__type(key, __u32);
 	__type(value, struct km_stat);
