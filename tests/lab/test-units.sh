@@ -144,4 +144,7 @@ lab_log "player's flow through all of it: $out"
 lab_assert "flow: >= 2000 datagrams sent" "$(lab_json_get "$out" sent)" -ge 2000
 lab_assert "flow: no datagram lost" "$(lab_json_get "$out" lost)" -eq 0
 # The container powers itself off after the driver; reap it.
-lab_stop container TERM
+cpid=$(lab_pid container)
+lab_wait_for 30 bash -c "! kill -0 $cpid 2>/dev/null" ||
+	lab_log "the container did not power off within 30 s: stopping it"
+lab_stop container TERM || true
