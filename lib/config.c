@@ -90,6 +90,18 @@ static void errs_push(struct km_cfg_errors *e, char *line)
 	e->msg[e->n++] = line;
 }
 
+/*
+ * Keys, names and file names come from the file: a control character in them
+ * (a newline above all) would split one error into several log lines, and the
+ * extra line could pose as a message of its own. Every error is one line.
+ */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void __attribute__((format(printf, 3, 4)))
 cerr(struct ctx *c, const char *path, const char *fmt, ...)
 {
@@ -105,6 +117,7 @@ cerr(struct ctx *c, const char *path, const char *fmt, ...)
 		c->errs->oom = 1;
 		return;
 	}
+	one_line(line);
 	errs_push(c->errs, line);
 }
 

@@ -352,6 +352,9 @@ static const struct bad_case bad_cases[] = {
      "t.json: servces: unknown key (did you mean \"services\"?)\n"},
     {"unknown key without close match", "{ " E ", \"colour\": 1 }",
      "t.json: colour: unknown key\n"},
+    {"newline in a key stays on one line",
+     "{ " E ", \"x\\n<0>forged\": 1 }",
+     "t.json: x?<0>forged: unknown key\n"},
     {"missing edge addresses", "{ }",
      "t.json: edge_addresses: missing (required: this edge's own addresses, "
      "the first is the IPIP outer source)\n"},
