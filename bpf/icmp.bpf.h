@@ -48,6 +48,11 @@ static __always_inline int km_echo_reply(struct xdp_md *ctx, struct km_pkt *p)
 	ic->checksum = km_csum_replace16(ic->checksum,
 					 bpf_htons(KM_ICMP_ECHO << 8),
 					 bpf_htons(KM_ICMP_ECHOREPLY << 8));
+	/* RFC 1624's update yields -0 (0x0000) when the rest of the message
+	 * sums to zero (id, seq and payload all zero); receivers need +0
+	 * (0xffff), which is valid for any contents. */
+	if (!ic->checksum)
+		ic->checksum = 0xffff;
 	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len))
 		return KM_R_DROP_INTERNAL;
 	p->action = XDP_TX;
