@@ -49,6 +49,10 @@
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
 #define KM_MAP_DENY_B "km_deny_b"
+#define KM_MAP_ALLOW_BM_A "km_allow_bm_a"
+#define KM_MAP_ALLOW_BM_B "km_allow_bm_b"
+#define KM_MAP_DENY_BM_A "km_deny_bm_a"
+#define KM_MAP_DENY_BM_B "km_deny_bm_b"
 #define KM_MAP_BLOCKS "km_blocks"
 #define KM_MAP_RL_SRC "km_rl_src"
 #define KM_MAP_RL_TOTAL "km_rl_total"
@@ -266,6 +270,25 @@ struct km_prefix_val {
 	__u8 pad[7];
 };
 _Static_assert(sizeof(struct km_prefix_val) == 8, "km_prefix_val");
+
+/*
+ * km_allow_bm_*, km_deny_bm_*: ARRAY (BPF_F_MMAPABLE) of KM_BM_WORDS __u64,
+ * next to the LPM trie of the same name and pair (km_config.active_lists
+ * switches both). Two bits per /24, DIR-24-8 style: /24 number
+ * n = host-order address >> 8 is in word n / 32 at bit (n % 32) * 2.
+ *   KM_BM_TRIE (0, also 3): look the address up in the trie. 0 is what a
+ *                      new or never-built bitmap holds, so a bitmap that
+ *                      userspace did not build only costs the trie lookup;
+ *   KM_BM_NONE (1):    no prefix of the list touches this /24: miss;
+ *   KM_BM_ALL (2):     a prefix of length <= 24 covers the whole /24: hit.
+ * Written only by lib/maps.c, through mmap, into the inactive pair before a
+ * flip. 4 MiB each, 16 MiB for the four.
+ */
+#define KM_BM_WORDS (1U << 19)
+#define KM_BM_TRIE 0
+#define KM_BM_NONE 1
+#define KM_BM_ALL 2
+#define KM_BM_MASK 3
 
 /* km_blocks: LRU_HASH, key __be32 source address. */
 struct km_block {

@@ -91,6 +91,20 @@ KM_PREFIX_MAP(km_allow_b);
 KM_PREFIX_MAP(km_deny_a);
 KM_PREFIX_MAP(km_deny_b);
 
+#define KM_BITMAP_MAP(name)                                                    \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_ARRAY);                              \
+		__uint(max_entries, KM_BM_WORDS);                              \
+		__uint(map_flags, BPF_F_MMAPABLE);                             \
+		__type(key, __u32);                                            \
+		__type(value, __u64);                                          \
+	} name SEC(".maps")
+
+KM_BITMAP_MAP(km_allow_bm_a);
+KM_BITMAP_MAP(km_allow_bm_b);
+KM_BITMAP_MAP(km_deny_bm_a);
+KM_BITMAP_MAP(km_deny_bm_b);
+
 /* Operator blocks only: the data plane reads and expires them, never adds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

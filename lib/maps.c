@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,10 @@ const char *const km_map_names[KM_M_MAX] = {
     [KM_M_SVC_STATS] = KM_MAP_SVC_STATS,
     [KM_M_EVENTS] = KM_MAP_EVENTS,
     [KM_M_SVC_REV] = KM_MAP_SVC_REV,
+    [KM_M_ALLOW_BM_A] = KM_MAP_ALLOW_BM_A,
+    [KM_M_ALLOW_BM_B] = KM_MAP_ALLOW_BM_B,
+    [KM_M_DENY_BM_A] = KM_MAP_DENY_BM_A,
+    [KM_M_DENY_BM_B] = KM_MAP_DENY_BM_B,
 };
 
 /*
@@ -89,6 +94,10 @@ static const struct {
     [KM_M_EVENTS] = {0, 0, false},
     [KM_M_SVC_REV] = {sizeof(struct km_svc_rev_key), sizeof(struct km_svc_rev),
 		      false},
+    [KM_M_ALLOW_BM_A] = {4, 8, false},
+    [KM_M_ALLOW_BM_B] = {4, 8, false},
+    [KM_M_DENY_BM_A] = {4, 8, false},
+    [KM_M_DENY_BM_B] = {4, 8, false},
 };
 
 /* ---- formatting entries for log messages ---- */
@@ -1335,12 +1344,272 @@ int km_prefix_get(const struct km_maps *m, enum km_list l,
 	return r;
 }
 
+/* Any origin: copy everything. */
+#define KM_ORIGIN_ALL 0xff
+
+/* Copy the entries of `src` whose origin is not `origin` into `dst`,
+ * leaving entries `dst` already has; *added (may be NULL) counts the new
+ * ones. */
+static int lpm_copy_others(const struct km_maps *m, enum km_map_id src,
+			   enum km_map_id dst, uint8_t origin, size_t *added)
+{
+	struct km_strbuf b;
+	struct km_dump d;
+	int r;
+
+	r = map_dump(m, src, &d, true);
+	if (r)
+		return r;
+	for (size_t i = 0; i < d.n; i++) {
+		struct km_prefix_key k;
+		struct km_prefix_val v;
+
+		dump_get(&d, i, &k, &v);
+		if (v.origin == origin)
+			continue;
+		if (!bpf_map_update_elem(mfd(m, dst), &k, &v, BPF_NOEXIST)) {
+			if (added)
+				(*added)++;
+		} else if (errno != EEXIST) {
+			r = km_log_errno(-errno, "%s: cannot add %s: %s",
+					 km_map_names[dst], fmt_prefix(&b, &k),
+					 strerror(errno));
+			break;
+		}
+	}
+	free(d.rec);
+	return r;
+}
+
+/* ---- bitmaps next to the tries (DIR-24-8 first level) ---- */
+
+#define KM_BM_BYTES ((size_t)KM_BM_WORDS * sizeof(uint64_t))
+#define BM_WORD_NONE 0x5555555555555555ULL /* KM_BM_NONE in every /24 */
+#define BM_WORD_ALL 0xaaaaaaaaaaaaaaaaULL  /* KM_BM_ALL in every /24 */
+
+static enum km_map_id bm_map(enum km_list l, uint32_t pair)
+{
+	if (l == KM_LIST_ALLOW)
+		return pair ? KM_M_ALLOW_BM_B : KM_M_ALLOW_BM_A;
+	return pair ? KM_M_DENY_BM_B : KM_M_DENY_BM_A;
+}
+
+static unsigned int bm_get(const uint64_t *w, uint32_t n)
+{
+	return (w[n >> 5] >> ((n & 31) * 2)) & KM_BM_MASK;
+}
+
+static void bm_set(uint64_t *w, uint32_t n, unsigned int st)
+{
+	unsigned int sh = (n & 31) * 2;
+
+	w[n >> 5] = (w[n >> 5] & ~((uint64_t)KM_BM_MASK << sh)) |
+		    ((uint64_t)st << sh);
+}
+
+/* A prefix of length <= 24 makes its /24s KM_BM_ALL (whole words at a
+ * time from /19 up); a longer one sends its /24 to the trie unless a
+ * shorter prefix already covers it all. Order of the prefixes is free. */
+static void bm_compute(uint64_t *w, const struct km_prefix_key *k, size_t n)
+{
+	for (size_t i = 0; i < KM_BM_WORDS; i++)
+		w[i] = BM_WORD_NONE;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t a = ntohl(k[i].addr), first = a >> 8, end;
+
+		if (k[i].prefixlen > 24) {
+			if (bm_get(w, first) != KM_BM_ALL)
+				bm_set(w, first, KM_BM_TRIE);
+			continue;
+		}
+		end = first + (1u << (24 - k[i].prefixlen));
+		for (uint32_t j = first; j < end;) {
+			if (!(j & 31) && end - j >= 32) {
+				w[j >> 5] = BM_WORD_ALL;
+				j += 32;
+			} else {
+				bm_set(w, j++, KM_BM_ALL);
+			}
+		}
+	}
+}
+
+/* The bitmap map, mapped shared (4 MiB), after checking its size. */
+static int bm_mmap(const struct km_maps *m, enum km_map_id id, uint64_t **out)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(mfd(m, id), &info, &len))
+		return km_log_errno(-errno, "%s: cannot read map info: %s",
+				    km_map_names[id], strerror(errno));
+	if (info.max_entries != KM_BM_WORDS || !(info.map_flags & BPF_F_MMAPABLE))
+		return km_log_errno(-EPROTO,
+				    "%s: %u entries (flags %#x), expected %u "
+				    "mmapable",
+				    km_map_names[id], info.max_entries,
+				    info.map_flags, KM_BM_WORDS);
+	p = mmap(NULL, KM_BM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 mfd(m, id), 0);
+	if (p == MAP_FAILED)
+		return km_log_errno(-errno, "%s: cannot mmap: %s",
+				    km_map_names[id], strerror(errno));
+	*out = p;
+	return 0;
+}
+
+/* The bitmap of list l in `pair` from the trie of that pair. In place and
+ * word by word: each /24 goes from its old state to the new one at once. */
+static int bm_rebuild(const struct km_maps *m, enum km_list l, uint32_t pair)
+{
+	enum km_map_id tid = list_map(l, pair), bid = bm_map(l, pair);
+	struct km_prefix_key *keys = NULL;
+	uint64_t *w = NULL, *mw = NULL;
+	struct km_dump d;
+	int r;
+
+	r = map_dump(m, tid, &d, false);
+	if (r)
+		return r;
+	keys = calloc(d.n + 1, sizeof(*keys));
+	w = malloc(KM_BM_BYTES);
+	if (!keys || !w) {
+		r = km_log_errno(-ENOMEM, "%s: out of memory",
+				 km_map_names[bid]);
+		goto out;
+	}
+	for (size_t i = 0; i < d.n; i++)
+		dump_get(&d, i, &keys[i], NULL);
+	bm_compute(w, keys, d.n);
+	r = bm_mmap(m, bid, &mw);
+	if (r)
+		goto out;
+	for (size_t i = 0; i < KM_BM_WORDS; i++)
+		if (mw[i] != w[i])
+			__atomic_store_n(&mw[i], w[i], __ATOMIC_RELAXED);
+	munmap(mw, KM_BM_BYTES);
+out:
+	free(d.rec);
+	free(keys);
+	free(w);
+	return r;
+}
+
+int km_prefix_bitmap_state(const struct km_maps *m, enum km_list l,
+			   uint32_t pair, uint32_t addr, unsigned int *state)
+{
+	uint32_t n = ntohl(addr) >> 8, word = n >> 5;
+	enum km_map_id id = bm_map(l, pair & 1);
+	uint64_t v;
+
+	if (bpf_map_lookup_elem(mfd(m, id), &word, &v))
+		return km_log_errno(-errno, "%s: cannot read word %u: %s",
+				    km_map_names[id], word, strerror(errno));
+	*state = bm_get(&v, n & 31);
+	if (*state == KM_BM_MASK)
+		*state = KM_BM_TRIE;
+	return 0;
+}
+
+/* Make `new` (tries already filled) the pair packets read: its bitmaps
+ * first, then one write of active_lists, then a grace period after which
+ * no packet still reads the old pair. */
+static int pair_commit(const struct km_maps *m, uint32_t new)
+{
+	struct km_config cfg;
+	int r = 0;
+
+	for (int l = 0; l < 2 && !r; l++)
+		r = bm_rebuild(m, l, new);
+	/* Re-read so the flip changes nothing but active_lists. */
+	if (!r)
+		r = km_config_read(m, &cfg);
+	if (r)
+		return r;
+	cfg.active_lists = new;
+	r = config_write_raw(m, &cfg);
+	if (r)
+		return r;
+	/* A packet that read the old index just before the flip is still
+	 * looking up the old pair; XDP runs last microseconds, so after a
+	 * pause no packet can see the old pair half cleared. */
+	usleep(KM_FLIP_GRACE_US);
+	return 0;
+}
+
+/* The inactive pair as a copy of the active one, for a single edit. */
+static int pair_copy(const struct km_maps *m, uint32_t old, uint32_t new)
+{
+	int r = 0;
+
+	for (int l = 0; l < 2 && !r; l++) {
+		r = map_clear(m, list_map(l, new));
+		if (!r)
+			r = lpm_copy_others(m, list_map(l, old),
+					    list_map(l, new), KM_ORIGIN_ALL,
+					    NULL);
+	}
+	return r;
+}
+
+static int pair_clear(const struct km_maps *m, uint32_t pair)
+{
+	int r = 0;
+
+	for (int l = 0; l < 2 && !r; l++)
+		r = map_clear(m, list_map(l, pair));
+	return r;
+}
+
+static int active_pair(const struct km_maps *m, uint32_t *pair)
+{
+	struct km_config cfg;
+	int r = km_config_read(m, &cfg);
+
+	if (!r)
+		*pair = cfg.active_lists & 1;
+	return r;
+}
+
+/* Single edit: copy, edit the copy (add when `add`, else delete), flip. */
+static int pair_edit(const struct km_maps *m, enum km_list l,
+		     const struct km_prefix_key *k, uint8_t origin, bool add)
+{
+	struct km_prefix_val v = {.origin = origin};
+	uint32_t old, new;
+	struct km_strbuf b;
+	enum km_map_id id;
+	int r;
+
+	r = active_pair(m, &old);
+	if (r)
+		return r;
+	new = !old;
+	id = list_map(l, new);
+	r = pair_copy(m, old, new);
+	if (!r && add && bpf_map_update_elem(mfd(m, id), k, &v, BPF_ANY))
+		r = km_log_errno(-errno, "%s: cannot add %s: %s",
+				 km_map_names[id], fmt_prefix(&b, k),
+				 strerror(errno));
+	if (!r && !add && bpf_map_delete_elem(mfd(m, id), k) &&
+	    errno != ENOENT)
+		r = km_log_errno(-errno, "%s: cannot delete %s: %s",
+				 km_map_names[id], fmt_prefix(&b, k),
+				 strerror(errno));
+	if (!r)
+		r = pair_commit(m, new);
+	if (!r)
+		r = pair_clear(m, old);
+	return r;
+}
+
 static int km_prefix_add_nolock(const struct km_maps *m, enum km_list l,
 				const struct km_prefix_key *k, uint8_t origin)
 {
 	struct km_prefix_val v = {.origin = origin}, cur;
 	struct km_strbuf b;
-	enum km_map_id id;
+	enum km_map_id id = list_map(l, 0);
 	int r;
 
 	r = prefix_checked(l, k);
@@ -1348,18 +1617,11 @@ static int km_prefix_add_nolock(const struct km_maps *m, enum km_list l,
 		r = km_prefix_active_map(m, l, &id);
 	if (r)
 		return r;
-	if (!bpf_map_update_elem(mfd(m, id), k, &v, BPF_NOEXIST))
-		return 0;
-	if (errno != EEXIST)
-		return km_log_errno(-errno, "%s: cannot add %s: %s",
-				    km_map_names[id], fmt_prefix(&b, k),
-				    strerror(errno));
 	r = lpm_get_exact(m, id, k, &cur);
+	if (r == -ENOENT)
+		return pair_edit(m, l, k, v.origin, true);
 	if (r)
-		return r == -ENOENT
-			   ? km_log_errno(-EAGAIN, "%s: %s changed meanwhile",
-					  km_map_names[id], fmt_prefix(&b, k))
-			   : r;
+		return r;
 	if (cur.origin != origin)
 		return km_log_errno(
 		    -EEXIST, "%s: %s %s already installed by %s",
@@ -1373,7 +1635,7 @@ static int km_prefix_del_nolock(const struct km_maps *m, enum km_list l,
 {
 	struct km_prefix_val cur;
 	struct km_strbuf b;
-	enum km_map_id id;
+	enum km_map_id id = list_map(l, 0);
 	int r;
 
 	r = prefix_checked(l, k);
@@ -1391,11 +1653,7 @@ static int km_prefix_del_nolock(const struct km_maps *m, enum km_list l,
 		    -EPERM, "%s: %s %s belongs to %s, not %s", km_map_names[id],
 		    list_name(l), fmt_prefix(&b, k), km_origin_name(cur.origin),
 		    km_origin_name(origin));
-	if (bpf_map_delete_elem(mfd(m, id), k))
-		return km_log_errno(-errno, "%s: cannot delete %s: %s",
-				    km_map_names[id], fmt_prefix(&b, k),
-				    strerror(errno));
-	return 0;
+	return pair_edit(m, l, k, origin, false);
 }
 
 int km_prefixes_list(const struct km_maps *m, enum km_list l,
@@ -1425,36 +1683,6 @@ int km_prefixes_list(const struct km_maps *m, enum km_list l,
 	return 0;
 }
 
-/* Copy the entries of `src` whose origin is not `origin` into `dst`,
- * leaving entries `dst` already has. */
-static int lpm_copy_others(const struct km_maps *m, enum km_map_id src,
-			   enum km_map_id dst, uint8_t origin)
-{
-	struct km_strbuf b;
-	struct km_dump d;
-	int r;
-
-	r = map_dump(m, src, &d, true);
-	if (r)
-		return r;
-	for (size_t i = 0; i < d.n; i++) {
-		struct km_prefix_key k;
-		struct km_prefix_val v;
-
-		dump_get(&d, i, &k, &v);
-		if (v.origin == origin)
-			continue;
-		if (bpf_map_update_elem(mfd(m, dst), &k, &v, BPF_NOEXIST) &&
-		    errno != EEXIST) {
-			r = km_log_errno(-errno, "%s: cannot add %s: %s",
-					 km_map_names[dst], fmt_prefix(&b, &k),
-					 strerror(errno));
-			break;
-		}
-	}
-	free(d.rec);
-	return r;
-}
 
 static int lpm_fill(const struct km_maps *m, enum km_list l, enum km_map_id dst,
 		    const struct km_prefix_key *k, size_t n, uint8_t origin)
@@ -1508,31 +1736,25 @@ static int km_prefixes_sync_nolock(const struct km_maps *m,
 		r = map_clear(m, list_map(l, new));
 		if (!r)
 			r = lpm_copy_others(m, list_map(l, old),
-					    list_map(l, new), origin);
+					    list_map(l, new), origin, NULL);
 		if (!r)
 			r = lpm_fill(m, l, list_map(l, new), keys[l], nkeys[l],
 				     origin);
 	}
-	if (r)
-		return r;
-	/* Re-read so the flip changes nothing but active_lists. */
-	r = km_config_read(m, &cfg);
-	if (r)
-		return r;
-	cfg.active_lists = new;
-	r = config_write_raw(m, &cfg);
-	if (r)
-		return r;
-	/* A packet that read the old index just before the flip is still
-	 * looking up the old pair; XDP runs last microseconds, so after a
-	 * pause no packet can see the old pair half cleared. */
-	usleep(KM_FLIP_GRACE_US);
-	/* Single edits that landed on the old pair while it was copied. */
-	for (int l = 0; l < 2 && !r; l++)
+	if (!r)
+		r = pair_commit(m, new);
+	/* Edits of an editor without the lock file that landed on the old
+	 * pair while it was copied; the bitmap learns them in place. */
+	for (int l = 0; l < 2 && !r; l++) {
+		size_t added = 0;
+
 		r = lpm_copy_others(m, list_map(l, old), list_map(l, new),
-				    origin);
-	for (int l = 0; l < 2 && !r; l++)
-		r = map_clear(m, list_map(l, old));
+				    origin, &added);
+		if (!r && added)
+			r = bm_rebuild(m, l, new);
+	}
+	if (!r)
+		r = pair_clear(m, old);
 	return r;
 }
 
@@ -2061,6 +2283,17 @@ int km_prefix_del(const struct km_maps *m, enum km_list list,
 	int l = km_lock();
 
 	return km_unlock(l, km_prefix_del_nolock(m, list, k, origin));
+}
+
+int km_prefix_bitmaps_rebuild(const struct km_maps *m)
+{
+	int l = km_lock(), r;
+	uint32_t pair;
+
+	r = active_pair(m, &pair);
+	for (int i = 0; i < 2 && !r; i++)
+		r = bm_rebuild(m, i, pair);
+	return km_unlock(l, r);
 }
 
 int km_prefixes_sync(const struct km_maps *m, const struct km_prefix_key *allow,

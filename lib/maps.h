@@ -40,6 +40,10 @@ enum km_map_id {
 	KM_M_SVC_STATS,
 	KM_M_EVENTS,
 	KM_M_SVC_REV,
+	KM_M_ALLOW_BM_A,
+	KM_M_ALLOW_BM_B,
+	KM_M_DENY_BM_A,
+	KM_M_DENY_BM_B,
 	KM_M_MAX,
 };
 
@@ -108,17 +112,27 @@ int km_services_derive(const struct km_maps *m);
 /* ---- allow / deny prefix lists ---- */
 enum km_list { KM_LIST_ALLOW = 0, KM_LIST_DENY = 1 };
 
-/* Single edits on the active pair. */
+/* Single edits: the inactive pair becomes a copy of the active one with
+ * the edit applied, its bitmaps are built, then one flip (docs/design.md
+ * "Lists"), so packets never see a prefix half applied. O(entries). */
 int km_prefix_add(const struct km_maps *m, enum km_list l,
 		  const struct km_prefix_key *k, uint8_t origin);
 int km_prefix_del(const struct km_maps *m, enum km_list l,
 		  const struct km_prefix_key *k, uint8_t origin);
-/* Reload both lists of `origin` at once through the inactive pair and one
- * flip of km_config.active_lists (docs/design.md "Lists"). */
+/* Reload both lists of `origin` at once through the inactive pair (tries
+ * and bitmaps) and one flip of km_config.active_lists. */
 int km_prefixes_sync(const struct km_maps *m,
 		     const struct km_prefix_key *allow, size_t n_allow,
 		     const struct km_prefix_key *deny, size_t n_deny,
 		     uint8_t origin);
+/* Rebuild the active pair's bitmaps from its tries in place: for tries
+ * written without this library (benchmarks, pins of an older version).
+ * Safe under traffic: every /24 goes from one correct state to another. */
+int km_prefix_bitmaps_rebuild(const struct km_maps *m);
+/* The state of the /24 of addr (__be32) in list l's bitmap of `pair`:
+ * KM_BM_TRIE, KM_BM_NONE or KM_BM_ALL (3 reads as KM_BM_TRIE). Tests. */
+int km_prefix_bitmap_state(const struct km_maps *m, enum km_list l,
+			   uint32_t pair, uint32_t addr, unsigned int *state);
 
 /* ---- blocks, punches ----
  * Block edits keep KM_LIB_F_NO_BLOCKS: cleared before a block is added, set

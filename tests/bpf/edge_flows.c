@@ -819,3 +819,52 @@ Test(flows, blocks_flag_kept_by_lib,
 	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_BLOCKED);
 	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_BLOCKED);
 }
+
+/* ---- allow / deny through lib/maps.c: bitmaps in front of the tries ---- */
+
+Test(flows, lists_answered_by_bitmaps,
+     .description = "lists edited through lib/maps.c: a /24 wholly listed, "
+		    "a /32 inside a /24, and unlisted /24s, for deny and allow")
+{
+	const struct km_maps *m = lib_maps();
+	struct km_prefix_key k32 = {.prefixlen = 32, .addr = PLAYER},
+			     k24 = {.prefixlen = 24,
+				    .addr = KMT_IP4(198, 19, 1, 0)},
+			     k16 = {.prefixlen = 16,
+				    .addr = KMT_IP4(198, 19, 0, 0)},
+			     late = {.prefixlen = 24,
+				     .addr = KMT_IP4(198, 19, 5, 0)};
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0)};
+	enum km_map_id id;
+
+	cr_assert_eq(km_prefix_add(m, KM_LIST_DENY, &k32, KM_ORIGIN_CLI), 0);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_DENIED);
+	send_fwd(PLAYER2, 1);	 /* same /24: the trie answers */
+	send_fwd(PLAYER_FAR, 1); /* a /24 the bitmap knows is clear */
+	cr_assert_eq(km_prefix_add(m, KM_LIST_DENY, &k24, KM_ORIGIN_CLI), 0);
+	send_n(PLAYER_FAR, 1, XDP_DROP, KM_R_DROP_DENIED);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_DENIED);
+	send_fwd(PLAYER2, 1);
+
+	/* The bitmap decides for its /24: an entry written into the trie
+	 * behind lib's back is not seen until the bitmap is rebuilt. */
+	cr_assert_eq(km_prefix_active_map(m, KM_LIST_DENY, &id), 0);
+	cr_assert_eq(kmt_prefix_add(&env, km_map_names[id], late.addr, 24), 0);
+	send_fwd(KMT_IP4(198, 19, 5, 1), 1);
+	cr_assert_eq(km_prefix_bitmaps_rebuild(m), 0);
+	send_n(KMT_IP4(198, 19, 5, 1), 1, XDP_DROP, KM_R_DROP_DENIED);
+
+	/* allow: a whole /16 skips the limits */
+	set_limits(ID_SVC1_UDP, &cfg);
+	send_fwd(PLAYER2, 1);
+	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	cr_assert_eq(km_prefix_add(m, KM_LIST_ALLOW, &k16, KM_ORIGIN_CLI), 0);
+	send_fwd(PLAYER2, 3);
+	cr_assert_eq(km_prefix_del(m, KM_LIST_ALLOW, &k16, KM_ORIGIN_CLI), 0);
+	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	cfg.unvalidated = lim(0, 0, 0, 0, 0);
+	set_limits(ID_SVC1_UDP, &cfg);
+	cr_assert_eq(km_prefix_del(m, KM_LIST_DENY, &k32, KM_ORIGIN_CLI), 0);
+	send_fwd(PLAYER, 1);
+	send_n(PLAYER_FAR, 1, XDP_DROP, KM_R_DROP_DENIED);
+}

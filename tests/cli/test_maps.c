@@ -366,27 +366,202 @@ static int origin_in(enum km_map_id id, struct km_prefix_key k)
 	return v.origin;
 }
 
-Test(maps, prefix_single_edits_on_the_active_pair)
+/* The map packets read for list l now, and the other one. */
+static enum km_map_id act(enum km_list l)
+{
+	enum km_map_id id;
+
+	cr_assert_eq(km_prefix_active_map(&m, l, &id), 0);
+	return id;
+}
+
+static enum km_map_id ina(enum km_list l)
+{
+	enum km_map_id id = act(l);
+
+	return id == KM_M_ALLOW_A   ? KM_M_ALLOW_B
+	       : id == KM_M_ALLOW_B ? KM_M_ALLOW_A
+	       : id == KM_M_DENY_A  ? KM_M_DENY_B
+				    : KM_M_DENY_A;
+}
+
+static uint32_t active_lists(void)
+{
+	struct km_config cfg;
+
+	cr_assert_eq(km_config_read(&m, &cfg), 0);
+	return cfg.active_lists;
+}
+
+Test(maps, prefix_single_edits_flip_the_pair)
 {
 	struct km_prefix_key a = pfx("10.0.0.0", 8), b = pfx("10.1.0.0", 16);
 	struct km_prefix_key bad = pfx("10.1.0.1", 16);
+	uint32_t pair = active_lists();
 
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CONFIG), 0);
-	cr_assert_eq(origin_in(KM_M_ALLOW_A, a), KM_ORIGIN_CONFIG);
+	cr_assert_eq(active_lists(), !pair, "a single add flips");
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), a), KM_ORIGIN_CONFIG);
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &bad, KM_ORIGIN_CLI),
 		     -EINVAL);
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CLI),
 		     -EEXIST);
+	/* the same entry again changes nothing, not even the pair */
+	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(active_lists(), !pair);
 	/* 10.1/16 is covered by 10/8 but not an entry of its own. */
 	cr_assert_eq(km_prefix_del(&m, KM_LIST_ALLOW, &b, KM_ORIGIN_CLI),
 		     -ENOENT);
 	cr_assert_eq(km_prefix_del(&m, KM_LIST_ALLOW, &a, KM_ORIGIN_CLI),
 		     -EPERM);
+	cr_assert_eq(active_lists(), !pair, "refused edits do not flip");
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &b, KM_ORIGIN_CLI), 0);
-	cr_assert_eq(origin_in(KM_M_DENY_A, b), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_DENY), b), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), a), KM_ORIGIN_CONFIG,
+		     "the other list is carried over");
+	cr_assert_eq(count(ina(KM_LIST_ALLOW)) + count(ina(KM_LIST_DENY)), 0,
+		     "the old pair is cleared");
 	cr_assert_eq(km_prefix_del(&m, KM_LIST_DENY, &b, KM_ORIGIN_CLI), 0);
-	cr_assert_eq(count(KM_M_DENY_A), 0);
-	cr_assert_eq(count(KM_M_ALLOW_B) + count(KM_M_DENY_B), 0);
+	cr_assert_eq(count(act(KM_LIST_DENY)), 0);
+	cr_assert_eq(count(act(KM_LIST_ALLOW)), 1);
+	cr_assert_eq(count(ina(KM_LIST_ALLOW)) + count(ina(KM_LIST_DENY)), 0);
+}
+
+/* Host-order address to a /32 key of the trie. */
+static bool trie_hit(enum km_map_id id, uint32_t a)
+{
+	struct km_prefix_key k = {.prefixlen = 32, .addr = htonl(a)};
+	struct km_prefix_val v;
+
+	return !bpf_map_lookup_elem(m.fd[id], &k, &v);
+}
+
+static unsigned int bm_state(enum km_list l, uint32_t a)
+{
+	unsigned int st;
+
+	cr_assert_eq(km_prefix_bitmap_state(&m, l, active_lists(), htonl(a),
+					    &st),
+		     0);
+	return st;
+}
+
+/* The bitmap never contradicts the trie: NONE only where the trie misses,
+ * ALL only where it hits. */
+static void agree(uint32_t a)
+{
+	unsigned int st = bm_state(KM_LIST_DENY, a);
+	bool hit = trie_hit(act(KM_LIST_DENY), a);
+
+	cr_assert(st != KM_BM_NONE || !hit, "%08x: bitmap none, trie hit", a);
+	cr_assert(st != KM_BM_ALL || hit, "%08x: bitmap all, trie miss", a);
+}
+
+/* Edges of a prefix and its neighbours, then random addresses. */
+static void agree_around(const struct km_prefix_key *k, unsigned int *seed)
+{
+	uint32_t base = ntohl(k->addr),
+		 last = base | (k->prefixlen ? ~0u >> k->prefixlen : ~0u);
+
+	agree(base);
+	agree(last);
+	agree(base - 1);
+	agree(last + 1);
+	agree(base + (last - base) / 2);
+	for (int i = 0; i < 8; i++)
+		agree(base + (uint32_t)((uint64_t)rand_r(seed) *
+					(uint64_t)rand_r(seed) %
+					((uint64_t)last - base + 1)));
+}
+
+Test(maps, bitmap_and_trie_agree_for_every_prefix_length)
+{
+	unsigned int seed = 9;
+
+	for (int len = 0; len <= 32; len++) {
+		uint32_t a = 0xc6130000u | 0x0000a5c3u; /* 198.19.165.195 */
+		struct km_prefix_key k = {.prefixlen = len};
+		unsigned int st;
+
+		a &= len ? ~0u << (32 - len) : 0;
+		k.addr = htonl(a);
+		cr_assert_eq(
+		    km_prefixes_sync(&m, NULL, 0, &k, 1, KM_ORIGIN_CONFIG), 0);
+		agree_around(&k, &seed);
+		st = bm_state(KM_LIST_DENY, a);
+		/* what makes it fast: no trie lookup outside longer prefixes */
+		cr_assert_eq(st, len <= 24 ? KM_BM_ALL : KM_BM_TRIE, "/%d", len);
+		if (len >= 8)
+			cr_assert_eq(bm_state(KM_LIST_DENY, a ^ 0x01000000u),
+				     KM_BM_NONE, "/%d: another /8", len);
+		for (int i = 0; i < 64; i++)
+			agree((uint32_t)rand_r(&seed) << 16 ^
+			      (uint32_t)rand_r(&seed));
+	}
+}
+
+Test(maps, bitmap_longer_prefixes_inside_a_partly_covered_24)
+{
+	struct km_prefix_key k[] = {
+	    pfx("198.19.7.0", 25),   pfx("198.19.7.200", 32),
+	    pfx("198.19.7.224", 28), pfx("198.19.8.0", 24),
+	    pfx("198.19.8.64", 26), /* inside a whole /24: still all */
+	    pfx("198.20.0.0", 16),   pfx("198.20.3.3", 32),
+	};
+	const size_t n = sizeof(k) / sizeof(k[0]);
+	unsigned int seed = 7;
+
+	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, k, n, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.19.7.1"))),
+		     KM_BM_TRIE);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.19.8.1"))),
+		     KM_BM_ALL);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.20.3.1"))),
+		     KM_BM_ALL);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.19.9.1"))),
+		     KM_BM_NONE);
+	for (uint32_t a = ntohl(ip("198.19.6.250"));
+	     a <= ntohl(ip("198.19.9.5")); a++)
+		agree(a);
+	for (size_t i = 0; i < n; i++)
+		agree_around(&k[i], &seed);
+	cr_assert(trie_hit(act(KM_LIST_DENY), ntohl(ip("198.19.7.127"))));
+	cr_assert(!trie_hit(act(KM_LIST_DENY), ntohl(ip("198.19.7.128"))));
+	cr_assert(trie_hit(act(KM_LIST_DENY), ntohl(ip("198.19.7.200"))));
+	cr_assert(!trie_hit(act(KM_LIST_DENY), ntohl(ip("198.19.7.201"))));
+
+	/* a single delete flips to a rebuilt pair: /25 gone, /24 now none
+	 * but for the /32 and the /28 */
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_DENY, &k[0], KM_ORIGIN_CONFIG),
+		     0);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.19.7.1"))),
+		     KM_BM_TRIE);
+	agree(ntohl(ip("198.19.7.1")));
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_DENY, &k[1], KM_ORIGIN_CONFIG),
+		     0);
+	cr_assert_eq(km_prefix_del(&m, KM_LIST_DENY, &k[2], KM_ORIGIN_CONFIG),
+		     0);
+	cr_assert_eq(bm_state(KM_LIST_DENY, ntohl(ip("198.19.7.1"))),
+		     KM_BM_NONE);
+	cr_assert_eq(bm_state(KM_LIST_ALLOW, ntohl(ip("198.19.8.1"))),
+		     KM_BM_NONE, "the allow list is empty");
+}
+
+Test(maps, bitmap_rebuild_in_place_for_tries_written_directly)
+{
+	struct km_prefix_key k = pfx("198.19.44.0", 22);
+	struct km_prefix_val v = {.origin = KM_ORIGIN_CONFIG};
+
+	/* a fresh bitmap says "ask the trie" everywhere */
+	cr_assert_eq(bm_state(KM_LIST_ALLOW, ntohl(ip("198.19.44.1"))),
+		     KM_BM_TRIE);
+	cr_assert_eq(
+	    bpf_map_update_elem(m.fd[act(KM_LIST_ALLOW)], &k, &v, BPF_ANY), 0);
+	cr_assert_eq(km_prefix_bitmaps_rebuild(&m), 0);
+	cr_assert_eq(bm_state(KM_LIST_ALLOW, ntohl(ip("198.19.47.255"))),
+		     KM_BM_ALL);
+	cr_assert_eq(bm_state(KM_LIST_ALLOW, ntohl(ip("198.19.48.0"))),
+		     KM_BM_NONE);
 }
 
 Test(maps, prefix_sync_flips_and_keeps_other_origins)
@@ -396,25 +571,28 @@ Test(maps, prefix_sync_flips_and_keeps_other_origins)
 			     nw[2] = {pfx("198.18.4.0", 24), pfx("0.0.0.0", 0)},
 			     dn = pfx("198.18.9.9", 32);
 	struct km_config cfg;
+	uint32_t pair;
 
 	cr_assert_eq(km_prefixes_sync(&m, &old, 1, NULL, 0, KM_ORIGIN_CONFIG),
 		     0);
-	cr_assert_eq(km_config_read(&m, &cfg), 0);
-	cr_assert_eq(cfg.active_lists, 1);
+	cr_assert_eq(active_lists(), 1);
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_ALLOW, &cli, KM_ORIGIN_CLI), 0);
-	cr_assert_eq(origin_in(KM_M_ALLOW_B, cli), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), cli), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), old), KM_ORIGIN_CONFIG);
 
+	pair = active_lists();
 	cr_assert_eq(km_prefixes_sync(&m, nw, 2, &dn, 1, KM_ORIGIN_CONFIG), 0);
 	cr_assert_eq(km_config_read(&m, &cfg), 0);
-	cr_assert_eq(cfg.active_lists, 0);
+	cr_assert_eq(cfg.active_lists, !pair);
 	cr_assert_eq(cfg.abi_version, KM_ABI_VERSION,
 		     "the flip keeps the rest");
-	cr_assert_eq(origin_in(KM_M_ALLOW_A, cli), KM_ORIGIN_CLI);
-	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[0]), KM_ORIGIN_CONFIG);
-	cr_assert_eq(origin_in(KM_M_ALLOW_A, nw[1]), KM_ORIGIN_CONFIG);
-	cr_assert_eq(origin_in(KM_M_DENY_A, dn), KM_ORIGIN_CONFIG);
-	cr_assert_eq(count(KM_M_ALLOW_A), 3, "the old config entry is gone");
-	cr_assert_eq(count(KM_M_ALLOW_B) + count(KM_M_DENY_B), 0,
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), cli), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), nw[0]), KM_ORIGIN_CONFIG);
+	cr_assert_eq(origin_in(act(KM_LIST_ALLOW), nw[1]), KM_ORIGIN_CONFIG);
+	cr_assert_eq(origin_in(act(KM_LIST_DENY), dn), KM_ORIGIN_CONFIG);
+	cr_assert_eq(count(act(KM_LIST_ALLOW)), 3,
+		     "the old config entry is gone");
+	cr_assert_eq(count(ina(KM_LIST_ALLOW)) + count(ina(KM_LIST_DENY)), 0,
 		     "the old pair is cleared");
 }
 
@@ -592,11 +770,11 @@ Test(maps, a_sync_keeps_entries_other_origins_hold)
 
 	cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &p, KM_ORIGIN_CLI), 0);
 	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, &p, 1, KM_ORIGIN_CONFIG), 0);
-	cr_assert_eq(origin_in(KM_M_DENY_B, p), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_DENY), p), KM_ORIGIN_CLI);
 	/* Still the CLI's: the config reload that drops it does not. */
 	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, NULL, 0, KM_ORIGIN_CONFIG),
 		     0);
-	cr_assert_eq(origin_in(KM_M_DENY_A, p), KM_ORIGIN_CLI);
+	cr_assert_eq(origin_in(act(KM_LIST_DENY), p), KM_ORIGIN_CLI);
 
 	cr_assert_eq(
 	    km_block_put(&m, a, km_mono_ns() + 60000000000ull, KM_ORIGIN_CLI),
