@@ -86,7 +86,8 @@ lab_exec() {
 lab_spawn() {
 	local name=$1 ns=$2
 	shift 2
-	setsid nsenter --net="/run/netns/$ns" -- "$@" >"$LAB_DIR/$name.log" 2>&1 &
+	: >"$LAB_DIR/$name.log"
+	setsid nsenter --net="/run/netns/$ns" -- "$@" >>"$LAB_DIR/$name.log" 2>&1 &
 	LAB_PIDS[$name]=$!
 }
 
