@@ -127,6 +127,14 @@ static int read_file(const char *path, char **out)
 				    MAX_FILE);
 	}
 	buf[n] = '\0';
+	/* JSON text has no NUL: past one, the parser would see nothing. */
+	if (strlen(buf) != n) {
+		n = strlen(buf);
+		free(buf);
+		return km_log_errno(-EINVAL,
+				    "%s: contains a NUL byte at offset %zu",
+				    path, n);
+	}
 	*out = buf;
 	return 0;
 }

@@ -75,6 +75,8 @@ expect_bad "$cfg: unexpected end of file" --config "$cfg"
 printf '{\n "interface": "lo",\n "x": tru }' >"$cfg"
 expect_bad "$cfg:3:10: boolean expected" --config "$cfg"
 expect_bad "$dir/missing.json: No such file" --config "$dir/missing.json"
+printf '{ "interface": "lo" }\0{ "bogus": 1 }' >"$cfg"
+expect_bad "$cfg: contains a NUL byte at offset 21" --config "$cfg"
 
 out=$("$mapper" --help) || { echo "FAIL: --help exit $?"; failed=1; }
 for o in interface address edge default-edge service idle-seconds pin-root \
