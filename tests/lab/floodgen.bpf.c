@@ -27,7 +27,7 @@ const volatile __u32 src_hostmask = 0;
 
 /* The frame as floodgen built it (valid checksums), padded to 8 bytes. */
 #define FLOODGEN_TMPL_MAX 256
-const volatile __u64 tmpl[FLOODGEN_TMPL_MAX / 8] = { 0 };
+const volatile __u64 tmpl[FLOODGEN_TMPL_MAX / 8] = {0};
 const volatile __u32 tmpl_len = 0;
 
 /* Frames rewritten and sent; read by floodgen after the run. */
@@ -45,7 +45,7 @@ static __always_inline __u16 csum_fold(__u32 s)
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), on 16-bit words as stored. */
 static __always_inline __u16 csum_replace16(__u16 check, __u16 old, __u16 new)
 {
-	__u32 s = (__u16)~check + (__u16)~old + (__u32)new;
+	__u32 s = (__u16)~check + (__u16)~old + (__u32) new;
 
 	return ~csum_fold(s);
 }

@@ -85,7 +85,8 @@ static int parse_mac(const char *s, unsigned char mac[ETH_ALEN])
 		return km_log_errno(-EINVAL, "--dst-mac: bad MAC '%s'", s);
 	for (i = 0; i < ETH_ALEN; i++) {
 		if (b[i] > 0xff)
-			return km_log_errno(-EINVAL, "--dst-mac: bad MAC '%s'", s);
+			return km_log_errno(-EINVAL, "--dst-mac: bad MAC '%s'",
+					    s);
 		mac[i] = (unsigned char)b[i];
 	}
 	return 0;
@@ -102,16 +103,19 @@ static int parse_dst(const char *s, uint32_t *addr_be, uint16_t *port_be)
 	strcpy(buf, s);
 	colon = strchr(buf, ':');
 	if (!colon)
-		return km_log_errno(-EINVAL, "--dst: expected ADDR:PORT, got '%s'", s);
+		return km_log_errno(-EINVAL,
+				    "--dst: expected ADDR:PORT, got '%s'", s);
 	*colon = '\0';
 	errno = 0;
 	port = strtoul(colon + 1, &end, 10);
 	if (errno || *end || !colon[1] || port == 0 || port > 65535)
 		return km_log_errno(-EINVAL, "--dst: bad port in '%s'", s);
 	if (inet_pton(AF_INET, buf, &a) != 1)
-		return km_log_errno(-EINVAL, "--dst: bad IPv4 address in '%s'", s);
+		return km_log_errno(-EINVAL, "--dst: bad IPv4 address in '%s'",
+				    s);
 	if (!in_lab(ntohl(a.s_addr)))
-		return km_log_errno(-EINVAL, "--dst: %s is outside 198.18.0.0/15", buf);
+		return km_log_errno(-EINVAL,
+				    "--dst: %s is outside 198.18.0.0/15", buf);
 	*addr_be = a.s_addr;
 	*port_be = htons((uint16_t)port);
 	return 0;
@@ -133,15 +137,18 @@ static int parse_prefix(const char *s, uint32_t *base, uint32_t *hostmask)
 		errno = 0;
 		len = strtoul(slash + 1, &end, 10);
 		if (errno || *end || !slash[1] || len > 32)
-			return km_log_errno(-EINVAL, "--src: bad prefix length in '%s'", s);
+			return km_log_errno(
+			    -EINVAL, "--src: bad prefix length in '%s'", s);
 	}
 	if (inet_pton(AF_INET, buf, &a) != 1)
-		return km_log_errno(-EINVAL, "--src: bad IPv4 address in '%s'", s);
+		return km_log_errno(-EINVAL, "--src: bad IPv4 address in '%s'",
+				    s);
 	mask = len ? ~0U << (32 - len) : 0;
 	*base = ntohl(a.s_addr) & mask;
 	*hostmask = ~mask;
 	if (len < 15 || !in_lab(*base))
-		return km_log_errno(-EINVAL, "--src: %s is not inside 198.18.0.0/15", s);
+		return km_log_errno(-EINVAL,
+				    "--src: %s is not inside 198.18.0.0/15", s);
 	return 0;
 }
 
@@ -160,7 +167,7 @@ static uint16_t csum16(const void *p, size_t len, uint32_t sum)
 
 static int if_mac(const char *ifname, unsigned char mac[ETH_ALEN])
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int fd, r = 0;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -168,7 +175,8 @@ static int if_mac(const char *ifname, unsigned char mac[ETH_ALEN])
 		return km_log_errno(-errno, "socket: %m");
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
-		r = km_log_errno(-errno, "%s: cannot read MAC address: %m", ifname);
+		r = km_log_errno(-errno, "%s: cannot read MAC address: %m",
+				 ifname);
 	else
 		memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
 	close(fd);
@@ -178,8 +186,9 @@ static int if_mac(const char *ifname, unsigned char mac[ETH_ALEN])
 /* Template UDP/IPv4 frame with valid checksums; floodgen.bpf.c rewrites the
  * source of each copy. */
 static void frame_build(struct frame *f, const unsigned char src_mac[ETH_ALEN],
-			const unsigned char dst_mac[ETH_ALEN], uint32_t saddr_be,
-			uint32_t daddr_be, uint16_t dport_be, unsigned int size)
+			const unsigned char dst_mac[ETH_ALEN],
+			uint32_t saddr_be, uint32_t daddr_be, uint16_t dport_be,
+			unsigned int size)
 {
 	struct ethhdr *eth = (struct ethhdr *)f->buf;
 	struct iphdr *ip = (struct iphdr *)(eth + 1);
@@ -218,8 +227,8 @@ static void frame_build(struct frame *f, const unsigned char src_mac[ETH_ALEN],
 static int flood(struct floodgen_bpf *skel, int ifindex, struct frame *f,
 		 const struct floodgen_opts *o)
 {
-	struct xdp_md ctx = { .data_end = (__u32)f->len,
-			      .ingress_ifindex = (__u32)ifindex };
+	struct xdp_md ctx = {.data_end = (__u32)f->len,
+			     .ingress_ifindex = (__u32)ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->buf,
 		    .data_size_in = (__u32)f->len, .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx),
@@ -240,27 +249,31 @@ static int flood(struct floodgen_bpf *skel, int ifindex, struct frame *f,
 			due = start + (uint64_t)((double)done * 1e9 / o->rate);
 			if (due > t) {
 				struct timespec ts = {
-					.tv_sec = (time_t)((due - t) / 1000000000ULL),
-					.tv_nsec = (long)((due - t) % 1000000000ULL),
+				    .tv_sec =
+					(time_t)((due - t) / 1000000000ULL),
+				    .tv_nsec =
+					(long)((due - t) % 1000000000ULL),
 				};
 
 				nanosleep(&ts, NULL);
 				continue;
 			}
 		}
-		opts.repeat = (__u32)(o->count - done < chunk ? o->count - done : chunk);
+		opts.repeat =
+		    (__u32)(o->count - done < chunk ? o->count - done : chunk);
 		r = bpf_prog_test_run_opts(prog_fd, &opts);
 		if (r)
-			return km_log_errno(-errno,
-					    "BPF_PROG_TEST_RUN (live frames) on %s: %m",
-					    o->ifname);
+			return km_log_errno(
+			    -errno, "BPF_PROG_TEST_RUN (live frames) on %s: %m",
+			    o->ifname);
 		done += opts.repeat;
 	}
 	printf("{\"sent\":%llu,\"bad\":%llu,\"seconds\":%.3f,\"pps\":%.0f}\n",
 	       (unsigned long long)skel->bss->frames_tx,
 	       (unsigned long long)skel->bss->frames_bad,
 	       (double)(now_ns() - start) / 1e9,
-	       (double)skel->bss->frames_tx * 1e9 / (double)(now_ns() - start + 1));
+	       (double)skel->bss->frames_tx * 1e9 /
+		   (double)(now_ns() - start + 1));
 	fflush(stdout);
 	return 0;
 }
@@ -275,14 +288,15 @@ static int run(const struct floodgen_opts *o)
 	int ifindex, r;
 
 	if (!o->ifname || !o->dst || !o->dst_mac)
-		return km_log_errno(-EINVAL,
-				    "--interface, --dst-mac and --dst are required");
+		return km_log_errno(
+		    -EINVAL, "--interface, --dst-mac and --dst are required");
 	if ((r = parse_mac(o->dst_mac, dst_mac)) ||
 	    (r = parse_dst(o->dst, &daddr, &dport)) ||
 	    (r = parse_prefix(o->src, &base, &hostmask)))
 		return r;
 	if (o->batch == 0 || o->batch > TEST_XDP_MAX_BATCH)
-		return km_log_errno(-EINVAL, "--batch must be 1..%d", TEST_XDP_MAX_BATCH);
+		return km_log_errno(-EINVAL, "--batch must be 1..%d",
+				    TEST_XDP_MAX_BATCH);
 	if (o->size < 1 || o->size > FLOODGEN_MAX_SIZE)
 		return km_log_errno(-EINVAL, "--size must be 1..%d",
 				    FLOODGEN_MAX_SIZE);
@@ -314,18 +328,22 @@ out:
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: floodgen --interface IF --dst-mac MAC --dst ADDR:PORT [options]\n"
-		"  --interface IF   send through this interface (XDP_TX)\n"
-		"  --dst-mac MAC    next hop's MAC address\n"
-		"  --dst ADDR:PORT  UDP destination (inside 198.18.0.0/15)\n"
-		"  --src PREFIX     random sources from here (default 198.18.0.0/15)\n"
-		"  --count N        frames to send (default 1000000)\n"
-		"  --batch N        frames per kernel batch, 1..256 (default 64)\n"
-		"  --rate PPS       cap the rate (default 0: as fast as possible)\n"
-		"  --duration S     stop after S seconds at the latest (default 60)\n"
-		"  --size BYTES     UDP payload size, 1..%d (default 32)\n",
-		FLOODGEN_MAX_SIZE);
+	fprintf(
+	    out,
+	    "usage: floodgen --interface IF --dst-mac MAC --dst ADDR:PORT "
+	    "[options]\n"
+	    "  --interface IF   send through this interface (XDP_TX)\n"
+	    "  --dst-mac MAC    next hop's MAC address\n"
+	    "  --dst ADDR:PORT  UDP destination (inside 198.18.0.0/15)\n"
+	    "  --src PREFIX     random sources from here (default "
+	    "198.18.0.0/15)\n"
+	    "  --count N        frames to send (default 1000000)\n"
+	    "  --batch N        frames per kernel batch, 1..256 (default 64)\n"
+	    "  --rate PPS       cap the rate (default 0: as fast as possible)\n"
+	    "  --duration S     stop after S seconds at the latest (default "
+	    "60)\n"
+	    "  --size BYTES     UDP payload size, 1..%d (default 32)\n",
+	    FLOODGEN_MAX_SIZE);
 }
 
 static int parse_ulong(const char *name, const char *s, unsigned long *out)
@@ -342,21 +360,24 @@ static int parse_ulong(const char *name, const char *s, unsigned long *out)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "interface", required_argument, NULL, 'i' },
-		{ "dst-mac", required_argument, NULL, 'm' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "src", required_argument, NULL, 's' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 't' },
-		{ "size", required_argument, NULL, 'z' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"interface", required_argument, NULL, 'i'},
+	    {"dst-mac", required_argument, NULL, 'm'},
+	    {"dst", required_argument, NULL, 'd'},
+	    {"src", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"duration", required_argument, NULL, 't'},
+	    {"size", required_argument, NULL, 'z'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct floodgen_opts o = {
-		.src = "198.18.0.0/15", .count = 1000000, .batch = 64,
-		.duration = 60, .size = 32,
+	    .src = "198.18.0.0/15",
+	    .count = 1000000,
+	    .batch = 64,
+	    .duration = 60,
+	    .size = 32,
 	};
 	unsigned long v;
 	char *end;
@@ -365,18 +386,32 @@ int main(int argc, char **argv)
 	km_log_init("floodgen", LOG_INFO);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': o.ifname = optarg; break;
-		case 'm': o.dst_mac = optarg; break;
-		case 'd': o.dst = optarg; break;
-		case 's': o.src = optarg; break;
-		case 'c': r = parse_ulong("--count", optarg, &o.count); break;
-		case 'r': r = parse_ulong("--rate", optarg, &o.rate); break;
+		case 'i':
+			o.ifname = optarg;
+			break;
+		case 'm':
+			o.dst_mac = optarg;
+			break;
+		case 'd':
+			o.dst = optarg;
+			break;
+		case 's':
+			o.src = optarg;
+			break;
+		case 'c':
+			r = parse_ulong("--count", optarg, &o.count);
+			break;
+		case 'r':
+			r = parse_ulong("--rate", optarg, &o.rate);
+			break;
 		case 'b':
 		case 'z':
-			r = parse_ulong(c == 'b' ? "--batch" : "--size", optarg, &v);
+			r = parse_ulong(c == 'b' ? "--batch" : "--size", optarg,
+					&v);
 			if (!r && v > 65535)
 				r = km_log_errno(-EINVAL, "%s: too large",
-						 c == 'b' ? "--batch" : "--size");
+						 c == 'b' ? "--batch"
+							  : "--size");
 			if (c == 'b')
 				o.batch = (unsigned int)v;
 			else
@@ -384,12 +419,18 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			o.duration = strtod(optarg, &end);
-			if (*end || !*optarg || !(o.duration > 0) || o.duration > 600)
-				r = km_log_errno(-EINVAL,
-						 "--duration: '%s' is not 0..600 s", optarg);
+			if (*end || !*optarg || !(o.duration > 0) ||
+			    o.duration > 600)
+				r = km_log_errno(
+				    -EINVAL, "--duration: '%s' is not 0..600 s",
+				    optarg);
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 		if (r)
 			return 2;

@@ -42,8 +42,8 @@
 
 struct kmflow_hdr {
 	uint32_t magic; /* network order */
-	uint32_t run;   /* random per client run: stale echoes are ignored */
-	uint64_t seq;   /* host order of the client; only it reads it back */
+	uint32_t run;	/* random per client run: stale echoes are ignored */
+	uint64_t seq;	/* host order of the client; only it reads it back */
 };
 
 struct kmflow_opts {
@@ -235,11 +235,11 @@ static void client_receive(int fd, uint32_t run, struct seen *seen,
 static int client_send(int fd, uint32_t run, struct seen *seen,
 		       struct kmflow_result *res, unsigned int size)
 {
-	unsigned char buf[KMFLOW_MAX_SIZE] = { 0 };
+	unsigned char buf[KMFLOW_MAX_SIZE] = {0};
 	struct kmflow_hdr h = {
-		.magic = htonl(KMFLOW_MAGIC),
-		.run = run,
-		.seq = res->sent,
+	    .magic = htonl(KMFLOW_MAGIC),
+	    .run = run,
+	    .seq = res->sent,
 	};
 
 	if (seen_grow(seen, res->sent))
@@ -257,8 +257,8 @@ static int client_send(int fd, uint32_t run, struct seen *seen,
 static int run_client(const struct kmflow_opts *o)
 {
 	uint64_t period, start, next, end, grace_end, last_rx = 0, highest = 0;
-	struct kmflow_result res = { 0 };
-	struct seen seen = { 0 };
+	struct kmflow_result res = {0};
+	struct seen seen = {0};
 	struct sockaddr_in to;
 	struct pollfd pfd;
 	uint32_t run;
@@ -287,7 +287,7 @@ static int run_client(const struct kmflow_opts *o)
 	period = 1000000000ULL / o->rate;
 	start = next = now_ns();
 	end = start + (uint64_t)(o->duration * 1e9);
-	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
 	while (!stop_requested && now_ns() < end) {
 		uint64_t t = now_ns();
 
@@ -330,16 +330,15 @@ out:
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: kmflow echo --bind ADDR:PORT\n"
-		"       kmflow client --to ADDR:PORT [options]\n"
-		"  --to ADDR:PORT     echo server to send to\n"
-		"  --bind ADDR[:PORT] local address (echo: required)\n"
-		"  --rate PPS         datagrams per second (default 100)\n"
-		"  --duration S       seconds to send (default 5; stops\n"
-		"                     earlier on SIGINT/SIGTERM)\n"
-		"  --grace MS         wait for late echoes (default 1000)\n"
-		"  --size BYTES       datagram size (default 64)\n");
+	fprintf(f, "usage: kmflow echo --bind ADDR:PORT\n"
+		   "       kmflow client --to ADDR:PORT [options]\n"
+		   "  --to ADDR:PORT     echo server to send to\n"
+		   "  --bind ADDR[:PORT] local address (echo: required)\n"
+		   "  --rate PPS         datagrams per second (default 100)\n"
+		   "  --duration S       seconds to send (default 5; stops\n"
+		   "                     earlier on SIGINT/SIGTERM)\n"
+		   "  --grace MS         wait for late echoes (default 1000)\n"
+		   "  --size BYTES       datagram size (default 64)\n");
 }
 
 static int parse_uint(const char *name, const char *s, unsigned int *out)
@@ -358,35 +357,50 @@ static int parse_uint(const char *name, const char *s, unsigned int *out)
 static int parse_opts(int argc, char **argv, struct kmflow_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "to", required_argument, NULL, 't' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "grace", required_argument, NULL, 'g' },
-		{ "size", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"to", required_argument, NULL, 't'},
+	    {"bind", required_argument, NULL, 'b'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"grace", required_argument, NULL, 'g'},
+	    {"size", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	char *end;
 	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': o->to = optarg; break;
-		case 'b': o->bind = optarg; break;
-		case 'r': r = parse_uint("--rate", optarg, &o->rate); break;
-		case 'g': r = parse_uint("--grace", optarg, &o->grace_ms); break;
-		case 's': r = parse_uint("--size", optarg, &o->size); break;
+		case 't':
+			o->to = optarg;
+			break;
+		case 'b':
+			o->bind = optarg;
+			break;
+		case 'r':
+			r = parse_uint("--rate", optarg, &o->rate);
+			break;
+		case 'g':
+			r = parse_uint("--grace", optarg, &o->grace_ms);
+			break;
+		case 's':
+			r = parse_uint("--size", optarg, &o->size);
+			break;
 		case 'd':
 			o->duration = strtod(optarg, &end);
 			if (*end || !*optarg || !(o->duration > 0) ||
 			    o->duration > 3600)
-				r = km_log_errno(-EINVAL,
-						 "--duration: '%s' is not 0..3600 s",
-						 optarg);
+				r = km_log_errno(
+				    -EINVAL,
+				    "--duration: '%s' is not 0..3600 s",
+				    optarg);
 			break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -EINVAL;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
 		}
 		if (r)
 			return r;
@@ -397,9 +411,12 @@ static int parse_opts(int argc, char **argv, struct kmflow_opts *o)
 int main(int argc, char **argv)
 {
 	struct kmflow_opts o = {
-		.rate = 100, .duration = 5, .grace_ms = 1000, .size = 64,
+	    .rate = 100,
+	    .duration = 5,
+	    .grace_ms = 1000,
+	    .size = 64,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	const char *mode;
 	int r;
 
