@@ -50,7 +50,7 @@ LAB_TUNNEL_MTU=1600
 LAB_PIN=/sys/fs/bpf/$LAB_PREFIX
 LAB_PIN_EDGE=$LAB_PIN/edge
 LAB_PIN_GS=$LAB_PIN/gs
-LAB_DIR=${LAB_DIR:-$(mktemp -d "/tmp/$LAB_PREFIX.XXXXXX")}
+LAB_DIR=  # logs and configs, made by lab_up
 
 KM_BUILD_DIR=${KM_BUILD_DIR:?KM_BUILD_DIR must name the meson build directory}
 KM_LOADER=$KM_BUILD_DIR/loader/kilimanjaro-loader
@@ -60,7 +60,8 @@ KM_FLOODGEN=$KM_BUILD_DIR/tests/lab/floodgen
 KM_FLOW=$KM_BUILD_DIR/tests/lab/kmflow
 KM_XDP_PASS=$KM_BUILD_DIR/tests/lab/xdp_pass.bpf.o
 
-declare -A LAB_PIDS=()  # name -> pid of every background process
+declare -A LAB_PIDS=()  # name -> pid of every running background process
+LAB_SPAWNED=()          # every pid ever started (the leftover check)
 LAB_FAILED=0
 LAB_KEEP_LOGS=${LAB_KEEP_LOGS:-0}
 
@@ -89,6 +90,7 @@ lab_spawn() {
 	: >"$LAB_DIR/$name.log"
 	setsid nsenter --net="/run/netns/$ns" -- "$@" >>"$LAB_DIR/$name.log" 2>&1 &
 	LAB_PIDS[$name]=$!
+	LAB_SPAWNED+=($!)
 }
 
 lab_pid() { echo "${LAB_PIDS[$1]:-}"; }
@@ -162,6 +164,7 @@ lab_up() {
 
 	[[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) == bpf_fs ]] ||
 		lab_fail "/sys/fs/bpf is not bpffs (run packaging/install-deps)"
+	LAB_DIR=$(mktemp -d "/tmp/$LAB_PREFIX.XXXXXX") || lab_fail "mktemp"
 	trap lab_teardown EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -315,6 +318,7 @@ lab_start_loader() {
 		--config "$cfg" --pin-root "$LAB_PIN_EDGE" "$@" \
 		>>"$LAB_DIR/loader.log" 2>&1 &
 	LAB_PIDS[loader]=$!
+	LAB_SPAWNED+=($!)
 	_lab_wait_ready loader 'running on' "$pos"
 }
 
@@ -409,7 +413,7 @@ lab_assert() { # DESCRIPTION TEST-ARGS...
 # ---- teardown ---------------------------------------------------------------
 
 lab_teardown() {
-	local rc=$? name ns left=0
+	local rc=$? name ns pid left=0
 
 	trap - EXIT INT TERM
 	((rc)) && LAB_FAILED=1
@@ -433,10 +437,13 @@ lab_teardown() {
 	done
 	rm -rf "$LAB_PIN"
 
-	# Leftover check: a lab that leaks breaks the next one.
-	for name in "${!LAB_PIDS[@]}"; do
-		lab_log "LEFTOVER process $name (pid ${LAB_PIDS[$name]})"
-		left=1
+	# Leftover check: a lab that leaks breaks the next one. A spawned pid
+	# leads its own process group (setsid): nothing of it may remain.
+	for pid in "${LAB_SPAWNED[@]}"; do
+		if kill -0 "$pid" 2>/dev/null || pgrep -g "$pid" >/dev/null; then
+			lab_log "LEFTOVER process(es) of pid $pid: $(pgrep -a -g "$pid" | tr '\n' ' ')"
+			left=1
+		fi
 	done
 	if ip netns list | grep -q "^$LAB_PREFIX-"; then
 		lab_log "LEFTOVER namespaces: $(ip netns list | grep "^$LAB_PREFIX-" | tr '\n' ' ')"
