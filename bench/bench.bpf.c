@@ -7,8 +7,9 @@
  *  - kmb_gen: the "restorer/generator" run before the program under test.
  *    BPF_PROG_TEST_RUN with `repeat`, and live frames on a recycled page,
  *    hand a program its own previous output. kmb_gen puts the template frame
- *    back (length and bytes), optionally stamps a new IPv4 source on it, and
- *    tail-calls the program under test, so every iteration takes the same
+ *    back (length and bytes), optionally stamps a new IPv4 address on it
+ *    (source, or the player of a tunnelled reply), and tail-calls the
+ *    program under test, so every iteration takes the same
  *    path. Its cost is measured with kmb_pass as the target and subtracted;
  *  - kmb_sink: XDP on the veth peer; drops and counts the IPv4 frames the
  *    edge sent.
@@ -82,10 +83,10 @@ SEC("xdp")
 int kmb_gen(struct xdp_md *ctx)
 {
 	long len = (long)ctx->data_end - (long)ctx->data;
+	__u32 aoff, coff, val, *addr;
 	void *data, *end;
-	struct iphdr *ip;
+	__u16 *check;
 	__u64 *dst;
-	__u32 src;
 
 	/* The previous iteration may have encapsulated (+20) or
 	 * decapsulated (-20): move the head back to the template length.
@@ -102,12 +103,19 @@ int kmb_gen(struct xdp_md *ctx)
 	for (int i = 0; i < KMB_PKT_LEN / 8; i++)
 		dst[i] = gen.pkt[i];
 
-	/* New source for every packet when src_mask != 0; with mask 0 the
-	 * template's own source is written back (same work, same bytes). */
-	ip = data + sizeof(struct ethhdr);
-	src = bpf_htonl(gen.src_base + (__u32)(gen_seq++ & gen.src_mask));
-	ip->check = csum_replace4(ip->check, ip->saddr, src);
-	ip->saddr = src;
+	/* Offsets known only at run time: bounded, then checked against
+	 * the packet's end again (the verifier forgets the range). */
+	aoff = gen.addr_off;
+	coff = gen.csum_off;
+	if (aoff > KMB_PKT_LEN - 4 || coff > KMB_PKT_LEN - 2)
+		return XDP_ABORTED;
+	addr = data + aoff;
+	check = data + coff;
+	if ((void *)(addr + 1) > end || (void *)(check + 1) > end)
+		return XDP_ABORTED;
+	val = bpf_htonl(gen.base + (__u32)(gen_seq++ & gen.mask));
+	*check = csum_replace4(*check, *addr, val);
+	*addr = val;
 
 	bpf_tail_call(ctx, &kmb_target, 0);
 	return XDP_ABORTED;

@@ -11,13 +11,25 @@
  * program under test encapsulates or decapsulates it). */
 #define KMB_PKT_LEN 128
 
+/* After restoring the template, kmb_gen writes one IPv4 address of it,
+ * addr = base + (seq & mask), and patches the checksum of the IPv4 header
+ * that holds it: a new source (or player) per packet. mask 0 writes the
+ * template's own address: the same work for every scenario. */
 struct kmb_gen_cfg {
-	__u64 pkt[KMB_PKT_LEN / 8]; /* the template frame, restored each run */
-	__u32 src_base;		    /* host order: first IPv4 source */
-	__u32 src_mask;		    /* source = src_base + (seq & src_mask);
-				       0 keeps the template's source */
+	__u64 pkt[KMB_PKT_LEN / 8]; /* the template frame */
+	__u32 base;		    /* host order */
+	__u32 mask;
+	__u32 addr_off; /* offset of the address in the frame */
+	__u32 csum_off; /* offset of its IPv4 header checksum */
 };
-_Static_assert(sizeof(struct kmb_gen_cfg) == KMB_PKT_LEN + 8, "kmb_gen_cfg");
+_Static_assert(sizeof(struct kmb_gen_cfg) == KMB_PKT_LEN + 16, "kmb_gen_cfg");
+
+/* Where the rewritten address is: the (outer) source, or the inner
+ * destination of an IPIP frame (the player of the decap path). */
+#define KMB_OFF_SRC (14 + 12)
+#define KMB_OFF_SRC_CSUM (14 + 10)
+#define KMB_OFF_INNER_DST (14 + 20 + 16)
+#define KMB_OFF_INNER_CSUM (14 + 20 + 10)
 
 /* cost.bpf.c's keys (kmbench --diagnose). */
 struct cost_cfg {
@@ -29,7 +41,9 @@ struct cost_cfg {
 	__u32 flood_base; /* host order */
 	__u32 flood_mask;
 	struct km_service_key svc;
-	__u64 divisor; /* cost_div64: any value > 1 */
+	__u32 fwd_id;	/* service ids of the forward ... */
+	__u32 flood_id; /* ... and flood scenarios */
+	__u64 divisor;	/* cost_div64: any value > 1 */
 };
 
 #endif

@@ -16,6 +16,7 @@ struct cost_cfg cfg;
 __u64 seq;
 __u64 fib_failed;
 
+/* kmbench gives it the fd of the active deny trie (km_deny_a or _b). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1);
@@ -125,7 +126,8 @@ int cost_array_hit(struct xdp_md *ctx)
 SEC("xdp")
 int cost_lru_hit(struct xdp_md *ctx)
 {
-	struct km_validated_key k = {.service_id = 0, .player = cfg.validated};
+	struct km_validated_key k = {.service_id = cfg.fwd_id,
+				     .player = cfg.validated};
 
 	bpf_map_lookup_elem(&km_validated, &k);
 	return XDP_PASS;
@@ -145,7 +147,7 @@ SEC("xdp")
 int cost_lru_miss(struct xdp_md *ctx)
 {
 	struct km_rl_key k = {
-	    .service_id = 1,
+	    .service_id = cfg.flood_id,
 	    .prefix = __builtin_bswap32(cfg.flood_base +
 					(__u32)(seq++ & cfg.flood_mask)),
 	};
@@ -159,7 +161,7 @@ SEC("xdp")
 int cost_lru_insert(struct xdp_md *ctx)
 {
 	struct km_rl_key k = {
-	    .service_id = 1,
+	    .service_id = cfg.flood_id,
 	    .prefix = __builtin_bswap32(cfg.flood_base +
 					(__u32)(seq++ & cfg.flood_mask)),
 	};

@@ -31,7 +31,7 @@
  * with the empty program as reference. */
 #define NS(n, g, t, tm, fl, rs, rv, ...)                                       \
 	{                                                                      \
-		.name = n, .gen = g, .target = t, .tmpl = tm, .flood = fl,     \
+		.name = n, .gen = g, .target = t, .tmpl = tm, .vary = fl,      \
 		.reason = rs, .retval = rv, .gen_ref = KMB_S_GEN_PASS,         \
 		.bare_ref = KMB_S_PASS, __VA_ARGS__                            \
 	}
@@ -40,51 +40,56 @@
 #define LIVE(n, g, t, tm, fl, rs, snt, gr, br, ...)                            \
 	{                                                                      \
 		.name = n, .live = true, .gen = g, .target = t, .tmpl = tm,    \
-		.flood = fl, .reason = rs, .sent = snt, .gen_ref = gr,         \
+		.vary = fl, .reason = rs, .sent = snt, .gen_ref = gr,          \
 		.bare_ref = br, __VA_ARGS__                                    \
 	}
 
 /* clang-format off */
 struct kmb_scen kmb_scens[KMB_S_MAX] = {
-	[KMB_S_PASS] = NS("pass", false, KMB_TG_PASS, KMB_T_FORWARD, false,
-			  -1, XDP_PASS),
-	[KMB_S_TX] = NS("baseline_tx", false, KMB_TG_TX, KMB_T_FORWARD, false,
-			-1, XDP_TX),
+	[KMB_S_PASS] = NS("pass", false, KMB_TG_PASS, KMB_T_FORWARD,
+			  KMB_V_NONE, -1, XDP_PASS),
+	[KMB_S_TX] = NS("baseline_tx", false, KMB_TG_TX, KMB_T_FORWARD,
+			KMB_V_NONE, -1, XDP_TX),
 	[KMB_S_DROP] = NS("baseline_drop", false, KMB_TG_DROP, KMB_T_FORWARD,
-			  false, -1, XDP_DROP),
+			  KMB_V_NONE, -1, XDP_DROP),
 	[KMB_S_GEN_PASS] = NS("gen_pass", true, KMB_TG_PASS, KMB_T_FORWARD,
-			      false, -1, XDP_PASS),
-	[KMB_S_GEN_TX] = NS("gen_tx", true, KMB_TG_TX, KMB_T_FORWARD, false,
-			    -1, XDP_TX),
-	[KMB_S_DENY] = NS("deny", false, KMB_TG_KM, KMB_T_DENY, false,
+			      KMB_V_NONE, -1, XDP_PASS),
+	[KMB_S_GEN_TX] = NS("gen_tx", true, KMB_TG_TX, KMB_T_FORWARD,
+			    KMB_V_NONE, -1, XDP_TX),
+	[KMB_S_DENY] = NS("deny", false, KMB_TG_KM, KMB_T_DENY, KMB_V_NONE,
 			  KM_R_DROP_DENIED, XDP_DROP),
-	[KMB_S_RL] = NS("ratelimit", false, KMB_TG_KM, KMB_T_RL, false,
+	[KMB_S_RL] = NS("ratelimit", false, KMB_TG_KM, KMB_T_RL, KMB_V_NONE,
 			KM_R_DROP_RATELIMIT, XDP_DROP,
 			.prep = kmb_km_spend_source),
-	[KMB_S_FWD] = NS("forward", true, KMB_TG_KM, KMB_T_FORWARD, false,
-			 KM_R_FWD_SERVICE, XDP_TX),
+	[KMB_S_FWD] = NS("forward", true, KMB_TG_KM, KMB_T_FORWARD,
+			 KMB_V_NONE, KM_R_FWD_SERVICE, XDP_TX),
 	[KMB_S_FWD_VAL] = NS("forward_validated", true, KMB_TG_KM,
-			     KMB_T_FORWARD_VAL, false, KM_R_FWD_SERVICE,
+			     KMB_T_FORWARD_VAL, KMB_V_NONE, KM_R_FWD_SERVICE,
 			     XDP_TX),
-	[KMB_S_DECAP] = NS("decap", true, KMB_TG_KM, KMB_T_DECAP, false,
+	[KMB_S_DECAP] = NS("decap", true, KMB_TG_KM, KMB_T_DECAP, KMB_V_NONE,
 			   KM_R_FWD_DECAP, XDP_TX),
-	[KMB_S_FLOOD] = NS("flood", true, KMB_TG_KM, KMB_T_FLOOD, true,
+	[KMB_S_DECAP_MANY] = NS("decap_players", true, KMB_TG_KM,
+				KMB_T_DECAP_MANY, KMB_V_PLAYER,
+				KM_R_FWD_DECAP, XDP_TX),
+	[KMB_S_FLOOD] = NS("flood", true, KMB_TG_KM, KMB_T_FLOOD, KMB_V_SOURCE,
 			   KM_R_DROP_SVC_LIMIT, XDP_DROP,
 			   .prep = kmb_km_spend_service),
-	[KMB_S_L_TX] = LIVE("live_tx", false, KMB_TG_TX, KMB_T_FORWARD, false,
-			    -1, true, KMB_S_L_TX, KMB_S_L_TX),
+	[KMB_S_L_TX] = LIVE("live_tx", false, KMB_TG_TX, KMB_T_FORWARD,
+			    KMB_V_NONE, -1, true, KMB_S_L_TX, KMB_S_L_TX),
 	[KMB_S_L_DROP] = LIVE("live_drop", false, KMB_TG_DROP, KMB_T_FORWARD,
-			      false, -1, false, KMB_S_L_DROP, KMB_S_L_DROP),
+			      KMB_V_NONE, -1, false, KMB_S_L_DROP,
+			      KMB_S_L_DROP),
 	[KMB_S_L_GEN_TX] = LIVE("live_gen_tx", true, KMB_TG_TX, KMB_T_FORWARD,
-				false, -1, true, KMB_S_L_GEN_TX, KMB_S_L_TX),
+				KMB_V_NONE, -1, true, KMB_S_L_GEN_TX,
+				KMB_S_L_TX),
 	[KMB_S_L_GEN_DROP] = LIVE("live_gen_drop", true, KMB_TG_DROP,
-				  KMB_T_FLOOD, true, -1, false,
+				  KMB_T_FLOOD, KMB_V_SOURCE, -1, false,
 				  KMB_S_L_GEN_DROP, KMB_S_L_DROP),
 	[KMB_S_L_FWD] = LIVE("live_forward", true, KMB_TG_KM, KMB_T_FORWARD,
-			     false, KM_R_FWD_SERVICE, true, KMB_S_L_GEN_TX,
-			     KMB_S_L_TX),
+			     KMB_V_NONE, KM_R_FWD_SERVICE, true,
+			     KMB_S_L_GEN_TX, KMB_S_L_TX),
 	[KMB_S_L_FLOOD] = LIVE("live_flood", true, KMB_TG_KM, KMB_T_FLOOD,
-			       true, KM_R_DROP_SVC_LIMIT, false,
+			       KMB_V_SOURCE, KM_R_DROP_SVC_LIMIT, false,
 			       KMB_S_L_GEN_DROP, KMB_S_L_DROP,
 			       .prep = kmb_km_spend_service),
 };
@@ -96,7 +101,8 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 	}
 
 struct kmb_scen kmb_diag[] = {
-	NS("pass", false, KMB_TG_PASS, KMB_T_FORWARD, false, -1, XDP_PASS),
+	NS("pass", false, KMB_TG_PASS, KMB_T_FORWARD, KMB_V_NONE, -1,
+	   XDP_PASS),
 	COST("cost_ktime"),
 	COST("cost_ktime_coarse"),
 	COST("cost_array_hit"),

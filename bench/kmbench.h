@@ -32,13 +32,19 @@ struct cost;
 #define KMB_FLOOD_BASE 0xc6130000u
 #define KMB_FLOOD_MASK 0x7fffu
 #define KMB_RL_SRC_ENTRIES 16384
+/* Players of the many-players decap: 198.18.128.0/20, one per packet in
+ * turn, so that per-destination caches see a realistic spread. */
+#define KMB_PLAYERS_BASE 0xc6128000u
+#define KMB_PLAYERS_MASK 0x0fffu
 
 #define KMB_PORT_FWD 27015   /* service 0: forward, deny, decap */
 #define KMB_PORT_FLOOD 27017 /* service 1: flood (service budget spent) */
 #define KMB_PORT_RL 27016    /* service 2: rate limit (source budget spent) */
+/* Index of struct kmb_km.svc_id (lib/maps.c allocates the ids). */
 #define KMB_SVC_FWD 0
 #define KMB_SVC_FLOOD 1
 #define KMB_SVC_RL 2
+#define KMB_SVC_MAX 3
 #define KMB_PREFIXES 10000 /* in each of the allow and deny lists */
 
 enum kmb_tmpl {
@@ -48,6 +54,7 @@ enum kmb_tmpl {
 	KMB_T_DENY,	   /* denied source -> service 0 */
 	KMB_T_RL,	   /* rate-limited source -> service 2 */
 	KMB_T_DECAP,	   /* IPIP backend -> edge, service 0 -> player */
+	KMB_T_DECAP_MANY,  /* the same to 4096 players in turn */
 	KMB_T_FLOOD,	   /* new source -> service 1 */
 	KMB_T_MAX,
 };
@@ -56,7 +63,8 @@ enum kmb_tmpl {
 struct kmb_km {
 	struct kilimanjaro *skel;
 	int prog_fd;
-	int fd_stats, fd_rl_src, fd_rl_total;
+	int fd_config, fd_stats, fd_rl_src, fd_rl_total;
+	uint32_t svc_id[KMB_SVC_MAX];
 	int ncpus;
 };
 
@@ -97,6 +105,13 @@ const char *kmb_reason_name(int r);
 
 #define KMB_MAX_ROUNDS 64
 
+/* What kmb_gen writes into each packet besides the template. */
+enum kmb_vary {
+	KMB_V_NONE = 0, /* nothing new */
+	KMB_V_SOURCE,	/* a new source from 198.19.0.0/17 (the flood) */
+	KMB_V_PLAYER,	/* a new player from 198.18.128.0/20 (inner dst) */
+};
+
 /* What a scenario runs (directly, or as kmb_gen's tail-call target). */
 enum kmb_target { KMB_TG_PASS, KMB_TG_TX, KMB_TG_DROP, KMB_TG_KM, KMB_TG_COST };
 
@@ -106,12 +121,12 @@ struct kmb_scen {
 	bool gen;  /* through kmb_gen (restore + new source) */
 	enum kmb_target target;
 	enum kmb_tmpl tmpl;
-	bool flood;	 /* a new source address per packet */
-	int reason;	 /* km_stats reason that must take every packet */
-	uint32_t retval; /* repeat mode: the expected XDP action */
-	bool sent;	 /* live: every frame must reach the veth peer */
-	int gen_ref;	 /* gen: the generator with the bare target ... */
-	int bare_ref;	 /* ... and that bare target run directly */
+	enum kmb_vary vary; /* what kmb_gen changes per packet */
+	int reason;	    /* km_stats reason that must take every packet */
+	uint32_t retval;    /* repeat mode: the expected XDP action */
+	bool sent;	    /* live: every frame must reach the veth peer */
+	int gen_ref;	    /* gen: the generator with the bare target ... */
+	int bare_ref;	    /* ... and that bare target run directly */
 	int (*prep)(const struct kmb_km *k);
 	const char *cost; /* KMB_TG_COST: program of cost.bpf.c */
 	uint32_t count;	  /* calibrated */
@@ -133,6 +148,7 @@ enum kmb_scen_id {
 	KMB_S_FWD,
 	KMB_S_FWD_VAL,
 	KMB_S_DECAP,
+	KMB_S_DECAP_MANY,
 	KMB_S_FLOOD,
 	KMB_S_NS_MAX,
 	KMB_S_L_TX = KMB_S_NS_MAX,

@@ -64,6 +64,7 @@ static const struct fig figs[] = {
     {"deny_ns", KMB_S_DENY, -1, false},
     {"ratelimit_ns", KMB_S_RL, -1, false},
     {"decap_ns", KMB_S_DECAP, -1, false},
+    {"decap_players_ns", KMB_S_DECAP_MANY, -1, false},
     {"flood_ns", KMB_S_FLOOD, -1, false},
     {"live_baseline_tx_mpps", KMB_S_L_TX, -1, true},
     {"live_baseline_drop_mpps", KMB_S_L_DROP, -1, true},

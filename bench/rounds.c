@@ -50,7 +50,7 @@ int kmb_target_fd(const struct kmb_ctx *c, const struct kmb_scen *s)
 	}
 }
 
-/* Point kmb_gen at the scenario: template, source stepping, target. */
+/* Point kmb_gen at the scenario: template, what changes, target. */
 int kmb_gen_setup(struct kmb_ctx *c, const struct kmb_scen *s)
 {
 	struct kmb_gen_cfg *g = &c->b->bss->gen;
@@ -59,9 +59,20 @@ int kmb_gen_setup(struct kmb_ctx *c, const struct kmb_scen *s)
 	__u32 k = 0;
 
 	memcpy(g->pkt, c->tmpl[s->tmpl], KMB_PKT_LEN);
-	memcpy(&src, c->tmpl[s->tmpl] + 14 + 12, 4);
-	g->src_base = ntohl(src);
-	g->src_mask = s->flood ? KMB_FLOOD_MASK : 0;
+	memcpy(&src, c->tmpl[s->tmpl] + KMB_OFF_SRC, 4);
+	g->base = ntohl(src);
+	g->mask = 0;
+	g->addr_off = KMB_OFF_SRC;
+	g->csum_off = KMB_OFF_SRC_CSUM;
+	if (s->vary == KMB_V_SOURCE) {
+		g->base = KMB_FLOOD_BASE;
+		g->mask = KMB_FLOOD_MASK;
+	} else if (s->vary == KMB_V_PLAYER) {
+		g->base = KMB_PLAYERS_BASE;
+		g->mask = KMB_PLAYERS_MASK;
+		g->addr_off = KMB_OFF_INNER_DST;
+		g->csum_off = KMB_OFF_INNER_CSUM;
+	}
 	if (bpf_map_update_elem(bpf_map__fd(c->b->maps.kmb_target), &k, &fd,
 				BPF_ANY))
 		return km_log_errno(-errno,

@@ -19,6 +19,7 @@
 #include "kilimanjaro.skel.h"
 #include "kmtest.h"
 #include "log.h"
+#include "maps.h"
 
 #define NS_PER_S 1000000000ULL
 /* Far enough that a bucket "spent" before a run stays spent through it. */
@@ -70,7 +71,8 @@ int kmb_km_open(struct kmb_km *k)
 		goto fail;
 	}
 	k->prog_fd = bpf_program__fd(k->skel->progs.km_xdp);
-	err = find_fd(k, KM_MAP_STATS, &k->fd_stats);
+	err = find_fd(k, KM_MAP_CONFIG, &k->fd_config);
+	err = err ?: find_fd(k, KM_MAP_STATS, &k->fd_stats);
 	err = err ?: find_fd(k, KM_MAP_RL_SRC, &k->fd_rl_src);
 	err = err ?: find_fd(k, KM_MAP_RL_TOTAL, &k->fd_rl_total);
 	if (err)
@@ -93,29 +95,6 @@ struct bpf_object *kmb_km_obj(const struct kmb_km *k)
 	return k->skel->obj;
 }
 
-static int put(struct kmb_km *k, const char *map, const void *key,
-	       const void *val, uint64_t flags)
-{
-	int fd = -1, err;
-
-	err = find_fd(k, map, &fd);
-	if (err)
-		return err;
-	if (bpf_map_update_elem(fd, key, val, flags))
-		return -errno;
-	return 0;
-}
-
-static int put_logged(struct kmb_km *k, const char *map, const void *key,
-		      const void *val)
-{
-	int err = put(k, map, key, val, BPF_ANY);
-
-	if (err)
-		km_err("cannot write %s: %s", map, strerror(-err));
-	return err;
-}
-
 /* Generous enough that nothing on the forward path is ever refused, yet
  * every bucket is evaluated (a rate of 0 would switch it off). */
 static const struct km_limit lim_open = {
@@ -124,45 +103,45 @@ static const struct km_limit lim_open = {
     .bps = 10000000000ULL,
     .burst_bytes = 1000000000ULL,
 };
-static const struct km_limit lim_one = {.pps = 1, .burst_pkts = 1};
+/* A rate that is on; the runs that need it refused spend the bucket
+ * (kmb_km_spend_*). The service-wide rate is divided among the CPUs by
+ * lib/maps.c, so it must stay > 0 after that. */
+static const struct km_limit lim_low = {.pps = 1000, .burst_pkts = 1};
 
-static int add_service(struct kmb_km *k, uint16_t port, uint32_t id,
-		       const struct km_limit *src, const struct km_limit *tot)
+static void service_spec(struct km_service_spec *s, uint16_t port,
+			 const struct km_limit *src, const struct km_limit *tot)
 {
-	struct km_service_key key = {
-	    .proto = IPPROTO_UDP,
-	    .port = htons(port),
-	    .addr = htonl(KMB_SVC),
-	};
-	struct km_service val = {
-	    .id = id,
-	    .backend = htonl(KMB_BACKEND),
-	    .origin = KM_ORIGIN_CONFIG,
-	};
-	struct km_svc_cfg cfg = {
-	    .unvalidated = *src,
-	    .validated = lim_open,
-	    .total = *tot,
-	    .icmp = lim_open,
-	};
-	int err;
-
-	err = put_logged(k, KM_MAP_SVC_CFG, &id, &cfg);
-	return err ?: put_logged(k, KM_MAP_SERVICES, &key, &val);
+	memset(s, 0, sizeof(*s));
+	s->proto = IPPROTO_UDP;
+	s->addr = htonl(KMB_SVC);
+	s->port = htons(port);
+	s->backend = htonl(KMB_BACKEND);
+	s->unvalidated = *src;
+	s->validated = lim_open;
+	s->total = *tot;
+	s->icmp = lim_open;
 }
 
-/* The derived maps for the three services at KMB_SVC, all on one backend. */
-static int add_derived(struct kmb_km *k)
+/* The ids lib/maps.c gave the services. */
+static int service_ids(struct kmb_km *k, const struct km_maps *m)
 {
-	__be32 svc = htonl(KMB_SVC), be = htonl(KMB_BACKEND);
-	struct km_svc_addr sa = {.icmp_service_id = 0, .services = 3};
-	struct km_backend_svc_key bk = {.backend = be, .svc_addr = svc};
-	__u32 n = 3;
+	static const uint16_t port[KMB_SVC_MAX] = {
+	    [KMB_SVC_FWD] = KMB_PORT_FWD,
+	    [KMB_SVC_FLOOD] = KMB_PORT_FLOOD,
+	    [KMB_SVC_RL] = KMB_PORT_RL,
+	};
+	struct km_service v;
 	int err;
 
-	err = put_logged(k, KM_MAP_SVC_ADDRS, &svc, &sa);
-	err = err ?: put_logged(k, KM_MAP_BACKENDS, &be, &n);
-	return err ?: put_logged(k, KM_MAP_BACKEND_SVC, &bk, &n);
+	for (int i = 0; i < KMB_SVC_MAX; i++) {
+		err = km_service_get(m, IPPROTO_UDP, htonl(KMB_SVC),
+				     htons(port[i]), &v);
+		if (err)
+			return km_log_errno(err, "service %u not installed",
+					    port[i]);
+		k->svc_id[i] = v.id;
+	}
+	return 0;
 }
 
 /* A random prefix /16../32 outside 198.18.0.0/15, host bits zero. */
@@ -181,40 +160,66 @@ static struct km_prefix_key random_prefix(unsigned int *seed)
 	return p;
 }
 
-/* Exactly `n` distinct prefixes (the first one given, if any). */
-static int fill_list(struct kmb_km *k, const char *map,
-		     const struct km_prefix_key *first, unsigned int n,
-		     unsigned int *seed)
+static int cmp_prefix(const void *a, const void *b)
 {
-	struct km_prefix_val v = {.origin = KM_ORIGIN_CONFIG};
-	struct km_prefix_key p;
-	unsigned int done = 0;
-	int err;
+	const struct km_prefix_key *x = a, *y = b;
 
-	if (first) {
-		err = put(k, map, first, &v, BPF_NOEXIST);
-		if (err)
-			return km_log_errno(err, "cannot write %s", map);
-		done++;
-	}
-	while (done < n) {
-		p = random_prefix(seed);
-		err = put(k, map, &p, &v, BPF_NOEXIST);
-		if (err == -EEXIST)
-			continue;
-		if (err)
-			return km_log_errno(err, "cannot write %s (%u entries)",
-					    map, done);
-		done++;
-	}
-	return 0;
+	if (x->addr != y->addr)
+		return ntohl(x->addr) < ntohl(y->addr) ? -1 : 1;
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
 }
 
+/* Exactly KMB_PREFIXES distinct prefixes into v: `first` (if any), then
+ * random ones. */
+static void fill_list(struct km_prefix_key *v,
+		      const struct km_prefix_key *first, unsigned int *seed)
+{
+	size_t n = 0, u;
+
+	if (first)
+		v[n++] = *first;
+	for (;;) {
+		while (n < KMB_PREFIXES)
+			v[n++] = random_prefix(seed);
+		qsort(v, n, sizeof(*v), cmp_prefix);
+		for (u = 1, n = 1; u < KMB_PREFIXES; u++)
+			if (cmp_prefix(&v[u], &v[n - 1]))
+				v[n++] = v[u];
+		if (n == KMB_PREFIXES)
+			return;
+	}
+}
+
+static int populate_lists(const struct km_maps *m, uint32_t seed)
+{
+	struct km_prefix_key deny = {
+	    .prefixlen = 24,
+	    .addr = htonl(KMB_DENY_NET),
+	};
+	struct km_prefix_key *allow_v, *deny_v;
+	unsigned int s = seed;
+	int err = -ENOMEM;
+
+	allow_v = calloc(KMB_PREFIXES, sizeof(*allow_v));
+	deny_v = calloc(KMB_PREFIXES, sizeof(*deny_v));
+	if (allow_v && deny_v) {
+		fill_list(deny_v, &deny, &s);
+		fill_list(allow_v, NULL, &s);
+		err = km_prefixes_sync(m, allow_v, KMB_PREFIXES, deny_v,
+				       KMB_PREFIXES, KM_ORIGIN_CONFIG);
+	}
+	free(allow_v);
+	free(deny_v);
+	return err;
+}
+
+/* Through lib/maps.c, as the loader does: the derived maps (km_svc_rev,
+ * ...), the lists' bitmaps and km_config.lib_flags are what production
+ * packets see. */
 int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 {
 	struct km_config cfg = {
 	    .abi_version = KM_ABI_VERSION,
-	    .active_lists = 0,
 	    .edge_addr = htonl(KMB_EDGE),
 	    .punch_idle_ns = 60 * NS_PER_S,
 	    .validated_idle_ns = 600 * NS_PER_S,
@@ -222,29 +227,23 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 	     * a source without state (bench/README.md). */
 	    .rl_prefix_len = 32,
 	};
-	struct km_prefix_key deny = {
-	    .prefixlen = 24,
-	    .addr = htonl(KMB_DENY_NET),
-	};
-	struct km_edge_addr ea = {.origin = KM_ORIGIN_CONFIG};
-	__be32 edge = htonl(KMB_EDGE);
-	unsigned int s = seed;
-	__u32 zero = 0;
+	struct km_service_spec svc[KMB_SVC_MAX];
+	uint32_t edge = htonl(KMB_EDGE);
+	struct km_maps m = {};
 	int err;
 
-	err = put_logged(k, KM_MAP_CONFIG, &zero, &cfg);
-	err = err ?: put_logged(k, KM_MAP_EDGE_ADDRS, &edge, &ea);
-	err = err
-		  ?: add_service(k, KMB_PORT_FWD, KMB_SVC_FWD, &lim_open,
-				 &lim_open);
-	err = err
-		  ?: add_service(k, KMB_PORT_FLOOD, KMB_SVC_FLOOD, &lim_open,
-				 &lim_one);
-	err =
-	    err ?: add_service(k, KMB_PORT_RL, KMB_SVC_RL, &lim_one, &lim_open);
-	err = err ?: add_derived(k);
-	err = err ?: fill_list(k, KM_MAP_DENY_A, &deny, KMB_PREFIXES, &s);
-	err = err ?: fill_list(k, KM_MAP_ALLOW_A, NULL, KMB_PREFIXES, &s);
+	service_spec(&svc[KMB_SVC_FWD], KMB_PORT_FWD, &lim_open, &lim_open);
+	service_spec(&svc[KMB_SVC_FLOOD], KMB_PORT_FLOOD, &lim_open, &lim_low);
+	service_spec(&svc[KMB_SVC_RL], KMB_PORT_RL, &lim_low, &lim_open);
+	err = km_maps_from_object(&m, k->skel->obj);
+	err = err ?: km_config_write(&m, &cfg);
+	err = err ?: km_edge_addrs_sync(&m, &edge, 1, KM_ORIGIN_CONFIG);
+	err = err ?: km_services_sync(&m, svc, KMB_SVC_MAX, KM_ORIGIN_CONFIG);
+	err = err ?: service_ids(k, &m);
+	err = err ?: populate_lists(&m, seed);
+	/* No operator block: lets lib/maps.c record that the map is empty. */
+	err = err ?: km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG);
+	km_maps_close(&m);
 	return err;
 }
 
@@ -259,7 +258,7 @@ static uint64_t mono_ns(void)
 int kmb_km_spend_source(const struct kmb_km *k)
 {
 	struct km_rl_key key = {
-	    .service_id = KMB_SVC_RL,
+	    .service_id = k->svc_id[KMB_SVC_RL],
 	    .prefix = htonl(KMB_RL_SRC),
 	    .kind = 0,
 	};
@@ -273,7 +272,7 @@ int kmb_km_spend_source(const struct kmb_km *k)
 int kmb_km_spend_service(const struct kmb_km *k)
 {
 	struct km_bucket *b;
-	__u32 id = KMB_SVC_FLOOD;
+	__u32 id = k->svc_id[KMB_SVC_FLOOD];
 	uint64_t until = mono_ns() + KMB_SPENT_NS;
 	int err = 0;
 
@@ -320,6 +319,18 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 		/* kmb_gen rewrites the source and patches the IPv4 checksum
 		 * only: "no UDP checksum" stays valid for every source. */
 		p.flags |= KMT_F_UDP_CSUM_ZERO;
+		break;
+	case KMB_T_DECAP_MANY:
+		/* kmb_gen rewrites the player (inner destination) and
+		 * patches the inner IPv4 checksum only. */
+		p.flags |= KMT_F_UDP_CSUM_ZERO;
+		p.ip.daddr = htonl(KMB_PLAYERS_BASE);
+		p.ipip = 1;
+		p.outer.saddr = htonl(KMB_BACKEND);
+		p.outer.daddr = htonl(KMB_EDGE);
+		p.ip.saddr = htonl(KMB_SVC);
+		p.sport = KMB_PORT_FWD;
+		p.dport = 40000;
 		break;
 	case KMB_T_DECAP:
 		p.ipip = 1;

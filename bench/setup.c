@@ -66,12 +66,13 @@ out_self:
 	return err;
 }
 
-static int cost_reuse(struct kmb_ctx *c, const char *name)
+/* cost.bpf.c's map `name` becomes Kilimanjaro's map `km_name`. */
+static int cost_reuse(struct kmb_ctx *c, const char *name, const char *km_name)
 {
 	struct bpf_map *from, *to;
 	int err;
 
-	from = bpf_object__find_map_by_name(kmb_km_obj(&c->km), name);
+	from = bpf_object__find_map_by_name(kmb_km_obj(&c->km), km_name);
 	to = bpf_object__find_map_by_name(c->cost->obj, name);
 	if (!from || !to)
 		return km_log_errno(-ENOENT, "map %s missing", name);
@@ -85,17 +86,27 @@ static int cost_reuse(struct kmb_ctx *c, const char *name)
 int kmb_cost_open(struct kmb_ctx *c)
 {
 	static const char *const shared[] = {
-	    KM_MAP_DENY_A,  KM_MAP_SERVICES,  KM_MAP_RL_SRC,
-	    KM_MAP_SVC_CFG, KM_MAP_VALIDATED,
+	    KM_MAP_SERVICES,  KM_MAP_RL_SRC, KM_MAP_SVC_CFG,
+	    KM_MAP_VALIDATED, KM_MAP_BLOCKS,
 	};
+	struct km_config kc;
 	struct cost_cfg *g;
+	__u32 zero = 0;
 	int err = 0;
 
 	c->cost = cost__open();
 	if (!c->cost)
 		return km_log_errno(-errno, "cannot open cost.bpf.o");
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]) && !err; i++)
-		err = cost_reuse(c, shared[i]);
+		err = cost_reuse(c, shared[i], shared[i]);
+	if (err)
+		return err;
+	/* The deny trie packets read: lib/maps.c filled the inactive pair
+	 * and flipped, so it may be either. */
+	if (bpf_map_lookup_elem(c->km.fd_config, &zero, &kc))
+		return km_log_errno(-errno, "cannot read %s", KM_MAP_CONFIG);
+	err = cost_reuse(c, KM_MAP_DENY_A,
+			 kc.active_lists ? KM_MAP_DENY_B : KM_MAP_DENY_A);
 	if (err)
 		return err;
 	err = cost__load(c->cost);
@@ -113,6 +124,8 @@ int kmb_cost_open(struct kmb_ctx *c)
 	g->svc.port = htons(KMB_PORT_FWD);
 	g->svc.addr = htonl(KMB_SVC);
 	g->divisor = 50000000;
+	g->fwd_id = c->km.svc_id[KMB_SVC_FWD];
+	g->flood_id = c->km.svc_id[KMB_SVC_FLOOD];
 	return 0;
 }
 
@@ -176,7 +189,7 @@ static int check_flood_frames(struct kmb_ctx *c)
 	    .name = "generator",
 	    .target = KMB_TG_PASS,
 	    .tmpl = KMB_T_FLOOD,
-	    .flood = true,
+	    .vary = KMB_V_SOURCE,
 	};
 	uint8_t out[KMT_FRAME_MAX];
 	struct kmt_xdp_run r = {
