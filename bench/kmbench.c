@@ -58,6 +58,8 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 			    KMB_V_NONE, -1, XDP_TX),
 	[KMB_S_DENY] = NS("deny", false, KMB_TG_KM, KMB_T_DENY, KMB_V_NONE,
 			  KM_R_DROP_DENIED, XDP_DROP),
+	[KMB_S_DENY_HOST] = NS("deny_host", false, KMB_TG_KM, KMB_T_DENY_HOST,
+			       KMB_V_NONE, KM_R_DROP_DENIED, XDP_DROP),
 	[KMB_S_RL] = NS("ratelimit", false, KMB_TG_KM, KMB_T_RL, KMB_V_NONE,
 			KM_R_DROP_RATELIMIT, XDP_DROP,
 			.prep = kmb_km_spend_source),

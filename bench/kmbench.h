@@ -26,6 +26,9 @@ struct cost;
 #define KMB_RL_SRC 0xc6120401u	   /* 198.18.4.1: rate-limited source */
 #define KMB_DENY_NET 0xc613ff00u   /* 198.19.255.0/24: the denied prefix */
 #define KMB_DENY_SRC 0xc613ff01u   /* 198.19.255.1 */
+/* 198.19.254.7/32, also denied: a prefix longer than /24, which the
+ * lists' /24 bitmap cannot settle, so the trie is looked up. */
+#define KMB_DENY_HOST 0xc613fe07u
 /* Flood sources: 198.19.0.0/17, one new address per packet. km_rl_src is
  * loaded with fewer entries than that (KMB_RL_SRC_ENTRIES), so a source
  * comes back only after its state was evicted. */
@@ -52,6 +55,7 @@ enum kmb_tmpl {
 	KMB_T_FORWARD_VAL, /* validated player (the decap path's) -> service 0
 			    */
 	KMB_T_DENY,	   /* denied source -> service 0 */
+	KMB_T_DENY_HOST,   /* source denied by a /32 -> service 0 */
 	KMB_T_RL,	   /* rate-limited source -> service 2 */
 	KMB_T_DECAP,	   /* IPIP backend -> edge, service 0 -> player */
 	KMB_T_DECAP_MANY,  /* the same to 4096 players in turn */
@@ -144,6 +148,7 @@ enum kmb_scen_id {
 	KMB_S_GEN_PASS,
 	KMB_S_GEN_TX,
 	KMB_S_DENY,
+	KMB_S_DENY_HOST,
 	KMB_S_RL,
 	KMB_S_FWD,
 	KMB_S_FWD_VAL,

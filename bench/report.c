@@ -62,6 +62,7 @@ static const struct fig figs[] = {
     {"forward_ns", KMB_S_FWD, -1, false},
     {"forward_validated_ns", KMB_S_FWD_VAL, -1, false},
     {"deny_ns", KMB_S_DENY, -1, false},
+    {"deny_host_ns", KMB_S_DENY_HOST, -1, false},
     {"ratelimit_ns", KMB_S_RL, -1, false},
     {"decap_ns", KMB_S_DECAP, -1, false},
     {"decap_players_ns", KMB_S_DECAP_MANY, -1, false},

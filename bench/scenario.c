@@ -169,15 +169,16 @@ static int cmp_prefix(const void *a, const void *b)
 	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
 }
 
-/* Exactly KMB_PREFIXES distinct prefixes into v: `first` (if any), then
- * random ones. */
+/* Exactly KMB_PREFIXES distinct prefixes into v: the nfirst of `first`,
+ * then random ones. */
 static void fill_list(struct km_prefix_key *v,
-		      const struct km_prefix_key *first, unsigned int *seed)
+		      const struct km_prefix_key *first, size_t nfirst,
+		      unsigned int *seed)
 {
-	size_t n = 0, u;
+	size_t n, u;
 
-	if (first)
-		v[n++] = *first;
+	for (n = 0; n < nfirst; n++)
+		v[n] = first[n];
 	for (;;) {
 		while (n < KMB_PREFIXES)
 			v[n++] = random_prefix(seed);
@@ -192,9 +193,9 @@ static void fill_list(struct km_prefix_key *v,
 
 static int populate_lists(const struct km_maps *m, uint32_t seed)
 {
-	struct km_prefix_key deny = {
-	    .prefixlen = 24,
-	    .addr = htonl(KMB_DENY_NET),
+	const struct km_prefix_key deny[] = {
+	    {.prefixlen = 24, .addr = htonl(KMB_DENY_NET)},
+	    {.prefixlen = 32, .addr = htonl(KMB_DENY_HOST)},
 	};
 	struct km_prefix_key *allow_v, *deny_v;
 	unsigned int s = seed;
@@ -203,8 +204,8 @@ static int populate_lists(const struct km_maps *m, uint32_t seed)
 	allow_v = calloc(KMB_PREFIXES, sizeof(*allow_v));
 	deny_v = calloc(KMB_PREFIXES, sizeof(*deny_v));
 	if (allow_v && deny_v) {
-		fill_list(deny_v, &deny, &s);
-		fill_list(allow_v, NULL, &s);
+		fill_list(deny_v, deny, 2, &s);
+		fill_list(allow_v, NULL, 0, &s);
 		err = km_prefixes_sync(m, allow_v, KMB_PREFIXES, deny_v,
 				       KMB_PREFIXES, KM_ORIGIN_CONFIG);
 	}
@@ -303,6 +304,10 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 		break;
 	case KMB_T_FORWARD_VAL:
 		p.ip.saddr = htonl(KMB_PLAYER_RET);
+		p.dport = KMB_PORT_FWD;
+		break;
+	case KMB_T_DENY_HOST:
+		p.ip.saddr = htonl(KMB_DENY_HOST);
 		p.dport = KMB_PORT_FWD;
 		break;
 	case KMB_T_DENY:
