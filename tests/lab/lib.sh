@@ -463,6 +463,10 @@ lab_teardown() {
 	else
 		rm -rf "$LAB_DIR"
 	fi
-	((left)) && rc=1
+	if ((left)); then
+		rc=1
+	else
+		lab_log "lab $LAB_PREFIX removed"
+	fi
 	exit $rc
 }
