@@ -129,7 +129,9 @@ struct opts {
 	const char *peer_if;
 	int rounds, live_rounds, ms, live_ms;
 	bool verbose, diagnose;
-	const char *only; /* one scenario by name */
+	const char *only;  /* one scenario by name */
+	const char *lines; /* with --only: km_xdp's line table */
+	const char *hot;   /* count samples per line of this table */
 };
 
 static struct opts opt = {
@@ -170,6 +172,11 @@ static const struct optdef optdefs[] = {
      .help = "every scenario's raw figures to stderr"},
     {"diagnose", NULL, .flag = &opt.diagnose,
      .help = "also time single operations: cost_* lines"},
+    {"lines", "FILE", &opt.lines,
+     .help = "with --only: where km_xdp's source lines are in its JIT image"},
+    {"hot", "FILE", &opt.hot,
+     .help = "read `perf script -F ip` output, print the hottest lines of "
+	     "FILE (no run)"},
     {"only", "NAME", &opt.only,
      .help = "one scenario alone (names: --verbose), e.g. for a profiler"},
 };
@@ -246,7 +253,8 @@ static int parse_opts(int argc, char **argv)
 	if (!err && optind < argc)
 		err = km_log_errno(-EINVAL, "unexpected argument '%s'",
 				   argv[optind]);
-	if (!err && (!opt.ifname || !opt.peer_netns || !opt.peer_if))
+	if (!err && !opt.hot &&
+	    (!opt.ifname || !opt.peer_netns || !opt.peer_if))
 		err = km_log_errno(-EINVAL, "--ifname, --peer-netns and "
 					    "--peer-if are required");
 	return err;
@@ -296,7 +304,9 @@ static int run_only(struct kmb_ctx *c)
 	if (!s)
 		return km_log_errno(-EINVAL, "--only: no scenario '%s'",
 				    opt.only);
-	if (s->target == KMB_TG_COST)
+	if (opt.lines)
+		err = kmb_lines_dump(c->km.prog_fd, opt.lines);
+	if (!err && s->target == KMB_TG_COST)
 		err = kmb_cost_open(c);
 	err = err
 		  ?: kmb_run_rounds(c, s, 1,
@@ -342,6 +352,8 @@ int main(int argc, char **argv)
 	km_log_init("kmbench", LOG_INFO);
 	if (parse_opts(argc, argv))
 		return 2;
+	if (opt.hot)
+		return kmb_lines_hot(opt.hot, 30) ? 2 : 0;
 	c.rounds = opt.rounds;
 	c.live_rounds = opt.live_rounds;
 	c.ms = opt.ms;

@@ -201,6 +201,12 @@ int kmb_cost_open(struct kmb_ctx *c);
 /* One forward and one decap run, their output checked independently. */
 int kmb_check_outputs(struct kmb_ctx *c);
 
+/* ---- lines.c ---- */
+/* Write where each source line of the program landed in its JIT image. */
+int kmb_lines_dump(int prog_fd, const char *path);
+/* perf's sampled addresses on stdin -> the program's `top` hottest lines. */
+int kmb_lines_hot(const char *path, int top);
+
 /* ---- report.c ---- */
 double kmb_median(const double *v, int n);
 void kmb_report(const struct kmb_ctx *c);
