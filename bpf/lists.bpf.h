@@ -29,7 +29,8 @@ static __always_inline int km_check_block(struct km_pkt *p)
 	b = bpf_map_lookup_elem(&km_blocks, &p->saddr);
 	if (!b)
 		return KM_CONTINUE;
-	if (km_pkt_now(p) < b->until_ns)
+	/* The coarse clock may hold a block up to one tick longer. */
+	if (km_pkt_now_coarse(p) < b->until_ns)
 		return KM_R_DROP_BLOCKED;
 	bpf_map_delete_elem(&km_blocks, &p->saddr);
 	km_count(KM_C_BLOCK_EXPIRED);

@@ -20,6 +20,7 @@ enum km_pkt_flag {
 	KM_PF_FRAGMENT = 0x1, /* MF set or fragment offset != 0 */
 	KM_PF_OPTIONS = 0x2,  /* IHL > 5 */
 	KM_PF_A2S = 0x4,      /* UDP payload is an A2S request (A2S cache) */
+	KM_PF_PRECISE = 0x8,  /* `now` is from the precise clock */
 };
 
 struct km_pkt {
@@ -31,7 +32,7 @@ struct km_pkt {
 	void *data_end;
 	struct km_config *cfg;
 	struct km_svc_stat *sst; /* service the packet matched, or NULL */
-	__u64 now;               /* 0 until km_pkt_now() */
+	__u64 now;               /* 0 until km_pkt_now_*() */
 	__u32 frame_len;         /* as received */
 	__u32 action;            /* XDP action of FWD and TX verdicts */
 	__be32 saddr;
@@ -47,20 +48,24 @@ struct km_pkt {
 };
 
 /* Time read lazily: paths that never compare times never pay for the
- * clock, and no path reads it twice. A path reads either the precise
- * clock (rate limits) or the coarse one (idle stamps only: decap and
- * punched flows); whichever it read first is what the packet's `now` is. */
-static __always_inline __u64 km_pkt_now(struct km_pkt *p)
-{
-	if (!p->now)
-		p->now = km_now(p->cfg);
-	return p->now;
-}
-
+ * clock, and no path reads it twice. The coarse clock (~13 ns here, at most
+ * one tick behind) serves everything; the precise one (~34 ns) is read only
+ * when a rate-limit decision depends on the difference (ratelimit.bpf.h).
+ * Once read, the precise time replaces the coarse one for the rest of the
+ * packet. */
 static __always_inline __u64 km_pkt_now_coarse(struct km_pkt *p)
 {
 	if (!p->now)
 		p->now = km_now_coarse(p->cfg);
+	return p->now;
+}
+
+static __always_inline __u64 km_pkt_now_precise(struct km_pkt *p)
+{
+	if (!(p->flags & KM_PF_PRECISE)) {
+		p->now = km_now(p->cfg);
+		p->flags |= KM_PF_PRECISE;
+	}
 	return p->now;
 }
 

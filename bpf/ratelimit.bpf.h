@@ -25,7 +25,7 @@
 
 enum km_rl_kind { KM_RL_KIND_SERVICE = 0, KM_RL_KIND_ICMP = 1 };
 
-enum km_rl_result { KM_RL_PASS = 0, KM_RL_REJECT, KM_RL_BLOCKED };
+enum km_rl_result { KM_RL_PASS = 0, KM_RL_REJECT, KM_RL_BLOCKED, KM_RL_RECHECK };
 
 #define KM_RL_PREFIX_DEFAULT 24
 
@@ -44,43 +44,113 @@ static __always_inline int km_unvalidated_limited(const struct km_svc_cfg *sc)
 /* Byte bursts are clamped so burst * 1e9 stays within 64 bits. */
 #define KM_BURST_BYTES_MAX (1ULL << 34)
 
+/* One dimension of GCRA: the theoretical arrival time after this packet
+ * (cost ns after the later of tat and now) must stay within the horizon.
+ * 1: conforms at now; 0: not even `slack` ns later; -1: only later. */
+static __always_inline int km_gcra(__u64 tat, __u64 cost, __u64 horizon,
+				   __u64 now, __u64 slack, __u64 *next)
+{
+	__u64 late = now + slack;
+
+	*next = (tat > now ? tat : now) + cost;
+	if (*next - now <= horizon)
+		return 1;
+	return (tat > late ? tat : late) + cost - late <= horizon ? -1 : 0;
+}
+
 /*
  * GCRA: a packet conforms when the bucket's theoretical arrival time after
  * it stays within the burst horizon. Both dimensions must conform; only then
  * are both advanced, so a rejected packet costs the bucket nothing.
  * Divisions by a configured rate are the expensive part: one per dimension
  * for the packet's cost, one for the byte horizon.
+ * `now` may lag the real time by up to `slack` (the coarse clock): a packet
+ * that conforms at `now` conforms at the real time too (later is never
+ * worse); one refused at `now` but not `slack` later is KM_RL_RECHECK, for
+ * the caller to decide at the precise time. Admitting at the lagging time
+ * anchors an idle bucket up to one tick early: at most one tick's worth of
+ * rate on top of the burst (docs/design.md "Rate limits").
  */
-static __always_inline int km_bucket_admit(struct km_bucket *b,
+/* The arrival times a bucket takes when the packet is admitted. */
+struct km_gcra_next {
+	__u64 tat_pkts;
+	__u64 tat_bytes;
+};
+
+static __always_inline int km_bucket_admit(const struct km_bucket *b,
 					   const struct km_limit *l, __u64 now,
-					   __u32 bytes)
+					   __u64 slack, __u32 bytes,
+					   struct km_gcra_next *n)
 {
 	__u64 tp = 0, tb = 0;
+	int recheck = 0, c;
 
 	if (now < b->blocked_until)
-		return KM_RL_BLOCKED;
+		return now + slack < b->blocked_until ? KM_RL_BLOCKED
+						      : KM_RL_RECHECK;
 	if (l->pps) {
 		__u64 t = KM_NSEC_PER_SEC / l->pps;
 		__u64 burst = l->burst_pkts ? l->burst_pkts : 1;
 
-		tp = (b->tat_pkts > now ? b->tat_pkts : now) + t;
-		if (tp - now > t * burst)
+		c = km_gcra(b->tat_pkts, t, t * burst, now, slack, &tp);
+		if (!c)
 			return KM_RL_REJECT;
+		recheck |= c < 0;
 	}
 	if (l->bps) {
 		__u64 burst = l->burst_bytes < KM_BURST_BYTES_MAX ?
 				      l->burst_bytes : KM_BURST_BYTES_MAX;
 
-		tb = (b->tat_bytes > now ? b->tat_bytes : now) +
-		     (__u64)bytes * KM_NSEC_PER_SEC / l->bps;
-		if (tb - now > burst * KM_NSEC_PER_SEC / l->bps)
+		c = km_gcra(b->tat_bytes,
+			    (__u64)bytes * KM_NSEC_PER_SEC / l->bps,
+			    burst * KM_NSEC_PER_SEC / l->bps, now, slack, &tb);
+		if (!c)
 			return KM_RL_REJECT;
+		recheck |= c < 0;
 	}
-	if (l->pps)
-		b->tat_pkts = tp;
-	if (l->bps)
-		b->tat_bytes = tb;
+	if (recheck)
+		return KM_RL_RECHECK;
+	n->tat_pkts = tp;
+	n->tat_bytes = tb;
 	return KM_RL_PASS;
+}
+
+static __always_inline void km_bucket_commit(struct km_bucket *b,
+					     const struct km_limit *l,
+					     const struct km_gcra_next *n)
+{
+	if (l->pps)
+		b->tat_pkts = n->tat_pkts;
+	if (l->bps)
+		b->tat_bytes = n->tat_bytes;
+}
+
+/* km_bucket_admit on the coarse clock, and on the precise one only when
+ * the coarse clock's lag could change the verdict. Nothing is written. */
+static __always_inline int km_admit_peek(struct km_pkt *p,
+					 const struct km_bucket *b,
+					 const struct km_limit *l,
+					 struct km_gcra_next *n)
+{
+	__u64 slack = p->flags & KM_PF_PRECISE ? 0 : KM_COARSE_SLACK_NS;
+	int rl;
+
+	rl = km_bucket_admit(b, l, km_pkt_now_coarse(p), slack, p->ip_len, n);
+	if (rl != KM_RL_RECHECK)
+		return rl;
+	return km_bucket_admit(b, l, km_pkt_now_precise(p), 0, p->ip_len, n);
+}
+
+/* km_admit_peek, and the bucket advanced when the packet is admitted. */
+static __always_inline int km_admit(struct km_pkt *p, struct km_bucket *b,
+				    const struct km_limit *l)
+{
+	struct km_gcra_next n;
+	int rl = km_admit_peek(p, b, l, &n);
+
+	if (rl == KM_RL_PASS)
+		km_bucket_commit(b, l, &n);
+	return rl;
 }
 
 /* Verdict for a bucket that did not admit the packet; a first rejection
@@ -102,21 +172,36 @@ static __always_inline int km_rl_reject(struct km_pkt *p, struct km_bucket *b,
 	return KM_R_DROP_RATELIMIT;
 }
 
-/* The service-wide budget of unvalidated traffic (per-CPU share). It has
- * no block time: blocking a whole service would be the attacker's win. */
-static __always_inline int km_limit_total(struct km_pkt *p, __u32 id,
-					  const struct km_limit *l)
-{
-	struct km_bucket *b;
+/* The service-wide budget of unvalidated traffic (per-CPU share), checked
+ * before anything is looked up for the source and charged only once the
+ * packet has passed the source's own bucket. It has no block time:
+ * blocking a whole service would be the attacker's win. */
+struct km_total {
+	struct km_bucket *b; /* NULL: no budget */
+	const struct km_limit *l;
+	struct km_gcra_next n;
+};
 
+static __always_inline int km_total_peek(struct km_pkt *p, __u32 id,
+					 const struct km_limit *l,
+					 struct km_total *t)
+{
+	t->b = NULL;
+	t->l = l;
 	if (!l || !km_limit_on(l))
 		return KM_CONTINUE;
-	b = bpf_map_lookup_elem(&km_rl_total, &id);
-	if (!b)
+	t->b = bpf_map_lookup_elem(&km_rl_total, &id);
+	if (!t->b)
 		return KM_R_DROP_INTERNAL;
-	if (km_bucket_admit(b, l, km_pkt_now(p), p->ip_len) != KM_RL_PASS)
+	if (km_admit_peek(p, t->b, l, &t->n) != KM_RL_PASS)
 		return KM_R_DROP_SVC_LIMIT;
 	return KM_CONTINUE;
+}
+
+static __always_inline void km_total_charge(const struct km_total *t)
+{
+	if (t->b)
+		km_bucket_commit(t->b, t->l, &t->n);
 }
 
 static __always_inline __u8 km_rl_prefix_len(const struct km_config *cfg)
@@ -129,11 +214,11 @@ static __always_inline __u8 km_rl_prefix_len(const struct km_config *cfg)
 }
 
 /*
- * Per-prefix bucket of an unvalidated source, then the service budget
- * (`total`, NULL for ICMP). A new prefix is charged to the budget before
- * its bucket is inserted: once a flood of new sources has used the budget
- * it is dropped without inserting anything (an LRU insert is the most
- * expensive thing this program does).
+ * The service budget (`total`, NULL for ICMP) first, then the per-prefix
+ * bucket of an unvalidated source. While the budget is spent nothing is
+ * looked up or inserted for the source (a flood of new sources costs no
+ * per-source state), and the verdict is DROP_SVC_LIMIT even for a source
+ * over its own limit. The budget is charged only for packets that pass.
  */
 static __always_inline int km_limit_prefix(struct km_pkt *p, __u32 id,
 					   __u8 kind, const struct km_limit *l,
@@ -141,29 +226,34 @@ static __always_inline int km_limit_prefix(struct km_pkt *p, __u32 id,
 {
 	struct km_bucket *b, nb = {};
 	struct km_rl_key k = {};
+	struct km_total t;
 	__u8 plen;
 	int r, rl;
 
-	if (!km_limit_on(l))
-		return km_limit_total(p, id, total);
+	r = km_total_peek(p, id, total, &t);
+	if (r != KM_CONTINUE)
+		return r;
+	if (!km_limit_on(l)) {
+		km_total_charge(&t);
+		return KM_CONTINUE;
+	}
 	plen = km_rl_prefix_len(p->cfg);
 	k.service_id = id;
 	k.prefix = p->saddr & bpf_htonl(~0U << (32 - plen));
 	k.kind = kind;
-	km_pkt_now(p);
 	b = bpf_map_lookup_elem(&km_rl_src, &k);
 	if (b) {
-		rl = km_bucket_admit(b, l, p->now, p->ip_len);
+		rl = km_admit(p, b, l);
 		if (rl != KM_RL_PASS)
 			return km_rl_reject(p, b, l, rl, id, k.prefix, plen);
-		return km_limit_total(p, id, total);
+		km_total_charge(&t);
+		return KM_CONTINUE;
 	}
-	r = km_limit_total(p, id, total);
-	if (r != KM_CONTINUE)
-		return r;
-	rl = km_bucket_admit(&nb, l, p->now, p->ip_len);
+	rl = km_admit(p, &nb, l);
 	if (rl != KM_RL_PASS)
 		r = km_rl_reject(p, &nb, l, rl, id, k.prefix, plen);
+	else
+		km_total_charge(&t);
 	if (bpf_map_update_elem(&km_rl_src, &k, &nb, BPF_ANY))
 		km_count(KM_C_INSERT_FAILED);
 	else
@@ -183,7 +273,7 @@ static __always_inline struct km_validated *km_validated_get(struct km_pkt *p,
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (!v || !idle)
 		return v;
-	if (!km_older_than(km_pkt_now(p), v->last_seen_ns, idle))
+	if (!km_older_than(km_pkt_now_coarse(p), v->last_seen_ns, idle))
 		return v;
 	bpf_map_delete_elem(&km_validated, &k);
 	km_count(KM_C_VALIDATED_EXPIRED);
@@ -206,7 +296,7 @@ static __always_inline int km_limit_validated(struct km_pkt *p,
 
 	if (!km_limit_on(l))
 		return KM_CONTINUE;
-	rl = km_bucket_admit(&v->bucket, l, km_pkt_now(p), p->ip_len);
+	rl = km_admit(p, &v->bucket, l);
 	if (rl == KM_RL_PASS || km_is_allowed(p))
 		return KM_CONTINUE;
 	return km_rl_reject(p, &v->bucket, l, rl, id, p->saddr, 32);

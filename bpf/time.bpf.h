@@ -26,13 +26,21 @@ static __always_inline __u64 km_now(const struct km_config *cfg)
 	return bpf_ktime_get_ns();
 }
 
+/* Longest lag of the coarse clock behind km_now() that the program allows
+ * for: one tick at HZ=100 (this kernel ticks at 250, 4 ms). */
+#define KM_COARSE_SLACK_NS (10 * KM_NSEC_PER_MSEC)
+/* The tick the settable clock emulates for km_now_coarse(). */
+#define KM_TEST_TICK_NS (4 * KM_NSEC_PER_MSEC)
+
 /* CLOCK_MONOTONIC_COARSE ns: same base as km_now(), at most one tick
- * (4 ms at HZ=250) behind, half the cost. Good enough for idle times
- * counted in seconds; never for rate limits. */
+ * behind, a third of the cost. Idle times, expiries, and rate limits that
+ * re-read km_now() when the lag could change their verdict. Under the
+ * settable clock it is test_now_ns rounded down to a 4 ms tick, so tests
+ * see the lag as production does. */
 static __always_inline __u64 km_now_coarse(const struct km_config *cfg)
 {
 	if (km_settable_clock)
-		return cfg->test_now_ns;
+		return cfg->test_now_ns - cfg->test_now_ns % KM_TEST_TICK_NS;
 	return bpf_ktime_get_coarse_ns();
 }
 
