@@ -84,28 +84,48 @@ static __always_inline int km_inner_parse(const struct km_pkt *p,
 	return KM_CONTINUE;
 }
 
+static __always_inline __u32 km_seen_slot(__u32 id, __be32 player)
+{
+	return ((player ^ (id << 20)) * 0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_SEEN_SLOTS));
+}
+
 /* The backend sent `player` a packet of service `id`: the player is
- * validated (inserted, or refreshed when its timestamp is a second old). */
+ * validated (inserted, or refreshed when its timestamp is a second old).
+ * A pair this CPU handled less than KM_SEEN_NS ago is skipped: its
+ * timestamp is refreshed at most once a second anyway. */
 static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 					__be32 player)
 {
 	struct km_validated_key k = { .service_id = id, .player = player };
+	__u32 slot = km_seen_slot(id, player);
 	struct km_validated *v, nv = {};
+	__u64 now = km_pkt_now_coarse(p);
+	struct km_seen *s;
 	long err;
 
+	s = bpf_map_lookup_elem(&km_val_seen, &slot);
+	if (s && s->player == player && s->service_id == id &&
+	    now < s->until_ns)
+		return;
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (v) {
-		km_touch(&v->last_seen_ns, km_pkt_now_coarse(p));
-		return;
+		km_touch(&v->last_seen_ns, now);
+	} else {
+		nv.last_seen_ns = now;
+		err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
+		if (err && err != -KM_EEXIST /* another CPU was first */) {
+			km_count(KM_C_INSERT_FAILED);
+			return;
+		}
+		if (!err)
+			km_count(KM_C_VALIDATED_NEW);
 	}
-	nv.last_seen_ns = km_pkt_now_coarse(p);
-	err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
-	if (err == -KM_EEXIST /* another CPU validated it first */)
-		return;
-	if (err)
-		km_count(KM_C_INSERT_FAILED);
-	else
-		km_count(KM_C_VALIDATED_NEW);
+	if (s) {
+		s->player = player;
+		s->service_id = id;
+		s->until_ns = now + KM_SEEN_NS;
+	}
 }
 
 /* The backend port -> the service's port, L4 checksum patched (RFC 1624);

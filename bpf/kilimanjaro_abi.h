@@ -45,6 +45,7 @@
 #define KM_MAP_BACKEND_SVC "km_backend_svc"
 #define KM_MAP_SVC_REV "km_svc_rev"
 #define KM_MAP_FIB_CACHE "km_fib_cache"
+#define KM_MAP_VAL_SEEN "km_val_seen"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -379,6 +380,20 @@ struct km_fib_entry {
 	__u64 expires_ns;    /* km_now_coarse() time; 0 = empty slot */
 };
 _Static_assert(sizeof(struct km_fib_entry) == 40, "km_fib_entry");
+
+/* km_val_seen: PERCPU_ARRAY[KM_SEEN_SLOTS], the data plane's own: on the
+ * decap path, the (service, player) pairs whose km_validated entry this
+ * CPU found or inserted less than KM_SEEN_NS ago, so a steady reply stream
+ * skips the LRU lookup (docs/design.md "Rate limits and validated
+ * players"). Direct-mapped by a hash of the pair. */
+#define KM_SEEN_SLOTS 1024
+#define KM_SEEN_NS 1000000000ULL
+struct km_seen {
+	__be32 player;
+	__u32 service_id;
+	__u64 until_ns;  /* km_now_coarse() time; 0 = empty */
+};
+_Static_assert(sizeof(struct km_seen) == 16, "km_seen");
 
 /* km_svc_stats: PERCPU_ARRAY[KM_MAX_SERVICES]. */
 struct km_svc_stat {

@@ -153,6 +153,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct km_seen);
+} km_val_seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KM_R_MAX);
 	__type(key, __u32);
 	__type(value, struct km_stat);

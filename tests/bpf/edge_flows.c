@@ -922,3 +922,36 @@ Test(flows, spent_budget_touches_no_source_state,
 	cr_assert_eq(counter(KM_C_RL_NEW), 3);
 	cr_assert_eq(map_count(KM_MAP_RL_SRC), 3);
 }
+
+Test(flows, replies_skip_a_fresh_validated_lookup,
+     .description = "a reply stream looks its player up at most once a second "
+		    "per CPU: an entry removed meanwhile comes back after a "
+		    "second, and last_seen still advances")
+{
+	struct km_validated_key k = {.service_id = ID_SVC1_UDP,
+				     .player = PLAYER};
+	struct km_validated v;
+
+	validate(PLAYER);
+	cr_assert_eq(validated_get(ID_SVC1_UDP, PLAYER, &v), 0);
+	cr_assert_eq(v.last_seen_ns, KMT_T0);
+	cr_assert_eq(bpf_map_delete_elem(kmt_fd(&env, KM_MAP_VALIDATED), &k),
+		     0);
+	clock_add(SEC_NS - 4 * MS_NS);
+	validate(PLAYER);
+	cr_assert_neq(validated_get(ID_SVC1_UDP, PLAYER, &v), 0,
+		      "looked up again within the second");
+	clock_add(4 * MS_NS);
+	validate(PLAYER);
+	cr_assert_eq(validated_get(ID_SVC1_UDP, PLAYER, &v), 0,
+		     "not validated again after the second");
+	cr_assert_eq(v.last_seen_ns, KMT_T0 + SEC_NS);
+	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 2);
+	/* another player of the same service is its own slot */
+	validate(PLAYER2);
+	cr_assert_eq(validated_get(ID_SVC1_UDP, PLAYER2, &v), 0);
+	clock_add(2 * SEC_NS);
+	validate(PLAYER);
+	cr_assert_eq(validated_get(ID_SVC1_UDP, PLAYER, &v), 0);
+	cr_assert_eq(v.last_seen_ns, KMT_T0 + 3 * SEC_NS, "not refreshed");
+}
