@@ -84,10 +84,20 @@ static __always_inline int km_inner_parse(const struct km_pkt *p,
 	return KM_CONTINUE;
 }
 
-static __always_inline __u32 km_seen_slot(__u32 id, __be32 player)
+/* A new validated player: no CPU may keep answering "not validated" for
+ * it from km_unval_seen. Rare (once per player), so a helper call per CPU
+ * is affordable. A CPU that writes the pair again in between keeps it for
+ * at most KM_SEEN_NS. */
+static __always_inline void km_unseen_clear(__u32 slot, __u32 id,
+					    __be32 player)
 {
-	return ((player ^ (id << 20)) * 0x9e3779b1U) >>
-	       (32 - __builtin_ctz(KM_SEEN_SLOTS));
+	for (__u32 cpu = 0; cpu < KM_SEEN_CPUS; cpu++) {
+		struct km_seen *s;
+
+		s = bpf_map_lookup_percpu_elem(&km_unval_seen, &slot, cpu);
+		if (s && s->player == player && s->service_id == id)
+			s->until_ns = 0;
+	}
 }
 
 /* The backend sent `player` a packet of service `id`: the player is
@@ -105,8 +115,7 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 	long err;
 
 	s = bpf_map_lookup_elem(&km_val_seen, &slot);
-	if (s && s->player == player && s->service_id == id &&
-	    now < s->until_ns)
+	if (km_seen_is(s, id, player, now))
 		return;
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (v) {
@@ -118,14 +127,12 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 			km_count(KM_C_INSERT_FAILED);
 			return;
 		}
-		if (!err)
+		if (!err) {
 			km_count(KM_C_VALIDATED_NEW);
+			km_unseen_clear(slot, id, player);
+		}
 	}
-	if (s) {
-		s->player = player;
-		s->service_id = id;
-		s->until_ns = now + KM_SEEN_NS;
-	}
+	km_seen_set(s, id, player, now);
 }
 
 /* The backend port -> the service's port, L4 checksum patched (RFC 1624);

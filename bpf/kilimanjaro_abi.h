@@ -46,6 +46,7 @@
 #define KM_MAP_SVC_REV "km_svc_rev"
 #define KM_MAP_FIB_CACHE "km_fib_cache"
 #define KM_MAP_VAL_SEEN "km_val_seen"
+#define KM_MAP_UNVAL_SEEN "km_unval_seen"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -388,6 +389,11 @@ _Static_assert(sizeof(struct km_fib_entry) == 40, "km_fib_entry");
  * players"). Direct-mapped by a hash of the pair. */
 #define KM_SEEN_SLOTS 1024
 #define KM_SEEN_NS 1000000000ULL
+/* km_unval_seen: PERCPU_ARRAY[KM_SEEN_SLOTS] of struct km_seen, the data
+ * plane's own: on the player path, the (service, source) pairs this CPU
+ * found not validated less than KM_SEEN_NS ago. The decap path clears the
+ * pair on every CPU (the first KM_SEEN_CPUS) when it validates it. */
+#define KM_SEEN_CPUS 256
 struct km_seen {
 	__be32 player;
 	__u32 service_id;

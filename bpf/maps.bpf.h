@@ -160,6 +160,36 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct km_seen);
+} km_unval_seen SEC(".maps");
+
+static __always_inline __u32 km_seen_slot(__u32 id, __be32 player)
+{
+	return ((player ^ (id << 20)) * 0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_SEEN_SLOTS));
+}
+
+static __always_inline int km_seen_is(const struct km_seen *s, __u32 id,
+				      __be32 player, __u64 now)
+{
+	return s && s->player == player && s->service_id == id &&
+	       now < s->until_ns;
+}
+
+static __always_inline void km_seen_set(struct km_seen *s, __u32 id,
+					__be32 player, __u64 now)
+{
+	if (!s)
+		return;
+	s->player = player;
+	s->service_id = id;
+	s->until_ns = now + KM_SEEN_NS;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KM_R_MAX);
 	__type(key, __u32);
 	__type(value, struct km_stat);

@@ -955,3 +955,22 @@ Test(flows, replies_skip_a_fresh_validated_lookup,
 	cr_assert_eq(validated_get(ID_SVC1_UDP, PLAYER, &v), 0);
 	cr_assert_eq(v.last_seen_ns, KMT_T0 + 3 * SEC_NS, "not refreshed");
 }
+
+Test(flows, validation_ends_a_remembered_miss_at_once,
+     .description = "a source remembered as unvalidated is validated by the "
+		    "backend's reply: its next packet already uses the "
+		    "validated limit")
+{
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0)};
+
+	set_limits(ID_SVC1_UDP, &cfg);
+	send_fwd(PLAYER, 1);
+	send_n(PLAYER, 2, XDP_DROP, KM_R_DROP_RATELIMIT);
+	validate(PLAYER);
+	send_fwd(PLAYER, 3);
+	/* the other direction: an expired validation is noticed at once */
+	clock_add(VALIDATED_IDLE_NS + SEC_NS);
+	send_fwd(PLAYER, 1); /* its prefix bucket refilled */
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	cr_assert_eq(counter(KM_C_VALIDATED_EXPIRED), 1);
+}
