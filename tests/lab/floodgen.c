@@ -12,7 +12,9 @@
  *            [--size BYTES]
  *
  * Addresses are confined to 198.18.0.0/15 (the benchmark range the lab
- * uses). Prints one JSON line: {"sent":N,"seconds":S,"pps":N}.
+ * uses). Prints one JSON line: {"sent":N,"bad":N,"seconds":S,"pps":N}
+ * ("bad": frames not of the template's shape, never expected). Exit status
+ * 0, 1 when the flood failed, 2 for a bad command line.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -439,5 +441,8 @@ int main(int argc, char **argv)
 		km_err("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	return run(&o) ? 1 : 0;
+	r = run(&o);
+	/* 2: the command line was wrong (every -EINVAL comes from checking
+	 * it); 1: the flood failed. */
+	return r == -EINVAL ? 2 : r ? 1 : 0;
 }

@@ -13,8 +13,8 @@
  *    "max_gap_ms":N}
  * "lost" counts sequence numbers never echoed; "max_gap_ms" is the longest
  * silence between two replies while sending (a restart that stalls shows
- * here). Exit status 0 when the run completed, whatever the loss: the test
- * decides what is acceptable.
+ * here). Exit status 0 when the run completed, whatever the loss (the test
+ * decides what is acceptable), 1 when it failed, 2 for a bad command line.
  *
  * Like a game server, the echo side answers only datagrams of its own
  * protocol (the kmflow header) and ignores the rest, so a flood of junk
@@ -440,5 +440,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	return r ? 1 : 0;
+	/* 2: the command line was wrong (every -EINVAL comes from checking
+	 * it); 1: the run failed. */
+	return r == -EINVAL ? 2 : r ? 1 : 0;
 }
