@@ -366,7 +366,7 @@ _Static_assert(sizeof(struct km_punch) == 16, "km_punch");
  * never writes it): successful bpf_fib_lookup results, direct-mapped by a
  * hash of (destination, ingress ifindex), reused until expires_ns
  * (docs/design.md "FIB and MTU"). */
-#define KM_FIB_SLOTS 1024
+#define KM_FIB_SLOTS 8192
 #define KM_FIB_TTL_NS 1000000000ULL /* route/neighbour changes apply after
 				       at most this long */
 struct km_fib_entry {
@@ -387,7 +387,7 @@ _Static_assert(sizeof(struct km_fib_entry) == 40, "km_fib_entry");
  * CPU found or inserted less than KM_SEEN_NS ago, so a steady reply stream
  * skips the LRU lookup (docs/design.md "Rate limits and validated
  * players"). Direct-mapped by a hash of the pair. */
-#define KM_SEEN_SLOTS 1024
+#define KM_SEEN_SLOTS 8192
 #define KM_SEEN_NS 1000000000ULL
 /* km_unval_seen: PERCPU_ARRAY[KM_SEEN_SLOTS] of struct km_seen, the data
  * plane's own: on the player path, the (service, source) pairs this CPU
