@@ -79,7 +79,9 @@ static void check_valid(const struct km_cfg *cfg)
 
 		CHECK(s->proto == 6 || s->proto == 17);
 		CHECK(s->port != 0);
-		CHECK(cfg->service_names && cfg->service_names[i]);
+		/* "name" is optional: NULL, or a non-empty string. */
+		CHECK(cfg->service_names);
+		CHECK(!cfg->service_names[i] || cfg->service_names[i][0]);
 	}
 	for (i = 0; i < KM_CFG_SZ_MAX; i++)
 		CHECK(cfg->map_size[i] > 0);
