@@ -41,6 +41,37 @@ static __always_inline int km_is_edge(const struct km_pkt *p)
 	       bpf_map_lookup_elem(&km_edge_addrs, &p->daddr) != NULL;
 }
 
+/*
+ * km_services through a per-CPU direct-mapped cache: an inlined array
+ * lookup and a compare instead of a hash lookup (~27 ns) for the few
+ * services that carry the traffic. lib/maps.c bumps km_config.svc_epoch
+ * after every change of km_services, which empties the cache at once for
+ * every CPU. Misses are not cached.
+ */
+static __always_inline const struct km_service *
+km_service_find(struct km_pkt *p, const struct km_service_key *k)
+{
+	__u32 slot = (((__u32)k->port << 16 ^ k->proto ^ k->addr) *
+		      0x9e3779b1U) >>
+		     (32 - __builtin_ctz(KM_SVC_CACHE_SLOTS));
+	__u16 epoch = p->cfg->svc_epoch;
+	struct km_svc_cached *c;
+	struct km_service *svc;
+
+	c = bpf_map_lookup_elem(&km_svc_cache, &slot);
+	if (c && c->valid && c->epoch == epoch &&
+	    *(__u64 *)&c->key == *(const __u64 *)k)
+		return &c->svc;
+	svc = bpf_map_lookup_elem(&km_services, k);
+	if (!svc || !c)
+		return svc;
+	c->key = *k;
+	c->svc = *svc;
+	c->epoch = epoch;
+	c->valid = 1;
+	return &c->svc;
+}
+
 /* Player -> service: lists, then the limits of the player's class. */
 static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
 				     const struct km_service *svc)
@@ -96,7 +127,7 @@ static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 {
 	struct km_service_key k = {};
 	const struct km_svc_addr *sa;
-	struct km_service *svc;
+	const struct km_service *svc;
 	__u32 zero = 0;
 	int r, l4;
 
@@ -118,7 +149,7 @@ static __always_inline int km_pipeline(struct xdp_md *ctx, struct km_pkt *p)
 		k.proto = p->proto;
 		k.port = p->dport;
 		k.addr = p->daddr;
-		svc = bpf_map_lookup_elem(&km_services, &k);
+		svc = km_service_find(p, &k);
 		if (svc)
 			return km_player(ctx, p, svc);
 	}

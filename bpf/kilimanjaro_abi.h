@@ -47,6 +47,7 @@
 #define KM_MAP_FIB_CACHE "km_fib_cache"
 #define KM_MAP_VAL_SEEN "km_val_seen"
 #define KM_MAP_UNVAL_SEEN "km_unval_seen"
+#define KM_MAP_SVC_CACHE "km_svc_cache"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -148,7 +149,11 @@ struct km_config {
 	__u8 lib_flags;         /* KM_LIB_F_*: kept by lib/maps.c alone (its
 				   km_config_write preserves them, like
 				   active_lists); 0 is always safe */
-	__u8 pad[6];
+	__u16 svc_epoch;        /* bumped by lib/maps.c after every change of
+				   km_services: the data plane's per-CPU
+				   service cache (km_svc_cache) drops entries
+				   of another epoch */
+	__u8 pad[4];
 };
 _Static_assert(sizeof(struct km_config) == 48, "km_config");
 
@@ -400,6 +405,19 @@ struct km_seen {
 	__u64 until_ns;  /* km_now_coarse() time; 0 = empty */
 };
 _Static_assert(sizeof(struct km_seen) == 16, "km_seen");
+
+/* km_svc_cache: PERCPU_ARRAY[KM_SVC_CACHE_SLOTS], the data plane's own:
+ * km_services hits, direct-mapped by a hash of the key, valid while
+ * km_config.svc_epoch is unchanged (docs/design.md "Services"). */
+#define KM_SVC_CACHE_SLOTS 256
+struct km_svc_cached {
+	struct km_service_key key;
+	struct km_service svc;
+	__u16 epoch;   /* svc_epoch when cached */
+	__u8 valid;    /* 0 = empty slot */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct km_svc_cached) == 24, "km_svc_cached");
 
 /* km_svc_stats: PERCPU_ARRAY[KM_MAX_SERVICES]. */
 struct km_svc_stat {

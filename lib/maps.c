@@ -493,6 +493,20 @@ static int config_write_raw(const struct km_maps *m,
 	return 0;
 }
 
+/* km_services changed: the data plane's service caches start over. The
+ * caller holds the lock; the map is written before this is called. */
+static int config_svc_epoch_bump(const struct km_maps *m)
+{
+	struct km_config cfg;
+	int r;
+
+	r = km_config_read(m, &cfg);
+	if (r)
+		return r;
+	cfg.svc_epoch++;
+	return config_write_raw(m, &cfg);
+}
+
 /* Set or clear lib_flags bits; the caller holds the lock. */
 static int config_lib_flags(const struct km_maps *m, uint8_t set,
 			    uint8_t clear)
@@ -853,18 +867,21 @@ static int derive_from(const struct km_maps *m,
 	return r;
 }
 
+/* Every change of km_services ends here: derived maps, then the epoch
+ * that empties the data plane's service caches. */
 static int km_services_derive_nolock(const struct km_maps *m)
 {
 	struct km_service_entry *s;
 	size_t n;
-	int r;
+	int r, r2;
 
 	r = km_services_list(m, &s, &n);
 	if (r)
 		return r;
 	r = derive_from(m, s, n, true);
 	free(s);
-	return r;
+	r2 = config_svc_epoch_bump(m);
+	return r ?: r2;
 }
 
 static uint64_t div_up(uint64_t x, uint64_t n)
@@ -1193,7 +1210,8 @@ static int svc_apply(const struct km_maps *m,
 			    strerror(errno));
 	}
 	/* Derive from what the map holds now, also after a failed write, so
-	 * the derived maps never keep entries of services that are gone. */
+	 * the derived maps never keep entries of services that are gone
+	 * (which also bumps svc_epoch). */
 	if (wrote) {
 		int r2 = km_services_derive_nolock(m);
 
@@ -2211,7 +2229,7 @@ static int km_unlock(int fd, int r)
 	return r;
 }
 
-/* active_lists and lib_flags belong to this file's edits: a writer of the
+/* active_lists, lib_flags and svc_epoch belong to this file's edits: a writer of the
  * rest (the loader's reload) must not put back values it read before a
  * concurrent edit changed them. */
 int km_config_write(const struct km_maps *m, const struct km_config *cfg)
@@ -2223,6 +2241,7 @@ int km_config_write(const struct km_maps *m, const struct km_config *cfg)
 	if (!r) {
 		w.active_lists = cur.active_lists;
 		w.lib_flags = cur.lib_flags;
+		w.svc_epoch = cur.svc_epoch;
 		r = config_write_raw(m, &w);
 	}
 	return km_unlock(fd, r);

@@ -65,8 +65,9 @@ void km_maps_close(struct km_maps *m);
 
 /* ---- config (single entry) ---- */
 int km_config_read(const struct km_maps *m, struct km_config *cfg);
-/* Writes every field but active_lists and lib_flags, which belong to the
- * edits below (list flips, block flag): their current values are kept. */
+/* Writes every field but active_lists, lib_flags and svc_epoch, which
+ * belong to the edits below (list flips, block flag, service changes):
+ * their current values are kept. */
 int km_config_write(const struct km_maps *m, const struct km_config *cfg);
 
 /* ---- edge addresses: the set of `origin` entries becomes exactly addrs ---- */
@@ -106,7 +107,8 @@ int km_services_sync(const struct km_maps *m,
 		     const struct km_service_spec *specs, size_t n,
 		     uint8_t origin);
 /* Recompute km_svc_addrs, km_backends, km_backend_svc, km_svc_rev from
- * km_services. */
+ * km_services, then bump km_config.svc_epoch (every service edit above ends
+ * with this, so the data plane's service caches never outlive a change). */
 int km_services_derive(const struct km_maps *m);
 
 /* ---- allow / deny prefix lists ---- */

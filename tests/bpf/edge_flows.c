@@ -974,3 +974,39 @@ Test(flows, validation_ends_a_remembered_miss_at_once,
 	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
 	cr_assert_eq(counter(KM_C_VALIDATED_EXPIRED), 1);
 }
+
+/* ---- the per-CPU service cache and km_config.svc_epoch ---- */
+
+Test(flows, service_changes_reach_the_service_cache,
+     .description = "a service edited through lib/maps.c applies to the next "
+		    "packet; a write that does not bump svc_epoch is not seen "
+		    "(what the cache saves), a deleted service stops at once")
+{
+	struct km_service_spec s = {.proto = IPPROTO_UDP,
+				    .addr = SVC1,
+				    .port = KMT_BE16(27016),
+				    .backend = BE_TX,
+				    .backend_port = KMT_BE16(28500)};
+	const struct km_maps *m = lib_maps();
+	struct kmt_pkt p;
+	struct res r;
+
+	player_pkt(&p);
+	p.dport = 27016;
+	send_expect(&p, if0, XDP_TX, KM_R_FWD_SERVICE, &r);
+	expect_encap(&r, &p, BE_TX, 28016, 0);
+	/* behind lib's back: the cached service still answers */
+	cr_assert_eq(kmt_service_add(&env, IPPROTO_UDP, SVC1, 27016, BE_TX,
+				     28600, ID_SVC1_UDP_RW, NULL),
+		     0);
+	send_expect(&p, if0, XDP_TX, KM_R_FWD_SERVICE, &r);
+	expect_encap(&r, &p, BE_TX, 28016, 0);
+	/* through lib: the epoch moves, the next packet sees the change */
+	cr_assert_eq(km_service_put(m, &s, KM_ORIGIN_CONFIG), 0);
+	send_expect(&p, if0, XDP_TX, KM_R_FWD_SERVICE, &r);
+	expect_encap(&r, &p, BE_TX, 28500, 0);
+	cr_assert_eq(km_service_del(m, IPPROTO_UDP, SVC1, KMT_BE16(27016),
+				    KM_ORIGIN_CONFIG),
+		     0);
+	send_expect(&p, if0, XDP_DROP, KM_R_DROP_NO_SERVICE, NULL);
+}

@@ -678,6 +678,39 @@ Test(maps, no_blocks_flag_follows_block_edits)
 	cr_assert_eq(lib_flags() & KM_LIB_F_NO_BLOCKS, KM_LIB_F_NO_BLOCKS);
 }
 
+static uint16_t svc_epoch(void)
+{
+	struct km_config c;
+
+	cr_assert_eq(km_config_read(&m, &c), 0);
+	return c.svc_epoch;
+}
+
+Test(maps, every_service_change_bumps_svc_epoch)
+{
+	struct km_service_spec a = svc("198.18.10.1", 1000, "198.18.2.2");
+	struct km_config c;
+	uint16_t e = svc_epoch();
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CLI), 0);
+	cr_assert_neq(svc_epoch(), e, "put");
+	e = svc_epoch();
+	cr_assert_eq(km_services_sync(&m, &a, 1, KM_ORIGIN_CONFIG), -EEXIST);
+	cr_assert_eq(svc_epoch(), e, "a refused sync changes nothing");
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CLI), 0);
+	cr_assert_neq(svc_epoch(), e, "del");
+	e = svc_epoch();
+	cr_assert_eq(km_services_sync(&m, &a, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_neq(svc_epoch(), e, "sync");
+	e = svc_epoch();
+	/* a reload's config write keeps it */
+	cr_assert_eq(km_config_read(&m, &c), 0);
+	c.svc_epoch = (uint16_t)(e + 100);
+	cr_assert_eq(km_config_write(&m, &c), 0);
+	cr_assert_eq(svc_epoch(), e);
+}
+
 Test(maps, stats_are_summed_over_cpus)
 {
 	struct km_stat *st = calloc(m.ncpus, sizeof(*st));
