@@ -461,7 +461,7 @@ static void agree(uint32_t a)
 static void agree_around(const struct km_prefix_key *k, unsigned int *seed)
 {
 	uint32_t base = ntohl(k->addr),
-		 last = base | (k->prefixlen ? ~0u >> k->prefixlen : ~0u);
+		 last = base | (uint32_t)(0xffffffffull >> k->prefixlen);
 
 	agree(base);
 	agree(last);
