@@ -20,6 +20,15 @@ lab_assert "deny: no reply to a denied source" "$(lab_json_get "$out" received)"
 lab_assert "deny: every packet counted drop_denied" \
 	$(($(lab_stat drop_denied) - d0)) -ge "$(lab_json_get "$out" sent)"
 
+# Deny covers the edge's own addresses too (SSH, BGP on a real edge).
+d0=$(lab_stat drop_denied)
+lab_exec "$LAB_NS_PL" ping -c 3 -i 0.2 -W 1 -I "$LAB_DENIED" "$LAB_EDGE" >/dev/null &&
+	lab_fail "a denied source reached the edge's own address"
+lab_assert "deny: pings to the edge itself dropped" $(($(lab_stat drop_denied) - d0)) -ge 3
+lab_exec "$LAB_NS_PL" ping -c 1 -W 1 -I "$LAB_ALLOWED" "$LAB_EDGE" >/dev/null ||
+	lab_fail "an allowed source cannot reach the edge's own address"
+lab_log "ok: other sources still reach the edge itself"
+
 # Allow: 198.18.5.0/24 skips the limits (600 pps validated here).
 out=$(lab_flow "$LAB_NS_PL" "$LAB_ALLOWED" "$game" 2000 2)
 lab_log "allowed source at 2000 pps: $out"
