@@ -7,10 +7,20 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh"
 lab_require "$KM_LOADER" "$KM_CLI" "$KM_MAPPER" "$KM_FLOW"
 
 lab_up
-lab_edge_config "$LAB_DIR/edge.json"
+# The base services, plus one that rewrites its port: players use
+# $LAB_SVC2:27016, the game server listens on 27015.
+lab_edge_config "$LAB_DIR/edge.json" '"services": [
+	{ "name": "game", "protocol": "udp", "address": "'"$LAB_SVC"'",
+	  "port": '"$LAB_GAME_PORT"', "backend": "'"$LAB_GS"'" },
+	{ "name": "game-tcp", "protocol": "tcp", "address": "'"$LAB_SVC"'",
+	  "port": '"$LAB_TCP_PORT"', "backend": "'"$LAB_GS"'" },
+	{ "name": "rewritten", "protocol": "udp", "address": "'"$LAB_SVC2"'",
+	  "port": 27016, "backend": "'"$LAB_GS"'", "backend_port": 27015 }
+]'
 lab_start_loader "$LAB_DIR/edge.json"
 lab_start_mapper
 lab_start_servers
+lab_spawn udp-echo-2 "$LAB_NS_GS" "$KM_FLOW" echo --bind "$LAB_SVC2:27015"
 
 fwd0=$(lab_stat fwd_service)
 dec0=$(lab_stat fwd_decap)
@@ -21,6 +31,13 @@ lab_log "udp: $out"
 lab_assert "udp: 200 datagrams sent" "$(lab_json_get "$out" sent)" -ge 190
 lab_assert "udp: no datagram lost" "$(lab_json_get "$out" lost)" -eq 0
 lab_assert "udp: no duplicate" "$(lab_json_get "$out" duplicate)" -eq 0
+
+# Port rewrite: the player talks to :27016 and gets every answer from
+# :27016 (its socket is connected there), although the server is on :27015.
+out=$(lab_flow "$LAB_NS_PL" "$LAB_PLAYER" "$LAB_SVC2:27016" 100 1)
+lab_log "udp with port rewrite: $out"
+lab_assert "port rewrite: no datagram lost" "$(lab_json_get "$out" lost)" -eq 0
+lab_assert "port rewrite: answers came back" "$(lab_json_get "$out" received)" -ge 95
 
 # TCP: 300 kB both ways, byte for byte (segments at full MTU through IPIP).
 head -c 300000 /dev/urandom >"$LAB_DIR/tcp.in"
