@@ -52,6 +52,10 @@ const char *const km_map_names[KM_M_MAX] = {
     [KM_M_ALLOW_BM_B] = KM_MAP_ALLOW_BM_B,
     [KM_M_DENY_BM_A] = KM_MAP_DENY_BM_A,
     [KM_M_DENY_BM_B] = KM_MAP_DENY_BM_B,
+    [KM_M_FIB_CACHE] = KM_MAP_FIB_CACHE,
+    [KM_M_VAL_SEEN] = KM_MAP_VAL_SEEN,
+    [KM_M_UNVAL_SEEN] = KM_MAP_UNVAL_SEEN,
+    [KM_M_SVC_CACHE] = KM_MAP_SVC_CACHE,
 };
 
 /*
@@ -98,6 +102,10 @@ static const struct {
     [KM_M_ALLOW_BM_B] = {4, 8, false},
     [KM_M_DENY_BM_A] = {4, 8, false},
     [KM_M_DENY_BM_B] = {4, 8, false},
+    [KM_M_FIB_CACHE] = {4, sizeof(struct km_fib_entry), true},
+    [KM_M_VAL_SEEN] = {4, sizeof(struct km_seen), true},
+    [KM_M_UNVAL_SEEN] = {4, sizeof(struct km_seen), true},
+    [KM_M_SVC_CACHE] = {4, sizeof(struct km_svc_cached), true},
 };
 
 /* ---- formatting entries for log messages ---- */
