@@ -100,18 +100,31 @@ lab_alive() {
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
 }
 
-# lab_stop NAME [SIGNAL]: signal (default TERM) and reap; returns its status.
+# _lab_group_alive PID: a process of PID's process group (lab_spawn makes
+# each one a group) still runs; zombies waiting for init do not count.
+_lab_group_alive() {
+	local p
+	kill -0 "$1" 2>/dev/null && return 0
+	for p in $(pgrep -g "$1"); do
+		[[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* ]] || return 0
+	done
+	return 1
+}
+
+# lab_stop NAME [SIGNAL]: signal (default TERM) the process and its group,
+# wait for all of it (SIGKILL after 5 s) and reap; returns its status.
 lab_stop() {
 	local name=$1 sig=${2:-TERM} pid=${LAB_PIDS[$1]:-} i rc
 	[[ -n $pid ]] || return 0
 	kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		_lab_group_alive "$pid" || break
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null; then
+	if _lab_group_alive "$pid"; then
 		lab_log "$name (pid $pid) ignored SIG$sig for 5 s: SIGKILL"
 		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+		sleep 0.2
 	fi
 	wait "$pid" 2>/dev/null
 	rc=$?
@@ -440,7 +453,7 @@ lab_teardown() {
 	# Leftover check: a lab that leaks breaks the next one. A spawned pid
 	# leads its own process group (setsid): nothing of it may remain.
 	for pid in "${LAB_SPAWNED[@]}"; do
-		if kill -0 "$pid" 2>/dev/null || pgrep -g "$pid" >/dev/null; then
+		if _lab_group_alive "$pid"; then
 			lab_log "LEFTOVER process(es) of pid $pid: $(pgrep -a -g "$pid" | tr '\n' ' ')"
 			left=1
 		fi
