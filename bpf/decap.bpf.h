@@ -178,10 +178,29 @@ km_decap_service(const struct km_pkt *p, const struct km_inner *in)
 		.svc_addr = in->saddr,
 		.backend = p->saddr,
 	};
+	__u32 slot = ((in->saddr ^ p->saddr ^ ((__u32)in->sport << 16)) *
+		      0x9e3779b1U) >>
+		     (32 - __builtin_ctz(KM_SVC_CACHE_SLOTS));
+	__u16 epoch = p->cfg->svc_epoch;
+	struct km_rev_cached *c;
+	struct km_svc_rev *rev;
 
 	if (!in->has_ports)
 		return NULL;
-	return bpf_map_lookup_elem(&km_svc_rev, &k);
+	/* Per-CPU cache of hits, emptied by svc_epoch like km_svc_cache. */
+	c = bpf_map_lookup_elem(&km_rev_cache, &slot);
+	if (c && c->valid && c->epoch == epoch &&
+	    c->key.backend == k.backend && c->key.svc_addr == k.svc_addr &&
+	    c->key.port == k.port && c->key.proto == k.proto)
+		return &c->rev;
+	rev = bpf_map_lookup_elem(&km_svc_rev, &k);
+	if (!rev || !c)
+		return rev;
+	c->key = k;
+	c->rev = *rev;
+	c->epoch = epoch;
+	c->valid = 1;
+	return &c->rev;
 }
 
 static __always_inline int km_decap_auth(const struct km_pkt *p,
@@ -219,7 +238,7 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	const struct km_svc_rev *rev = NULL;
 	struct km_nexthop nh;
 	struct km_inner in = {};
-	struct ethhdr *eth;
+	struct ethhdr *eth, oeth;
 	void *data, *end;
 	__be16 svc_port = 0;
 	int r;
@@ -242,9 +261,15 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 		if (in.has_ports)
 			km_decap_punch(p, &in);
 	}
+	/* Without a next hop (no route, neighbour not resolved yet) the
+	 * kernel gets the decapsulated packet: it routes it and resolves the
+	 * neighbour, where the tunnelled one would be dropped (no ipip
+	 * module) and the player would lose the reply. */
 	r = km_fib(ctx, p, &nh, in.saddr, in.daddr, in.proto, in.len, in.tos);
-	if (r != KM_CONTINUE)
+	if (r != KM_CONTINUE && r != KM_R_PASS_FIB)
 		return r;
+	if (r == KM_R_PASS_FIB)
+		__builtin_memcpy(&oeth, p->eth, sizeof(oeth));
 	if (svc_port)
 		km_rewrite_sport(p, &in, svc_port);
 	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
@@ -255,6 +280,10 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	eth = data;
 	if ((void *)(eth + 1) > end)
 		return KM_R_DROP_INTERNAL;
+	if (r == KM_R_PASS_FIB) {
+		__builtin_memcpy(eth, &oeth, sizeof(oeth));
+		return KM_R_PASS_FIB;
+	}
 	km_set_eth(eth, &nh);
 	return km_send(ctx, p, &nh, KM_R_FWD_DECAP);
 }

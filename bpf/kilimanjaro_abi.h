@@ -48,6 +48,7 @@
 #define KM_MAP_VAL_SEEN "km_val_seen"
 #define KM_MAP_UNVAL_SEEN "km_unval_seen"
 #define KM_MAP_SVC_CACHE "km_svc_cache"
+#define KM_MAP_REV_CACHE "km_rev_cache"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -418,6 +419,18 @@ struct km_svc_cached {
 	__u8 pad;
 };
 _Static_assert(sizeof(struct km_svc_cached) == 24, "km_svc_cached");
+
+/* km_rev_cache: PERCPU_ARRAY[KM_SVC_CACHE_SLOTS], the same for km_svc_rev
+ * hits on the decap path (km_svc_rev is derived in the same edits that
+ * bump svc_epoch). */
+struct km_rev_cached {
+	struct km_svc_rev_key key;
+	struct km_svc_rev rev;
+	__u16 epoch;   /* svc_epoch when cached */
+	__u8 valid;    /* 0 = empty slot */
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct km_rev_cached) == 28, "km_rev_cached");
 
 /* km_svc_stats: PERCPU_ARRAY[KM_MAX_SERVICES]. */
 struct km_svc_stat {

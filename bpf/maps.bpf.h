@@ -160,6 +160,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_SVC_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct km_rev_cached);
+} km_rev_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, KM_SEEN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct km_seen);

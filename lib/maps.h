@@ -50,6 +50,7 @@ enum km_map_id {
 	KM_M_VAL_SEEN,
 	KM_M_UNVAL_SEEN,
 	KM_M_SVC_CACHE,
+	KM_M_REV_CACHE,
 	KM_M_MAX,
 };
 

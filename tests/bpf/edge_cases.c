@@ -451,12 +451,6 @@ static void p_decap_inner_totlen(struct kmt_pkt *p)
 	p->ip.tot_len = 20 + 8 + 40 + 9;
 }
 
-static void p_decap_nowhere(struct kmt_pkt *p)
-{
-	backend_pkt(p);
-	p->ip.daddr = NOWHERE;
-}
-
 static void p_decap_e1(struct kmt_pkt *p)
 {
 	backend_pkt(p);
@@ -889,10 +883,6 @@ EDGE_CASE(decap_padding_trimmed,
 EDGE_CASE(decap_redirect, "player behind the other interface: XDP_REDIRECT",
 	  .packet = p_decap_e1, .action = XDP_REDIRECT,
 	  .reason = KM_R_FWD_DECAP, .out = OUT_DECAP, .egress = 1)
-EDGE_CASE(decap_no_route,
-	  "no route to the player: the kernel gets the untouched packet",
-	  .packet = p_decap_nowhere, .action = XDP_PASS,
-	  .reason = KM_R_PASS_FIB, .out = OUT_SAME)
 EDGE_CASE(decap_not_backend,
 	  "IPIP from an address that is no backend is dropped",
 	  .packet = p_decap_not_backend, .action = XDP_DROP,

@@ -173,3 +173,44 @@ Test(fib, decap_uses_the_cache_per_player,
 	cr_assert_eq(cache_find(PLAYER_E1, &e), 0);
 	cr_assert_eq(e.expires_ns, KMT_T0 + 3 * KM_FIB_TTL_NS);
 }
+
+/* PASS with the decapsulated packet: the input's MACs, no outer header. */
+static void expect_inner_passed(const struct kmt_pkt *q, uint16_t sport)
+{
+	uint8_t exp[KMT_FRAME_MAX];
+	struct kmt_pkt e = *q;
+	struct res r;
+	int len;
+
+	send_pkt(q, if0, &r);
+	cr_assert_eq(r.action, XDP_PASS, "action %s",
+		     xdp_action_name(r.action));
+	cr_assert_eq(r.reason, KM_R_PASS_FIB, "reason %s",
+		     reason_name(r.reason));
+	e.ipip = 0;
+	e.pad = 0;
+	e.sport = sport;
+	len = kmt_pkt_build(&e, exp, sizeof(exp));
+	cr_assert_gt(len, 0);
+	expect_frame(&r, exp, (size_t)len);
+}
+
+Test(fib, decap_without_next_hop_gives_the_kernel_the_inner_packet,
+     .description = "no route to the player: the kernel gets the inner packet "
+		    "(it can route it; the tunnelled one it would drop), the "
+		    "player is validated and a rewrite is already undone")
+{
+	struct km_validated v;
+	struct kmt_pkt q;
+
+	backend_pkt(&q);
+	q.ip.daddr = NOWHERE;
+	expect_inner_passed(&q, 27015);
+	cr_assert_eq(validated_get(ID_SVC1_UDP, NOWHERE, &v), 0);
+	q.sport = 28016; /* the rewriting service's backend port */
+	expect_inner_passed(&q, 27016);
+	/* a backend's own flow: punch learned, inner packet passed */
+	q.sport = 45000;
+	expect_inner_passed(&q, 45000);
+	cr_assert_eq(counter(KM_C_PUNCH_LEARNED), 1);
+}
