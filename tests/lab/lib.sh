@@ -302,18 +302,23 @@ lab_edge_config() {
 # lab_start_servers: the game server's processes on the game-server host:
 # kmflow echo (UDP) and a socat echo (TCP) on the service address.
 lab_start_servers() {
-	lab_spawn udp-echo "$LAB_NS_GS" "$KM_FLOW" echo \
-		--bind "$LAB_SVC:$LAB_GAME_PORT"
+	lab_start_echo udp-echo "$LAB_NS_GS" "$LAB_SVC:$LAB_GAME_PORT"
 	lab_spawn tcp-echo "$LAB_NS_GS" socat \
 		"TCP-LISTEN:$LAB_TCP_PORT,bind=$LAB_SVC,reuseaddr,fork" PIPE
-	lab_wait_for 5 _lab_listening udp "$LAB_SVC:$LAB_GAME_PORT" ||
-		lab_fail "udp echo did not start"
 	lab_wait_for 5 _lab_listening tcp "$LAB_SVC:$LAB_TCP_PORT" ||
 		lab_fail "tcp echo did not start"
 }
 
-_lab_listening() { # udp|tcp ADDR:PORT
-	lab_exec "$LAB_NS_GS" ss -Hln "--$1" "src $2" | grep -q .
+_lab_listening() { # udp|tcp ADDR:PORT [NS]
+	lab_exec "${3:-$LAB_NS_GS}" ss -Hln "--$1" "src $2" | grep -q .
+}
+
+# lab_start_echo NAME NS ADDR:PORT: a kmflow echo server, returns once it
+# is bound (a datagram sent earlier would be lost).
+lab_start_echo() {
+	lab_spawn "$1" "$2" "$KM_FLOW" echo --bind "$3"
+	lab_wait_for 5 _lab_listening udp "$3" "$2" ||
+		lab_fail "echo $1 on $3 did not start"
 }
 
 # ---- Kilimanjaro processes ------------------------------------------------

@@ -73,7 +73,7 @@ lab_assert "cli block lifted: player back" "$(lab_json_get "$out" lost)" -eq 0
 # Port punching: the game server opens a flow from its service address and
 # a non-service port to a remote; the remote's answers come back through
 # the edge only because the edge learned the punch on the way out.
-lab_spawn remote-echo "$LAB_NS_PL" "$KM_FLOW" echo --bind "$LAB_REMOTE:6000"
+lab_start_echo remote-echo "$LAB_NS_PL" "$LAB_REMOTE:6000"
 nd0=$(lab_stat drop_no_service)
 # Unsolicited: nothing was punched yet, the edge drops it.
 lab_exec "$LAB_NS_PL" "$KM_FLOW" client --bind "$LAB_REMOTE:6001" \

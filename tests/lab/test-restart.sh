@@ -13,7 +13,7 @@ lab_start_mapper
 lab_start_servers
 
 # Learned state to keep: a punch (the server opened a flow to a remote).
-lab_spawn remote-echo "$LAB_NS_PL" "$KM_FLOW" echo --bind "$LAB_REMOTE:6000"
+lab_start_echo remote-echo "$LAB_NS_PL" "$LAB_REMOTE:6000"
 out=$(lab_exec "$LAB_NS_GS" "$KM_FLOW" client --bind "$LAB_SVC:40000" \
 	--to "$LAB_REMOTE:6000" --rate 50 --duration 0.5)
 lab_assert "punch learned before the restarts" "$(lab_json_get "$out" lost)" -eq 0

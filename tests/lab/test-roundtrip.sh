@@ -20,7 +20,7 @@ lab_edge_config "$LAB_DIR/edge.json" '"services": [
 lab_start_loader "$LAB_DIR/edge.json"
 lab_start_mapper
 lab_start_servers
-lab_spawn udp-echo-2 "$LAB_NS_GS" "$KM_FLOW" echo --bind "$LAB_SVC2:27015"
+lab_start_echo udp-echo-2 "$LAB_NS_GS" "$LAB_SVC2:27015"
 
 fwd0=$(lab_stat fwd_service)
 dec0=$(lab_stat fwd_decap)
