@@ -88,16 +88,31 @@ static __always_inline int km_inner_parse(const struct km_pkt *p,
  * it from km_unval_seen. Rare (once per player), so a helper call per CPU
  * is affordable. A CPU that writes the pair again in between keeps it for
  * at most KM_SEEN_NS. */
+struct km_unseen_ctx {
+	__u32 slot;
+	__u32 id;
+	__be32 player;
+};
+
+/* bpf_loop callback: verified once, where an unrolled loop would add a
+ * few thousand instructions to the program. */
+static long km_unseen_clear_cpu(__u64 cpu, void *arg)
+{
+	struct km_unseen_ctx *c = arg;
+	struct km_seen *s;
+
+	s = bpf_map_lookup_percpu_elem(&km_unval_seen, &c->slot, cpu);
+	if (s && s->player == c->player && s->service_id == c->id)
+		s->until_ns = 0;
+	return 0;
+}
+
 static __always_inline void km_unseen_clear(__u32 slot, __u32 id,
 					    __be32 player)
 {
-	for (__u32 cpu = 0; cpu < KM_SEEN_CPUS; cpu++) {
-		struct km_seen *s;
+	struct km_unseen_ctx c = { .slot = slot, .id = id, .player = player };
 
-		s = bpf_map_lookup_percpu_elem(&km_unval_seen, &slot, cpu);
-		if (s && s->player == player && s->service_id == id)
-			s->until_ns = 0;
-	}
+	bpf_loop(KM_SEEN_CPUS, km_unseen_clear_cpu, &c, 0);
 }
 
 /* The backend sent `player` a packet of service `id`: the player is

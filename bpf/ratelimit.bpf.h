@@ -58,6 +58,21 @@ static __always_inline int km_gcra(__u64 tat, __u64 cost, __u64 horizon,
 	return (tat > late ? tat : late) + cost - late <= horizon ? -1 : 0;
 }
 
+/* The arrival times a bucket takes when the packet is admitted. */
+struct km_gcra_next {
+	__u64 tat_pkts;
+	__u64 tat_bytes;
+};
+
+/* Where a bucket is evaluated: the time, how far it may lag the real one,
+ * and the packet's bytes. */
+struct km_admit_at {
+	__u64 now;
+	__u64 slack;
+	__u32 bytes;
+	__u32 pad;
+};
+
 /*
  * GCRA: a packet conforms when the bucket's theoretical arrival time after
  * it stays within the burst horizon. Both dimensions must conform; only then
@@ -71,18 +86,13 @@ static __always_inline int km_gcra(__u64 tat, __u64 cost, __u64 horizon,
  * anchors an idle bucket up to one tick early: at most one tick's worth of
  * rate on top of the burst (docs/design.md "Rate limits").
  */
-/* The arrival times a bucket takes when the packet is admitted. */
-struct km_gcra_next {
-	__u64 tat_pkts;
-	__u64 tat_bytes;
-};
-
 static __always_inline int km_bucket_admit(const struct km_bucket *b,
-					   const struct km_limit *l, __u64 now,
-					   __u64 slack, __u32 bytes,
+					   const struct km_limit *l,
+					   const struct km_admit_at *at,
 					   struct km_gcra_next *n)
 {
-	__u64 tp = 0, tb = 0;
+	__u64 tp = 0, tb = 0, now = at->now, slack = at->slack;
+	__u32 bytes = at->bytes;
 	int recheck = 0, c;
 
 	if (now < b->blocked_until)
@@ -125,6 +135,20 @@ static __always_inline void km_bucket_commit(struct km_bucket *b,
 		b->tat_bytes = n->tat_bytes;
 }
 
+/* The rare second evaluation at the precise time, as a global function:
+ * verified once instead of at every bucket of the program (inlined, that
+ * copy made loading the program three times slower), and called only
+ * when the coarse clock's lag matters. */
+__noinline int km_bucket_admit_again(const struct km_bucket *b,
+				     const struct km_limit *l,
+				     const struct km_admit_at *at,
+				     struct km_gcra_next *n)
+{
+	if (!b || !l || !at || !n)
+		return KM_RL_REJECT;
+	return km_bucket_admit(b, l, at, n);
+}
+
 /* km_bucket_admit on the coarse clock, and on the precise one only when
  * the coarse clock's lag could change the verdict. Nothing is written. */
 static __always_inline int km_admit_peek(struct km_pkt *p,
@@ -132,13 +156,19 @@ static __always_inline int km_admit_peek(struct km_pkt *p,
 					 const struct km_limit *l,
 					 struct km_gcra_next *n)
 {
-	__u64 slack = p->flags & KM_PF_PRECISE ? 0 : KM_COARSE_SLACK_NS;
+	struct km_admit_at at = {
+		.now = km_pkt_now_coarse(p),
+		.slack = p->flags & KM_PF_PRECISE ? 0 : KM_COARSE_SLACK_NS,
+		.bytes = p->ip_len,
+	};
 	int rl;
 
-	rl = km_bucket_admit(b, l, km_pkt_now_coarse(p), slack, p->ip_len, n);
+	rl = km_bucket_admit(b, l, &at, n);
 	if (rl != KM_RL_RECHECK)
 		return rl;
-	return km_bucket_admit(b, l, km_pkt_now_precise(p), 0, p->ip_len, n);
+	at.now = km_pkt_now_precise(p);
+	at.slack = 0;
+	return km_bucket_admit_again(b, l, &at, n);
 }
 
 /* km_admit_peek, and the bucket advanced when the packet is admitted. */
