@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,38 @@ static void dump_get(const struct km_dump *d, size_t i, void *key, void *val)
 		memcpy(val, rec + d->ksize, d->vsize);
 }
 
+/*
+ * Every *_list function hands out the same thing: one array of {key, value}
+ * entries, aligned, from one dump of a map. esize is the entry's size, koff
+ * and voff where its key and value start; *out is never NULL on success so
+ * that callers may free it without a check.
+ */
+static int map_list(const struct km_maps *m, enum km_map_id id, void **out,
+		    size_t *n, size_t esize, size_t koff, size_t voff)
+{
+	struct km_dump d;
+	uint8_t *e;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	r = map_dump(m, id, &d, true);
+	if (r)
+		return r;
+	e = calloc(d.n ? d.n : 1, esize);
+	if (!e) {
+		free(d.rec);
+		return km_log_errno(-ENOMEM, "%s: out of memory",
+				    km_map_names[id]);
+	}
+	for (size_t i = 0; i < d.n; i++)
+		dump_get(&d, i, e + i * esize + koff, e + i * esize + voff);
+	*out = e;
+	*n = d.n;
+	free(d.rec);
+	return 0;
+}
+
 static int map_clear(const struct km_maps *m, enum km_map_id id)
 {
 	struct km_dump d;
@@ -613,25 +646,13 @@ int km_svc_cfg_read(const struct km_maps *m, uint32_t id,
 int km_services_list(const struct km_maps *m, struct km_service_entry **out,
 		     size_t *n)
 {
-	struct km_dump d;
-	int r;
+	void *e;
+	int r = map_list(m, KM_M_SERVICES, &e, n, sizeof(struct km_service_entry),
+			 offsetof(struct km_service_entry, key),
+			 offsetof(struct km_service_entry, val));
 
-	*out = NULL;
-	*n = 0;
-	r = map_dump(m, KM_M_SERVICES, &d, true);
-	if (r)
-		return r;
-	*out = calloc(d.n ? d.n : 1, sizeof(**out));
-	if (!*out) {
-		free(d.rec);
-		return km_log_errno(-ENOMEM, "%s: out of memory",
-				    KM_MAP_SERVICES);
-	}
-	for (size_t i = 0; i < d.n; i++)
-		dump_get(&d, i, &(*out)[i].key, &(*out)[i].val);
-	*n = d.n;
-	free(d.rec);
-	return 0;
+	*out = e;
+	return r;
 }
 
 /* Derived entries wanted for a list of services, sorted for bsearch. */
@@ -1688,27 +1709,19 @@ int km_prefixes_list(const struct km_maps *m, enum km_list l,
 		     struct km_prefix_entry **out, size_t *n)
 {
 	enum km_map_id id;
-	struct km_dump d;
+	void *e;
 	int r;
 
 	*out = NULL;
 	*n = 0;
 	r = km_prefix_active_map(m, l, &id);
-	if (!r)
-		r = map_dump(m, id, &d, true);
 	if (r)
 		return r;
-	*out = calloc(d.n ? d.n : 1, sizeof(**out));
-	if (!*out) {
-		free(d.rec);
-		return km_log_errno(-ENOMEM, "%s: out of memory",
-				    km_map_names[id]);
-	}
-	for (size_t i = 0; i < d.n; i++)
-		dump_get(&d, i, &(*out)[i].key, &(*out)[i].val);
-	*n = d.n;
-	free(d.rec);
-	return 0;
+	r = map_list(m, id, &e, n, sizeof(struct km_prefix_entry),
+		     offsetof(struct km_prefix_entry, key),
+		     offsetof(struct km_prefix_entry, val));
+	*out = e;
+	return r;
 }
 
 
@@ -1876,25 +1889,13 @@ static int km_block_del_nolock(const struct km_maps *m, uint32_t addr,
 int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
 		   size_t *n)
 {
-	struct km_dump d;
-	int r;
+	void *e;
+	int r = map_list(m, KM_M_BLOCKS, &e, n, sizeof(struct km_block_entry),
+			 offsetof(struct km_block_entry, addr),
+			 offsetof(struct km_block_entry, val));
 
-	*out = NULL;
-	*n = 0;
-	r = map_dump(m, KM_M_BLOCKS, &d, true);
-	if (r)
-		return r;
-	*out = calloc(d.n ? d.n : 1, sizeof(**out));
-	if (!*out) {
-		free(d.rec);
-		return km_log_errno(-ENOMEM, "%s: out of memory",
-				    KM_MAP_BLOCKS);
-	}
-	for (size_t i = 0; i < d.n; i++)
-		dump_get(&d, i, &(*out)[i].addr, &(*out)[i].val);
-	*n = d.n;
-	free(d.rec);
-	return 0;
+	*out = e;
+	return r;
 }
 
 static int km_blocks_sync_nolock(const struct km_maps *m,
@@ -2037,25 +2038,13 @@ static int km_punch_del_nolock(const struct km_maps *m,
 int km_punches_list(const struct km_maps *m, struct km_punch_entry **out,
 		    size_t *n)
 {
-	struct km_dump d;
-	int r;
+	void *e;
+	int r = map_list(m, KM_M_PUNCHES, &e, n, sizeof(struct km_punch_entry),
+			 offsetof(struct km_punch_entry, key),
+			 offsetof(struct km_punch_entry, val));
 
-	*out = NULL;
-	*n = 0;
-	r = map_dump(m, KM_M_PUNCHES, &d, true);
-	if (r)
-		return r;
-	*out = calloc(d.n ? d.n : 1, sizeof(**out));
-	if (!*out) {
-		free(d.rec);
-		return km_log_errno(-ENOMEM, "%s: out of memory",
-				    KM_MAP_PUNCHES);
-	}
-	for (size_t i = 0; i < d.n; i++)
-		dump_get(&d, i, &(*out)[i].key, &(*out)[i].val);
-	*n = d.n;
-	free(d.rec);
-	return 0;
+	*out = e;
+	return r;
 }
 
 /* ---- reading counters ---- */
