@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "kmtest.h"
 
 /* The namespace of tests/bpf/run-in-netns.sh, as tests/bpf uses it. */
@@ -234,33 +235,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ifindex[1] = env_ifindex("KMT_IFINDEX1");
 	world_setup();
 	return 0;
-}
-
-/* Input bytes, consumed from the front; 0 once exhausted. */
-struct src {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t take8(struct src *s)
-{
-	uint8_t v = 0;
-
-	if (s->n) {
-		v = *s->p++;
-		s->n--;
-	}
-	return v;
-}
-
-static uint16_t take16(struct src *s)
-{
-	return (uint16_t)(take8(s) << 8 | take8(s));
-}
-
-static uint32_t take32(struct src *s)
-{
-	return (uint32_t)take16(s) << 16 | take16(s);
 }
 
 /* Addresses by role; pick_addr() adds a random one now and then. */

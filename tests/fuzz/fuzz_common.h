@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the packet fuzz targets (fuzz_xdp.c, fuzz_mapper_bpf.c) share: the
+ * input read as a stream of bytes, and the check that a decapsulation
+ * handed on exactly the inner packet.
+ */
+#ifndef KM_FUZZ_COMMON_H
+#define KM_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Input bytes, consumed from the front; 0 once exhausted. */
+struct src {
+	const uint8_t *p;
+	size_t n;
+};
+
+static inline uint8_t take8(struct src *s)
+{
+	uint8_t v = 0;
+
+	if (s->n) {
+		v = *s->p++;
+		s->n--;
+	}
+	return v;
+}
+
+static inline uint16_t take16(struct src *s)
+{
+	return (uint16_t)(take8(s) << 8 | take8(s));
+}
+
+static inline uint32_t take32(struct src *s)
+{
+	return (uint32_t)take16(s) << 16 | take16(s);
+}
+
+/*
+ * Whether out is the input's Ethernet header followed by the inner_len
+ * bytes behind the input's outer IPv4 header. Bit i of may_differ lets
+ * byte i of the inner packet differ (a rewritten port and its checksum).
+ */
+static inline int fz_is_inner(const uint8_t *in, size_t len,
+			      const uint8_t *out, size_t out_len,
+			      size_t inner_len, uint64_t may_differ)
+{
+	size_t ohl;
+
+	if (len < 14 + 1)
+		return 0;
+	ohl = (size_t)(in[14] & 0xf) * 4;
+	if (len < 14 + ohl + inner_len || out_len != 14 + inner_len ||
+	    memcmp(out, in, 14))
+		return 0;
+	for (size_t i = 0; i < inner_len; i++)
+		if (out[14 + i] != in[14 + ohl + i] &&
+		    !(i < 64 && (may_differ >> i & 1)))
+			return 0;
+	return 1;
+}
+
+#endif
