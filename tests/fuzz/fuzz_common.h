@@ -40,12 +40,12 @@ static inline uint32_t take32(struct src *s)
 
 /*
  * Whether out is the input's Ethernet header followed by the inner_len
- * bytes behind the input's outer IPv4 header. Bit i of may_differ lets
- * byte i of the inner packet differ (a rewritten port and its checksum).
+ * bytes behind the input's outer IPv4 header. Bit i of mask lets byte
+ * off + i of the inner packet differ (a rewritten port and its checksum).
  */
 static inline int fz_is_inner(const uint8_t *in, size_t len,
 			      const uint8_t *out, size_t out_len,
-			      size_t inner_len, uint64_t may_differ)
+			      size_t inner_len, size_t off, uint32_t mask)
 {
 	size_t ohl;
 
@@ -57,7 +57,7 @@ static inline int fz_is_inner(const uint8_t *in, size_t len,
 		return 0;
 	for (size_t i = 0; i < inner_len; i++)
 		if (out[14 + i] != in[14 + ohl + i] &&
-		    !(i < 64 && (may_differ >> i & 1)))
+		    !(i >= off && i - off < 32 && (mask >> (i - off) & 1)))
 			return 0;
 	return 1;
 }

@@ -297,7 +297,7 @@ static void check_xdp(const uint8_t *in, size_t len, const uint8_t *out,
 	}
 	ohl = (size_t)(in[14] & 0xf) * 4;
 	CHECK(len >= 14 + ohl &&
-		  fz_is_inner(in, len, out, out_len, len - 14 - ohl, 0),
+		  fz_is_inner(in, len, out, out_len, len - 14 - ohl, 0, 0),
 	      "decap of %zu bytes (outer header %zu) gave %zu bytes, not the "
 	      "inner packet",
 	      len, ohl, out_len);

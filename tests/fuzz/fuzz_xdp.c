@@ -22,7 +22,11 @@
  *  - exactly one km_stats reason advanced, by one packet and by the frame's
  *    length in bytes, and the action matches the reason's group (pass,
  *    forward/reply, drop);
- *  - PASS hands the kernel the frame unchanged;
+ *  - PASS hands the kernel the frame unchanged, but for a reply from a
+ *    backend without a next hop (PASS_FIB on IPIP to the edge): that is
+ *    the input's Ethernet header and exactly the inner packet, only its
+ *    source port (and the L4 checksum) rewritten, and well-formed when
+ *    the input was;
  *  - a TX/REDIRECT output is at most 20 bytes larger than the input, and
  *    when the input passes tests/lib's independent verifier (every header
  *    and checksum right) so does the output;
@@ -484,6 +488,50 @@ static int input_well_formed(const uint8_t *in, size_t len, int reason)
 	return !kmt_verify_frame(inner, len - ohl, NULL, why, sizeof(why));
 }
 
+/* A reply from a backend whose player has no next hop yet: the data plane
+ * decapsulates it for the kernel (bpf/decap.bpf.h). Only IPIP to an edge
+ * address takes the decap path; PASS_FIB elsewhere is the forward path. */
+static int decap_to_kernel(const uint8_t *in, size_t len, int reason)
+{
+	uint32_t daddr;
+
+	if (reason != KM_R_PASS_FIB || len < 14 + 20 ||
+	    in[14 + 9] != IPPROTO_IPIP)
+		return 0;
+	memcpy(&daddr, in + 14 + 16, 4);
+	return daddr == EDGE || daddr == EDGE2;
+}
+
+static void check_decap_pass(const uint8_t *in, size_t len,
+			     const uint8_t *out, size_t out_len)
+{
+	size_t ohl = (size_t)(in[14] & 0xf) * 4, tot, ihl;
+	uint32_t mask = 0;
+	char why[160];
+
+	tot = (size_t)in[14 + 2] << 8 | in[14 + 3];
+	CHECK(tot >= ohl + 20 && len >= 14 + tot,
+	      "decapsulated for the kernel, but outer tot_len %zu, header "
+	      "%zu, frame %zu",
+	      tot, ohl, len);
+	ihl = (size_t)(in[14 + ohl] & 0xf) * 4;
+	/* The source port and its checksum, where a service rewrites it. */
+	if (in[14 + ohl + 9] == IPPROTO_UDP)
+		mask = 0x3 | 0x3 << 6;
+	else if (in[14 + ohl + 9] == IPPROTO_TCP)
+		mask = 0x3 | 0x3 << 16;
+	CHECK(fz_is_inner(in, len, out, out_len, tot - ohl, ihl, mask),
+	      "PASS_FIB decap of %zu bytes (outer header %zu, tot_len %zu) "
+	      "gave %zu bytes, not the inner packet",
+	      len, ohl, tot, out_len);
+	if (input_well_formed(in, len, KM_R_FWD_DECAP))
+		CHECK(kmt_verify_frame(out, out_len, NULL, why, sizeof(why)) ==
+			  0,
+		      "PASS_FIB decap of a well-formed input fails "
+		      "verification: %s",
+		      why);
+}
+
 static void check_run(const uint8_t *in, size_t in_len, const uint8_t *out,
 		      const struct kmt_xdp_run *run,
 		      const struct km_stat before[KM_R_MAX],
@@ -517,7 +565,9 @@ static void check_run(const uint8_t *in, size_t in_len, const uint8_t *out,
 	features[FEAT_VERDICT + reason * 8 + a] = 1;
 	seen[reason][a]++;
 
-	if (a == XDP_PASS)
+	if (a == XDP_PASS && decap_to_kernel(in, in_len, reason))
+		check_decap_pass(in, in_len, out, run->out_len);
+	else if (a == XDP_PASS)
 		CHECK(run->out_len == in_len && !memcmp(out, in, in_len),
 		      "reason %d: PASS changed the frame (%zu -> %zu bytes)",
 		      reason, in_len, run->out_len);
