@@ -62,7 +62,9 @@ int apply_forwarding(const char *ifname)
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
 		 ifname);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	/* Read first: where /proc/sys is read-only (containers) an edge whose
+	 * forwarding is already on must still start. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return km_log_errno(-errno, "cannot open %s: %s", path,
 				    strerror(errno));
@@ -70,7 +72,9 @@ int apply_forwarding(const char *ifname)
 		km_info("net.ipv4.conf.%s.forwarding is already 1", ifname);
 		goto out;
 	}
-	if (pwrite(fd, "1\n", 2, 0) != 2) {
+	close(fd);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "1\n", 2) != 2) {
 		r = km_log_errno(-errno, "cannot set %s to 1: %s", path,
 				 strerror(errno));
 		goto out;
@@ -79,7 +83,8 @@ int apply_forwarding(const char *ifname)
 		"lookups need it)",
 		ifname);
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
