@@ -15,15 +15,10 @@
 #
 # usage: mapper-netns.sh MAPPER-BINARY IPIP-PROBE-BINARY [native|skb]
 set -euo pipefail
+# shellcheck source=tests/bpf/mapper/mapper-lib.sh
+source "$(dirname "$0")/mapper-lib.sh"
 
-if (($# != 2 && $# != 3)); then
-	echo "usage: $0 MAPPER IPIP-PROBE [native|skb]" >&2
-	exit 2
-fi
-if ((EUID != 0)); then
-	echo "$0: needs root (network namespaces, BPF)" >&2
-	exit 1
-fi
+ml_start "MAPPER IPIP-PROBE [native|skb]" 2 3 $#
 mapper=$(realpath "$1")
 probe=$(realpath "$2")
 mode=${3:-native}
@@ -33,55 +28,28 @@ nse="kmb5-e-$$"
 nsh="kmb5-h-$$"
 pins="/sys/fs/bpf/kmb5-netns-$$"
 log=$(mktemp -d /tmp/kmb5-netns.XXXXXX)
-pids=()
+ml_logs="$log/*"
 
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	if [[ -d "$pins" ]]; then
-		nsenter --net="/run/netns/$nsh" "$mapper" --interface h0 \
-			--pin-root "$pins" --detach >/dev/null 2>&1 || true
-		rm -rf "$pins"
-	fi
+	ml_kill_pids
+	ml_detach "$nsh" h0 "$pins"
+	ml_detach "$nsh" k0 "$pins-flap"
 	ip netns del "$nse" 2>/dev/null || true
 	ip netns del "$nsh" 2>/dev/null || true
-	if [[ -d "$pins-flap" ]]; then
-		nsenter --net="/run/netns/$nsh" "$mapper" --interface k0 \
-			--pin-root "$pins-flap" --detach >/dev/null 2>&1 || true
-	fi
-	rm -rf "$log" "$pins-bad" "$pins-flap"
+	rm -rf "$pins" "$log" "$pins-bad" "$pins-flap"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$log"/*; do
-		[[ -s "$f" ]] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
 
 # nsenter keeps this mount namespace, so /sys/fs/bpf is the real bpffs
 # (ip netns exec would give a fresh /sys without it).
 inh() { nsenter --net="/run/netns/$nsh" "$@"; }
 ine() { nsenter --net="/run/netns/$nse" "$@"; }
 
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-ip netns add "$nse"
-ip netns add "$nsh"
-ip link add e0 netns "$nse" type veth peer name h0 netns "$nsh"
-ip -n "$nse" link set lo up
-ip -n "$nse" link set e0 up
+ml_veth "$nse" e0 "$nsh" h0
 ip -n "$nse" addr add 198.18.20.1/24 dev e0
 ip -n "$nse" addr add 198.18.20.3/24 dev e0
 ip -n "$nse" addr add 198.18.20.4/24 dev e0
-ip -n "$nsh" link set lo up
-ip -n "$nsh" link set h0 up
 ip -n "$nsh" addr add 198.18.20.2/24 dev h0
 ip -n "$nsh" addr add 198.18.30.1/32 dev lo
 ip -n "$nsh" route add default via 198.18.20.1
@@ -125,6 +93,23 @@ exchange() { # from-edge player pport [icmp]
 		${4:-}
 }
 
+# to_default_edge SVC-PORT LOG: the service sends unsolicited UDP; whether
+# it reaches default edge B as IPIP (the probe's status).
+to_default_edge() {
+	local exp_pid
+	nsenter --net="/run/netns/$nse" "$probe" expect 198.18.20.2 \
+		198.18.20.3 198.18.30.1 "$1" 198.18.41.9 5000 >"$2" 2>&1 &
+	exp_pid=$!
+	pids+=("$exp_pid")
+	for _ in $(seq 30); do
+		grep -q ready "$2" && break
+		sleep 0.1
+	done
+	inh "$probe" send 198.18.30.1 "$1" 198.18.41.9 5000 ||
+		fail "probe send to port $1"
+	wait "$exp_pid"
+}
+
 nsenter --net="/run/netns/$nsh" "$probe" echo 198.18.30.1 27015 \
 	>"$log/echo.out" 2>&1 &
 pids+=($!)
@@ -157,16 +142,7 @@ exchange 198.18.20.1 198.18.40.8 777 icmp >"$log/x2" 2>&1 ||
 cat "$log/x2"
 
 echo "# unsolicited UDP from the service: default edge B"
-nsenter --net="/run/netns/$nse" "$probe" expect 198.18.20.2 198.18.20.3 \
-	198.18.30.1 27016 198.18.41.9 5000 >"$log/x3" 2>&1 &
-exp_pid=$!
-pids+=("$exp_pid")
-for _ in $(seq 30); do
-	grep -q ready "$log/x3" && break
-	sleep 0.1
-done
-inh "$probe" send 198.18.30.1 27016 198.18.41.9 5000
-wait "$exp_pid" || fail "no IPIP to the default edge"
+to_default_edge 27016 "$log/x3" || fail "no IPIP to the default edge"
 cat "$log/x3"
 [[ $(counter tc_encap_default) -ge 1 ]] || fail "tc_encap_default not counted"
 
@@ -259,16 +235,7 @@ if exchange 198.18.20.1 198.18.40.7 40000 >"$log/x7" 2>&1; then
 	fail "answered after --detach"
 fi
 # bpftool 7.1 does not list tcx links: check the egress path by behaviour.
-nsenter --net="/run/netns/$nse" "$probe" expect 198.18.20.2 198.18.20.3 \
-	198.18.30.1 27017 198.18.41.9 5000 >"$log/x8" 2>&1 &
-exp_pid=$!
-pids+=("$exp_pid")
-for _ in $(seq 30); do
-	grep -q ready "$log/x8" && break
-	sleep 0.1
-done
-inh "$probe" send 198.18.30.1 27017 198.18.41.9 5000
-if wait "$exp_pid"; then
+if to_default_edge 27017 "$log/x8"; then
 	fail "egress still encapsulated after --detach"
 fi
 echo "# a pinned map of another layout is refused by name, nothing attached"

@@ -14,15 +14,10 @@
 #
 # usage: mapper-tcp-netns.sh MAPPER-BINARY
 set -euo pipefail
+# shellcheck source=tests/bpf/mapper/mapper-lib.sh
+source "$(dirname "$0")/mapper-lib.sh"
 
-if (($# != 1)); then
-	echo "usage: $0 MAPPER" >&2
-	exit 2
-fi
-if ((EUID != 0)); then
-	echo "$0: needs root (network namespaces, BPF)" >&2
-	exit 1
-fi
+ml_start "MAPPER" 1 1 $#
 mapper=$(realpath "$1")
 
 nsp="kmb5-tp-$$"
@@ -30,18 +25,12 @@ nsh="kmb5-th-$$"
 pinp="/sys/fs/bpf/kmb5-tp-$$"
 pinh="/sys/fs/bpf/kmb5-th-$$"
 dir=$(mktemp -d /tmp/kmb5-tcp.XXXXXX)
-pids=()
+ml_logs="$dir/*.err $dir/show.*"
 
 cleanup() {
-	local p
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	nsenter --net="/run/netns/$nsh" "$mapper" --interface h0 \
-		--pin-root "$pinh" --detach >/dev/null 2>&1 || true
-	nsenter --net="/run/netns/$nsp" "$mapper" --interface p0 \
-		--pin-root "$pinp" --detach >/dev/null 2>&1 || true
+	ml_kill_pids
+	ml_detach "$nsh" h0 "$pinh"
+	ml_detach "$nsp" p0 "$pinp"
 	rm -rf "$pinp" "$pinh"
 	ip netns del "$nsp" 2>/dev/null || true
 	ip netns del "$nsh" 2>/dev/null || true
@@ -50,27 +39,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$dir"/*.err "$dir"/show.*; do
-		[[ -s "$f" ]] && { echo "--- $f" >&2; cat "$f" >&2; }
-	done
-	exit 1
-}
-
 inp() { nsenter --net="/run/netns/$nsp" "$@"; }
 inh() { nsenter --net="/run/netns/$nsh" "$@"; }
 
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-ip netns add "$nsp"
-ip netns add "$nsh"
-ip link add p0 netns "$nsp" type veth peer name h0 netns "$nsh"
-for n in "$nsp" "$nsh"; do
-	ip -n "$n" link set lo up
-done
-ip -n "$nsp" link set p0 up
-ip -n "$nsh" link set h0 up
+ml_veth "$nsp" p0 "$nsh" h0
 ip -n "$nsp" addr add 198.18.21.1/24 dev p0
 ip -n "$nsh" addr add 198.18.21.2/24 dev h0
 ip -n "$nsp" addr add 198.18.41.7/32 dev lo
