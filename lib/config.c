@@ -1232,19 +1232,29 @@ static size_t skip_trailer(const char *t, size_t off, size_t len)
 	return off;
 }
 
-static struct json_object *parse_json(struct ctx *c, const char *text,
-				      size_t len)
+static void json_fail(struct km_json_err *e, enum km_json_fail fail,
+		      const char *text, size_t off, const char *desc)
+{
+	e->fail = fail;
+	e->off = off;
+	e->desc = desc;
+	pos_of(text, off, &e->line, &e->col);
+}
+
+struct json_object *km_json_parse(const char *text, size_t len,
+				  struct km_json_err *e)
 {
 	struct json_tokener *tok;
-	struct json_object *root;
-	enum json_tokener_error e;
-	size_t end, line, col;
+	struct json_object *root = NULL;
+	enum json_tokener_error je;
+	size_t end;
 	char *buf;
+	const char *nul;
 
-	if (len > KM_CFG_MAX_FILE_BYTES) {
-		cerr(c, NULL,
-		     "the file is %zu bytes, larger than the %u byte limit",
-		     len, KM_CFG_MAX_FILE_BYTES);
+	memset(e, 0, sizeof(*e));
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		json_fail(e, KM_JSON_NUL, text, (size_t)(nul - text), NULL);
 		return NULL;
 	}
 	/* A NUL-terminated copy passed with its terminator tells json-c the
@@ -1252,49 +1262,77 @@ static struct json_object *parse_json(struct ctx *c, const char *text,
 	buf = malloc(len + 1);
 	tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
 	if (!buf || !tok) {
-		c->errs->oom = 1;
-		root = NULL;
+		e->fail = KM_JSON_NOMEM;
 		goto out;
 	}
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	if (memchr(buf, '\0', len)) {
-		end = (size_t)((char *)memchr(buf, '\0', len) - buf);
-		pos_of(buf, end, &line, &col);
-		cerr(c, NULL, "line %zu, column %zu: NUL byte in the file",
-		     line, col);
-		root = NULL;
-		goto out;
-	}
 	root = json_tokener_parse_ex(tok, buf, (int)len + 1);
-	e = json_tokener_get_error(tok);
+	je = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	if (end > len)
 		end = len;
-	if (!root || e != json_tokener_success) {
-		pos_of(buf, end, &line, &col);
-		cerr(c, NULL, "line %zu, column %zu: invalid JSON: %s", line,
-		     col,
-		     e == json_tokener_success	  ? "no value"
-		     : e == json_tokener_continue ? "unexpected end of data"
-						  : json_tokener_error_desc(e));
+	if (!root || je != json_tokener_success) {
 		json_object_put(root);
 		root = NULL;
+		if (je == json_tokener_continue ||
+		    je == json_tokener_error_parse_eof)
+			json_fail(e, KM_JSON_TRUNCATED, buf, end,
+				  "unexpected end of data");
+		else
+			json_fail(e, KM_JSON_INVALID, buf, end,
+				  je == json_tokener_success
+				      ? "no value"
+				      : json_tokener_error_desc(je));
 		goto out;
 	}
 	end = skip_trailer(buf, end, len);
 	if (end < len) {
-		pos_of(buf, end, &line, &col);
-		cerr(c, NULL,
-		     "line %zu, column %zu: unexpected text after the end of "
-		     "the top-level object",
-		     line, col);
+		json_fail(e, KM_JSON_TRAILER, buf, end, NULL);
 		json_object_put(root);
 		root = NULL;
 	}
 out:
 	json_tokener_free(tok);
 	free(buf);
+	return root;
+}
+
+static struct json_object *parse_json(struct ctx *c, const char *text,
+				      size_t len)
+{
+	struct json_object *root;
+	struct km_json_err e;
+
+	if (len > KM_CFG_MAX_FILE_BYTES) {
+		cerr(c, NULL,
+		     "the file is %zu bytes, larger than the %u byte limit",
+		     len, KM_CFG_MAX_FILE_BYTES);
+		return NULL;
+	}
+	root = km_json_parse(text, len, &e);
+	switch (e.fail) {
+	case KM_JSON_OK:
+		break;
+	case KM_JSON_NOMEM:
+		c->errs->oom = 1;
+		break;
+	case KM_JSON_NUL:
+		cerr(c, NULL, "line %zu, column %zu: NUL byte in the file",
+		     e.line, e.col);
+		break;
+	case KM_JSON_INVALID:
+	case KM_JSON_TRUNCATED:
+		cerr(c, NULL, "line %zu, column %zu: invalid JSON: %s", e.line,
+		     e.col, e.desc);
+		break;
+	case KM_JSON_TRAILER:
+		cerr(c, NULL,
+		     "line %zu, column %zu: unexpected text after the end of "
+		     "the top-level object",
+		     e.line, e.col);
+		break;
+	}
 	return root;
 }
 
@@ -1316,57 +1354,106 @@ int km_cfg_parse_string(const char *name, const char *text, size_t len,
 	return errs->n || errs->dropped ? -EINVAL : 0;
 }
 
-int km_cfg_parse_file(const char *path, struct km_cfg *cfg,
-		      struct km_cfg_errors *errs)
+int km_file_read(const char *path, size_t max, unsigned int flags,
+		 char **text, size_t *len, struct km_file_err *e)
 {
-	struct ctx c = {path, cfg, errs, NULL, NULL};
 	struct stat st;
-	char *text = NULL;
 	size_t got = 0;
+	char *buf = NULL;
 	ssize_t r;
-	int fd, ret;
+	int fd, ret = -EINVAL;
 
-	cfg_defaults(cfg);
+	memset(e, 0, sizeof(*e));
+	*text = NULL;
+	*len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		cerr(&c, NULL, "cannot open: %s", strerror(errno));
+		e->fail = KM_FILE_OPEN;
+		e->err = errno;
 		return -EINVAL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		cerr(&c, NULL, "not a regular file");
-		ret = -EINVAL;
+	if ((flags & KM_FILE_REGULAR_ONLY) &&
+	    (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		e->fail = KM_FILE_NOT_REGULAR;
 		goto out;
 	}
-	if ((uint64_t)st.st_size > KM_CFG_MAX_FILE_BYTES) {
-		cerr(&c, NULL,
-		     "the file is %lld bytes, larger than the %u byte limit",
-		     (long long)st.st_size, KM_CFG_MAX_FILE_BYTES);
-		ret = -EINVAL;
+	if ((flags & KM_FILE_REGULAR_ONLY) && (uint64_t)st.st_size > max) {
+		e->fail = KM_FILE_TOO_BIG;
+		e->size = (uint64_t)st.st_size;
 		goto out;
 	}
-	/* One byte more than the limit detects a file that grew meanwhile. */
-	text = malloc(KM_CFG_MAX_FILE_BYTES + 1);
-	if (!text) {
+	/* One byte more than the limit detects a file that grew meanwhile
+	 * (or, not regular, one that has no size); one more for the NUL. */
+	buf = malloc(max + 2);
+	if (!buf) {
+		e->fail = KM_FILE_NOMEM;
 		ret = -ENOMEM;
 		goto out;
 	}
-	while (got <= KM_CFG_MAX_FILE_BYTES) {
-		r = read(fd, text + got, KM_CFG_MAX_FILE_BYTES + 1 - got);
+	while (got <= max) {
+		r = read(fd, buf + got, max + 1 - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			cerr(&c, NULL, "cannot read: %s", strerror(errno));
-			ret = -EINVAL;
+			e->fail = KM_FILE_READ;
+			e->err = errno;
 			goto out;
 		}
 		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
-	ret = km_cfg_parse_string(path, text, got, cfg, errs);
+	if (got > max) {
+		e->fail = KM_FILE_TOO_BIG;
+		e->size = got;
+		goto out;
+	}
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	buf = NULL;
+	ret = 0;
 out:
-	free(text);
+	free(buf);
 	close(fd);
+	return ret;
+}
+
+int km_cfg_parse_file(const char *path, struct km_cfg *cfg,
+		      struct km_cfg_errors *errs)
+{
+	struct ctx c = {path, cfg, errs, NULL, NULL};
+	struct km_file_err e;
+	char *text;
+	size_t len;
+	int ret;
+
+	cfg_defaults(cfg);
+	ret = km_file_read(path, KM_CFG_MAX_FILE_BYTES, KM_FILE_REGULAR_ONLY,
+			   &text, &len, &e);
+	switch (e.fail) {
+	case KM_FILE_OK:
+		ret = km_cfg_parse_string(path, text, len, cfg, errs);
+		free(text);
+		break;
+	case KM_FILE_OPEN:
+		cerr(&c, NULL, "cannot open: %s", strerror(e.err));
+		break;
+	case KM_FILE_NOT_REGULAR:
+		cerr(&c, NULL, "not a regular file");
+		break;
+	case KM_FILE_TOO_BIG:
+		cerr(&c, NULL,
+		     "the file is %" PRIu64 " bytes, larger than the %u byte "
+		     "limit",
+		     e.size, KM_CFG_MAX_FILE_BYTES);
+		break;
+	case KM_FILE_READ:
+		cerr(&c, NULL, "cannot read: %s", strerror(e.err));
+		break;
+	case KM_FILE_NOMEM:
+		break;
+	}
 	return ret;
 }
 

@@ -22,6 +22,53 @@
 #include "kilimanjaro_abi.h"
 #include "maps.h"
 
+/*
+ * Reading and parsing a JSON file, shared with kilimanjaro-mapper's
+ * --config: each caller words its own messages from what failed.
+ */
+enum km_file_fail {
+	KM_FILE_OK = 0,
+	KM_FILE_OPEN,	     /* err: errno of open() */
+	KM_FILE_NOT_REGULAR, /* only with KM_FILE_REGULAR_ONLY */
+	KM_FILE_TOO_BIG,     /* size: bytes seen, > max */
+	KM_FILE_READ,	     /* err: errno of read() */
+	KM_FILE_NOMEM,
+};
+struct km_file_err {
+	enum km_file_fail fail;
+	int err;
+	uint64_t size;
+};
+/* Refuse what is not a regular file (a FIFO could block the reader). */
+#define KM_FILE_REGULAR_ONLY 1u
+/*
+ * Read at most max bytes of path into a malloc'd, NUL-terminated *text of
+ * *len bytes. 0, or -EINVAL/-ENOMEM with *e saying why.
+ */
+int km_file_read(const char *path, size_t max, unsigned int flags,
+		 char **text, size_t *len, struct km_file_err *e);
+
+enum km_json_fail {
+	KM_JSON_OK = 0,
+	KM_JSON_NOMEM,
+	KM_JSON_NUL,	   /* a NUL byte at off */
+	KM_JSON_INVALID,   /* desc: json-c's words (or "no value") */
+	KM_JSON_TRUNCATED, /* the text ends inside the value */
+	KM_JSON_TRAILER,   /* more than whitespace and comments after it */
+};
+struct km_json_err {
+	enum km_json_fail fail;
+	size_t off, line, col; /* where, line and column from 1 */
+	const char *desc;      /* static text */
+};
+struct json_object;
+/*
+ * Parse text (len bytes, need not be NUL-terminated) as one JSON value,
+ * comments allowed, also after it. NULL with *e filled on failure.
+ */
+struct json_object *km_json_parse(const char *text, size_t len,
+				  struct km_json_err *e);
+
 /* Files larger than this are refused before parsing. */
 #define KM_CFG_MAX_FILE_BYTES (16u << 20)
 /* Error lines kept; the rest are counted in km_cfg_errors.dropped. */

@@ -3,7 +3,6 @@
  * allowed). Errors name the file, the field and why. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "lib/config.h"
 #include "lib/log.h"
 
 typedef int (*str_setter)(struct mapper_conf *c, const char *s, char *why,
@@ -106,87 +106,63 @@ static int field_set(const char *path, size_t f, json_object *v,
 
 #define MAX_FILE (1 << 20)
 
-static int read_file(const char *path, char **out)
+/* Read and parse with lib/config.c's reader and parser, in this program's
+ * words: "FILE: why", "FILE:LINE:COLUMN: why". */
+static int parse_json(const char *path, json_object **out)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
+	struct km_file_err fe;
+	struct km_json_err je;
+	char *text;
+	size_t len;
+	int r;
 
-	if (!f)
-		return km_log_errno(-EINVAL, "%s: %m", path);
-	buf = malloc(MAX_FILE + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, MAX_FILE + 1, f);
-	fclose(f);
-	if (n > MAX_FILE) {
-		free(buf);
+	*out = NULL;
+	r = km_file_read(path, MAX_FILE, 0, &text, &len, &fe);
+	switch (fe.fail) {
+	case KM_FILE_OK:
+		break;
+	case KM_FILE_OPEN:
+	case KM_FILE_READ:
+		return km_log_errno(-EINVAL, "%s: %s", path, strerror(fe.err));
+	case KM_FILE_TOO_BIG:
 		return km_log_errno(-EINVAL, "%s: larger than %d bytes", path,
 				    MAX_FILE);
+	case KM_FILE_NOT_REGULAR:
+	case KM_FILE_NOMEM:
+		return r;
 	}
-	buf[n] = '\0';
-	/* JSON text has no NUL: past one, the parser would see nothing. */
-	if (strlen(buf) != n) {
-		n = strlen(buf);
-		free(buf);
+	*out = km_json_parse(text, len, &je);
+	free(text);
+	switch (je.fail) {
+	case KM_JSON_OK:
+		return 0;
+	case KM_JSON_NOMEM:
+		return -ENOMEM;
+	case KM_JSON_NUL:
+		/* JSON text has no NUL: past one, a C parser sees nothing. */
 		return km_log_errno(-EINVAL,
 				    "%s: contains a NUL byte at offset %zu",
-				    path, n);
-	}
-	*out = buf;
-	return 0;
-}
-
-/* Parse with the position of the first error as line:column. */
-static int parse_json(const char *path, const char *text, json_object **out)
-{
-	json_tokener *tok = json_tokener_new();
-	enum json_tokener_error err;
-	size_t end, i, line = 1, col = 1;
-	int len = (int)strlen(text);
-
-	if (!tok)
-		return -ENOMEM;
-	*out = json_tokener_parse_ex(tok, text, len);
-	err = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	for (i = end; i < (size_t)len && isspace((unsigned char)text[i]); i++)
-		;
-	if (*out && err == json_tokener_success && i == (size_t)len)
-		return 0;
-	json_object_put(*out);
-	*out = NULL;
-	if (err == json_tokener_continue)
+				    path, je.off);
+	case KM_JSON_TRUNCATED:
 		return km_log_errno(-EINVAL, "%s: unexpected end of file",
 				    path);
-	for (i = 0; i < end && text[i]; i++) {
-		if (text[i] == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
+	case KM_JSON_INVALID:
+		return km_log_errno(-EINVAL, "%s:%zu:%zu: %s", path, je.line,
+				    je.col, je.desc);
+	case KM_JSON_TRAILER:
+		break;
 	}
-	return km_log_errno(-EINVAL, "%s:%zu:%zu: %s", path, line, col,
-			    err == json_tokener_success
-				? "text after the JSON object"
-				: json_tokener_error_desc(err));
+	return km_log_errno(-EINVAL, "%s:%zu:%zu: text after the JSON object",
+			    path, je.line, je.col);
 }
 
 static int parse_file(const char *path, struct mapper_conf *c)
 {
-	json_object *root = NULL;
-	char *text = NULL;
+	json_object *root;
 	size_t f;
 	int r;
 
-	r = read_file(path, &text);
-	if (!r)
-		r = parse_json(path, text, &root);
-	free(text);
+	r = parse_json(path, &root);
 	if (r)
 		return r;
 	if (!json_object_is_type(root, json_type_object)) {
