@@ -185,9 +185,9 @@ static int blk_del(struct cli_ctx *c, int argc, char **argv)
 	    {.name = "force", .type = CLI_OPT_FLAG, .dst = &force},
 	    {.name = NULL},
 	};
+	char *pos[1], a[16], what[32], missing[32];
 	struct km_block cur;
 	struct km_maps m;
-	char *pos[1], a[16];
 	uint32_t addr;
 	int np, r;
 
@@ -199,14 +199,10 @@ static int blk_del(struct cli_ctx *c, int argc, char **argv)
 	if (r)
 		return r;
 	cli_addr(a, addr);
+	snprintf(what, sizeof(what), "the block of %s", a);
+	snprintf(missing, sizeof(missing), "%s is not blocked", a);
 	r = km_block_get(&m, addr, &cur);
-	if (r == -ENOENT)
-		r = km_log_errno(r, "%s: %s is not blocked", cmd, a);
-	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM,
-				 "%s: the block of %s belongs to %s; use "
-				 "--force to delete it anyway",
-				 cmd, a, km_origin_name(cur.origin));
+	r = cli_check_del(cmd, r, cur.origin, force, what, missing);
 	if (!r)
 		r = km_block_del(&m, addr, cur.origin);
 	if (!r)

@@ -64,6 +64,13 @@ int cli_parse_prefix(const char *cmd, const char *s, struct km_prefix_key *k);
 int cli_parse_proto(const char *cmd, const char *s, uint8_t *proto);
 /* Expect the literal keyword kw at pos (e.g. "backend"). */
 int cli_expect(const char *cmd, const char *got, const char *kw);
+/*
+ * The rule of every `del`, after the lookup that returned r: no entry is
+ * "<cmd>: <missing>", one of another origin needs --force ("<cmd>: <what>
+ * belongs to <origin>; ..."). Returns r or the error it logged.
+ */
+int cli_check_del(const char *cmd, int r, uint8_t origin, bool force,
+		  const char *what, const char *missing);
 
 /* ---- maps ---- */
 int cli_resolve_pin_root(struct cli_ctx *c);

@@ -140,7 +140,7 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 	};
 	struct km_prefix_key k;
 	struct km_prefix_val cur;
-	char cmd[16], *pos[1], p[24];
+	char cmd[16], *pos[1], p[24], missing[64];
 	struct km_maps m;
 	int np, r;
 
@@ -166,14 +166,9 @@ static int list_edit(struct cli_ctx *c, enum km_list l, bool add, int argc,
 			print_done(c, "added", p, KM_ORIGIN_CLI);
 		goto out;
 	}
-	if (r == -ENOENT)
-		r = km_log_errno(r, "%s: %s is not in the %s list", cmd, p,
-				 lname(l));
-	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(
-		    -EPERM,
-		    "%s: %s belongs to %s; use --force to delete it anyway",
-		    cmd, p, km_origin_name(cur.origin));
+	snprintf(missing, sizeof(missing), "%s is not in the %s list", p,
+		 lname(l));
+	r = cli_check_del(cmd, r, cur.origin, force, p, missing);
 	if (!r)
 		r = km_prefix_del(&m, l, &k, cur.origin);
 	if (!r)

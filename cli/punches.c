@@ -249,13 +249,8 @@ static int punch_del(struct cli_ctx *c, int argc, char **argv)
 	if (r)
 		return r;
 	r = km_punch_get(&m, &k, &cur);
-	if (r == -ENOENT)
-		r = km_log_errno(r, "%s: no such punch", cmd);
-	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(-EPERM,
-				 "%s: this punch belongs to %s; use --force to "
-				 "delete it anyway",
-				 cmd, km_origin_name(cur.origin));
+	r = cli_check_del(cmd, r, cur.origin, force, "this punch",
+			  "no such punch");
 	if (!r)
 		r = km_punch_del(&m, &k);
 	if (!r)

@@ -297,7 +297,7 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 	uint8_t proto;
 	uint32_t addr;
 	uint16_t port;
-	char *pos[2], sv[48];
+	char *pos[2], sv[48], missing[64];
 	int np, r;
 
 	r = cli_args(cmd, usage, argc, argv, opts, pos, &np, 2, 2);
@@ -311,14 +311,9 @@ static int svc_del(struct cli_ctx *c, int argc, char **argv)
 	if (r)
 		return r;
 	svc_str(sv, sizeof(sv), proto, addr, port);
+	snprintf(missing, sizeof(missing), "no service %s", sv);
 	r = km_service_get(&m, proto, addr, port, &cur);
-	if (r == -ENOENT)
-		r = km_log_errno(r, "%s: no service %s", cmd, sv);
-	else if (!r && cur.origin != KM_ORIGIN_CLI && !force)
-		r = km_log_errno(
-		    -EPERM,
-		    "%s: %s belongs to %s; use --force to delete it anyway",
-		    cmd, sv, km_origin_name(cur.origin));
+	r = cli_check_del(cmd, r, cur.origin, force, sv, missing);
 	if (!r)
 		r = km_service_del(&m, proto, addr, port, cur.origin);
 	if (!r && !c->json)

@@ -289,6 +289,19 @@ int cli_expect(const char *cmd, const char *got, const char *kw)
 			    got ? got : "");
 }
 
+int cli_check_del(const char *cmd, int r, uint8_t origin, bool force,
+		  const char *what, const char *missing)
+{
+	if (r == -ENOENT)
+		return km_log_errno(r, "%s: %s", cmd, missing);
+	if (!r && origin != KM_ORIGIN_CLI && !force)
+		return km_log_errno(
+		    -EPERM,
+		    "%s: %s belongs to %s; use --force to delete it anyway",
+		    cmd, what, km_origin_name(origin));
+	return r;
+}
+
 /* ---- maps ---- */
 
 static bool ifname_ok(const char *s)
