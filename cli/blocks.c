@@ -45,14 +45,10 @@ static int blk_list(struct cli_ctx *c, int argc, char **argv)
 	struct km_block_entry *e = NULL;
 	uint64_t now = km_mono_ns();
 	struct km_maps m;
-	char *pos[1];
 	size_t n = 0;
-	int np, r;
+	int r;
 
-	r = cli_args("blocks list", usage, argc, argv, NULL, pos, &np, 0, 0);
-	if (r)
-		return r;
-	r = cli_open_maps(c, &m);
+	r = cli_list_open(c, "blocks list", usage, argc, argv, &m);
 	if (r)
 		return r;
 	r = km_blocks_list(&m, &e, &n);
@@ -94,13 +90,8 @@ static int blk_list(struct cli_ctx *c, int argc, char **argv)
 				       json_object_new_boolean(!live));
 		json_object_array_add(arr, o);
 	}
-	if (arr) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "blocks", arr);
-		arr = NULL;
-		cli_json_print(o);
-	}
+	if (arr)
+		cli_json_print_list("blocks", &arr);
 out:
 	json_object_put(arr);
 	free(e);

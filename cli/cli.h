@@ -77,6 +77,9 @@ int cli_resolve_pin_root(struct cli_ctx *c);
 /* Resolve the pin root and open its maps; "nothing loaded at <dir>" when
  * there is none. */
 int cli_open_maps(struct cli_ctx *c, struct km_maps *m);
+/* The start of every `list`: no arguments, then cli_open_maps(). */
+int cli_list_open(struct cli_ctx *c, const char *cmd, const char *usage,
+		  int argc, char **argv, struct km_maps *m);
 
 /* "" or a hint that /sys/fs/bpf is no bpffs here (ip netns exec), for
  * messages about a path under it. */
@@ -91,6 +94,8 @@ char *cli_si(char *buf, size_t len, double v, const char *unit);
 char *cli_duration(char *buf, size_t len, double seconds);
 /* Print and release a JSON document. */
 void cli_json_print(struct json_object *o);
+/* Print {"key": list} and release list; *list is NULL afterwards. */
+void cli_json_print_list(const char *key, struct json_object **list);
 struct json_object *cli_json_u64(uint64_t v);
 /* Human-readable limit ("100pps/200 1.2MB/s block 10s" or "-") */
 char *cli_limit_str(char *buf, size_t len, const struct km_limit *l);

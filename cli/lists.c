@@ -62,17 +62,14 @@ static int by_prefix(const void *a, const void *b)
 
 static int list_list(struct cli_ctx *c, enum km_list l, int argc, char **argv)
 {
-	char cmd[16], *pos[1];
 	struct km_prefix_entry *e = NULL;
 	struct km_maps m;
+	char cmd[16];
 	size_t n = 0;
-	int np, r;
+	int r;
 
 	snprintf(cmd, sizeof(cmd), "%s list", lname(l));
-	r = cli_args(cmd, lusage(l), argc, argv, NULL, pos, &np, 0, 0);
-	if (r)
-		return r;
-	r = cli_open_maps(c, &m);
+	r = cli_list_open(c, cmd, lusage(l), argc, argv, &m);
 	if (r)
 		return r;
 	r = km_prefixes_list(&m, l, &e, &n);
@@ -80,7 +77,6 @@ static int list_list(struct cli_ctx *c, enum km_list l, int argc, char **argv)
 		goto out;
 	qsort(e, n, sizeof(*e), by_prefix);
 	if (c->json) {
-		struct json_object *o = json_object_new_object();
 		struct json_object *arr = json_object_new_array();
 
 		for (size_t i = 0; i < n; i++) {
@@ -97,8 +93,7 @@ static int list_list(struct cli_ctx *c, enum km_list l, int argc, char **argv)
 				km_origin_name(e[i].val.origin)));
 			json_object_array_add(arr, x);
 		}
-		json_object_object_add(o, lname(l), arr);
-		cli_json_print(o);
+		cli_json_print_list(lname(l), &arr);
 		goto out;
 	}
 	printf("%-20s %s\n", "PREFIX", "ORIGIN");

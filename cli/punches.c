@@ -83,14 +83,10 @@ static int punch_list(struct cli_ctx *c, int argc, char **argv)
 	uint64_t now = km_mono_ns();
 	struct km_config cfg;
 	struct km_maps m;
-	char *pos[1];
 	size_t n = 0;
-	int np, r;
+	int r;
 
-	r = cli_args("punches list", usage, argc, argv, NULL, pos, &np, 0, 0);
-	if (r)
-		return r;
-	r = cli_open_maps(c, &m);
+	r = cli_list_open(c, "punches list", usage, argc, argv, &m);
 	if (r)
 		return r;
 	r = km_config_read(&m, &cfg);
@@ -131,13 +127,8 @@ static int punch_list(struct cli_ctx *c, int argc, char **argv)
 		    : left > 0 ? cli_duration(d2, sizeof(d2), left)
 			       : "expired");
 	}
-	if (arr) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "punches", arr);
-		arr = NULL;
-		cli_json_print(o);
-	}
+	if (arr)
+		cli_json_print_list("punches", &arr);
 out:
 	json_object_put(arr);
 	free(e);

@@ -162,13 +162,9 @@ static int svc_list(struct cli_ctx *c, int argc, char **argv)
 	struct km_service_entry *s = NULL;
 	struct km_maps m;
 	size_t n = 0;
-	char *pos[1];
-	int np, r;
+	int r;
 
-	r = cli_args("services list", usage, argc, argv, NULL, pos, &np, 0, 0);
-	if (r)
-		return r;
-	r = cli_open_maps(c, &m);
+	r = cli_list_open(c, "services list", usage, argc, argv, &m);
 	if (r)
 		return r;
 	r = km_services_list(&m, &s, &n);
@@ -198,13 +194,8 @@ static int svc_list(struct cli_ctx *c, int argc, char **argv)
 		       km_origin_name(s[i].val.origin),
 		       cli_limit_str(lim, sizeof(lim), &cfg.unvalidated));
 	}
-	if (arr) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "services", arr);
-		arr = NULL;
-		cli_json_print(o);
-	}
+	if (arr)
+		cli_json_print_list("services", &arr);
 out:
 	json_object_put(arr);
 	free(s);

@@ -397,6 +397,16 @@ int cli_open_maps(struct cli_ctx *c, struct km_maps *m)
 	return km_maps_open_pinned(m, c->pin_root);
 }
 
+int cli_list_open(struct cli_ctx *c, const char *cmd, const char *usage,
+		  int argc, char **argv, struct km_maps *m)
+{
+	char *pos[1];
+	int np, r;
+
+	r = cli_args(cmd, usage, argc, argv, NULL, pos, &np, 0, 0);
+	return r ?: cli_open_maps(c, m);
+}
+
 /* ---- output ---- */
 
 const char *cli_proto_name(uint8_t proto)
@@ -463,6 +473,15 @@ void cli_json_print(struct json_object *o)
 	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 		   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+void cli_json_print_list(const char *key, struct json_object **list)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, key, *list);
+	*list = NULL;
+	cli_json_print(o);
 }
 
 struct json_object *cli_json_u64(uint64_t v)
