@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,6 +13,7 @@
 
 #include "attach.h"
 #include "lib/log.h"
+#include "lib/maps.h"
 
 #define SWEEP_BATCH 256
 
@@ -47,14 +47,6 @@ static const char *const counter_names[KMM_C_MAX] = {
     [KMM_C_DECAP_NO_LEARN] = "decap_no_learn",
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int config_read(const struct mapper_maps *m, struct kmm_config *cfg)
 {
 	__u32 zero = 0;
@@ -81,7 +73,7 @@ long mapper_flows_sweep(const struct mapper_maps *m)
 	/* Collect a batch, delete it, start over: deleting while walking
 	 * would restart the walk at an arbitrary key. */
 	while (more) {
-		now = mono_ns();
+		now = km_mono_ns();
 		n = 0;
 		prev = NULL;
 		while (n < SWEEP_BATCH &&
@@ -147,7 +139,7 @@ static json_object *jflows(const struct mapper_maps *m)
 	struct kmm_flow_key cur, next;
 	struct kmm_flow f;
 	void *prev = NULL;
-	uint64_t now = mono_ns();
+	uint64_t now = km_mono_ns();
 
 	while (!bpf_map_get_next_key(m->flows, prev, &next)) {
 		cur = next;
