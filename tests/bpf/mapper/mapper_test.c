@@ -504,58 +504,67 @@ static uint32_t tc(const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
 	return o.retval;
 }
 
+/* p leaves through TC redirected, as exactly itself behind the mapper's
+ * outer header to `edge`. */
+static void assert_tc_encap(const struct kmt_pkt *p, uint32_t edge)
+{
+	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
+	struct kmt_pkt e = *p;
+	size_t ilen = build(p, in), olen, wlen;
+
+	wlen = expected_encap(&e, edge, want);
+	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT,
+		     "routed to the edge through bpf_redirect_neigh");
+	assert_frame(out, olen, want, wlen);
+}
+
+/* p passes TC unchanged, counted under `reason` only. */
+static void assert_tc_untouched(const struct kmt_pkt *p, unsigned int reason)
+{
+	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
+	size_t ilen = build(p, in), olen;
+
+	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_OK);
+	cr_assert(olen == ilen && !memcmp(in, out, ilen), "frame changed");
+	assert_only_reason(reason);
+}
+
 TestSuite(mapper_tc, .init = setup, .fini = teardown);
 
 Test(mapper_tc, learned_flow_goes_to_its_edge)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
 
 	flow_put(IPPROTO_UDP, PLAYER, 40000, SVC, 27015, EDGE_A, T0);
 	reply_pkt(&p, SVC);
-	ilen = build(&p, in);
-	wlen = expected_encap(&p, EDGE_A, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT,
-		     "routed to the edge through bpf_redirect_neigh");
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_A);
 	assert_only_reason(KMM_R_TC_ENCAP_LEARNED);
 }
 
 Test(mapper_tc, unknown_remote_goes_to_the_default_edge)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
 
 	/* Another flow of the same player is not this one. */
 	flow_put(IPPROTO_UDP, PLAYER, 40001, SVC, 27015, EDGE_A, T0);
 	reply_pkt(&p, SVC);
-	ilen = build(&p, in);
-	wlen = expected_encap(&p, EDGE_B, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_B);
 	assert_only_reason(KMM_R_TC_ENCAP_DEFAULT);
 }
 
 Test(mapper_tc, idle_flow_expires_to_the_default_edge)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
 	struct kmm_flow f;
-	size_t ilen, olen, wlen;
 
 	flow_put(IPPROTO_UDP, PLAYER, 40000, SVC, 27015, EDGE_A, T0);
 	reply_pkt(&p, SVC);
-	ilen = build(&p, in);
 	/* At exactly the idle time the flow still holds. */
 	config_update(set_clock, T0 + IDLE);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
+	assert_tc_encap(&p, EDGE_A);
 	cr_assert_eq(stat_pkts(KMM_R_TC_ENCAP_LEARNED), 1);
 	config_update(set_clock, T0 + IDLE + 1);
-	wlen = expected_encap(&p, EDGE_B, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_B);
 	cr_assert_eq(stat_pkts(KMM_R_TC_ENCAP_DEFAULT), 1);
 	cr_assert_eq(counter(KMM_C_FLOW_EXPIRED), 1);
 	cr_assert_neq(flow_get(IPPROTO_UDP, PLAYER, 40000, SVC, 27015, &f), 0,
@@ -599,9 +608,7 @@ Test(mapper_tc, service_prefix_and_no_df_and_keep_l2)
 
 Test(mapper_tc, icmp_echo_reply_follows_the_echo_flow)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
 
 	flow_put(IPPROTO_ICMP, PLAYER, 0x1234, SVC, 0, EDGE_A, T0);
 	reply_pkt(&p, SVC);
@@ -609,19 +616,14 @@ Test(mapper_tc, icmp_echo_reply_follows_the_echo_flow)
 	p.icmp_type = 0;
 	p.icmp_id = 0x1234;
 	p.icmp_seq = 7;
-	ilen = build(&p, in);
-	wlen = expected_encap(&p, EDGE_A, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_A);
 	assert_only_reason(KMM_R_TC_ENCAP_LEARNED);
 }
 
 Test(mapper_tc, icmp_error_follows_the_flow_it_quotes)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	uint8_t quoted[KMT_FRAME_MAX];
 	struct kmt_pkt p, q;
-	size_t ilen, olen, wlen;
 
 	flow_put(IPPROTO_UDP, PLAYER, 40000, SVC, 27016, EDGE_A, T0);
 	/* The datagram the service could not deliver (player -> service). */
@@ -636,72 +638,51 @@ Test(mapper_tc, icmp_error_follows_the_flow_it_quotes)
 	p.icmp_seq = 0;
 	p.payload_len = 0;
 	cr_assert_eq(kmt_pkt_payload(&p, quoted + 14, 28), 0);
-	ilen = build(&p, in);
-	wlen = expected_encap(&p, EDGE_A, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_A);
 	assert_only_reason(KMM_R_TC_ENCAP_LEARNED);
 }
 
 Test(mapper_tc, not_from_a_service_is_untouched)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen;
 
 	reply_pkt(&p, HOST); /* the host's own traffic (SSH, ...) */
-	ilen = build(&p, in);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_OK);
-	cr_assert(olen == ilen && !memcmp(in, out, ilen), "frame changed");
-	assert_only_reason(KMM_R_TC_PASS_NOT_SERVICE);
+	assert_tc_untouched(&p, KMM_R_TC_PASS_NOT_SERVICE);
 }
 
 Test(mapper_tc, ipip_is_never_encapsulated_twice)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen;
 
 	/* Our own output seen again (redirect to the same device). */
 	reply_pkt(&p, SVC);
 	p.ipip = 1;
 	p.outer.saddr = SVC;
 	p.outer.daddr = EDGE_A;
-	ilen = build(&p, in);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_OK);
-	cr_assert(olen == ilen && !memcmp(in, out, ilen), "frame changed");
-	assert_only_reason(KMM_R_TC_PASS_IPIP);
+	assert_tc_untouched(&p, KMM_R_TC_PASS_IPIP);
 }
 
 Test(mapper_tc, not_ipv4_is_untouched)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen;
 
 	mk_arp(&p);
-	ilen = build(&p, in);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_OK);
-	cr_assert(olen == ilen && !memcmp(in, out, ilen), "frame changed");
-	assert_only_reason(KMM_R_TC_PASS_NOT_IPV4);
+	assert_tc_untouched(&p, KMM_R_TC_PASS_NOT_IPV4);
 }
 
 /* ---- both ways: what XDP learns, TC uses ---- */
 
 Test(mapper_xdp, decap_then_reply_uses_the_learned_edge)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
+	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
+	size_t ilen, olen;
 
 	player_pkt(&p, EDGE_A);
 	ilen = build(&p, in);
 	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
 	config_update(set_clock, T0 + 10 * SEC);
 	reply_pkt(&p, SVC);
-	ilen = build(&p, in);
-	wlen = expected_encap(&p, EDGE_A, want);
-	cr_assert_eq(tc(in, ilen, out, &olen), TC_ACT_REDIRECT);
-	assert_frame(out, olen, want, wlen);
+	assert_tc_encap(&p, EDGE_A);
 	cr_assert_eq(stat_pkts(KMM_R_TC_ENCAP_LEARNED), 1);
 }
