@@ -235,9 +235,14 @@ static int maps_init_cpus(struct km_maps *m)
 	return 0;
 }
 
-int km_maps_open_pinned(struct km_maps *m, const char *pin_root)
+/*
+ * Both ways of opening the maps (pins, a loaded object) differ only in how
+ * map i's fd is had: open_one returns it, or -errno having said why. Each
+ * is checked against the layout; on any failure everything is closed.
+ */
+static int maps_open(struct km_maps *m, int (*open_one)(const void *src, int i),
+		     const void *src)
 {
-	char path[PATH_MAX];
 	int r;
 
 	maps_reset(m);
@@ -245,26 +250,10 @@ int km_maps_open_pinned(struct km_maps *m, const char *pin_root)
 	if (r)
 		return r;
 	for (int i = 0; i < KM_M_MAX; i++) {
-		if (snprintf(path, sizeof(path), "%s/%s", pin_root,
-			     km_map_names[i]) >= (int)sizeof(path)) {
-			r = km_log_errno(-ENAMETOOLONG,
-					 "pin path too long: %s/%s", pin_root,
-					 km_map_names[i]);
+		r = open_one(src, i);
+		if (r < 0)
 			goto fail;
-		}
-		m->fd[i] = bpf_obj_get(path);
-		if (m->fd[i] < 0) {
-			r = -errno;
-			m->fd[i] = -1;
-			if (r == -ENOENT)
-				km_err(
-				    "%s: no such pin (nothing loaded at %s?)",
-				    path, pin_root);
-			else
-				km_err("%s: cannot open pin: %s", path,
-				       strerror(-r));
-			goto fail;
-		}
+		m->fd[i] = r;
 		r = check_layout(m->fd[i], i);
 		if (r)
 			goto fail;
@@ -275,44 +264,57 @@ fail:
 	return r;
 }
 
+static int open_pinned_one(const void *src, int i)
+{
+	const char *pin_root = src;
+	char path[PATH_MAX];
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_root, km_map_names[i]) >=
+	    (int)sizeof(path))
+		return km_log_errno(-ENAMETOOLONG, "pin path too long: %s/%s",
+				    pin_root, km_map_names[i]);
+	fd = bpf_obj_get(path);
+	if (fd >= 0)
+		return fd;
+	r = -errno;
+	if (r == -ENOENT)
+		km_err("%s: no such pin (nothing loaded at %s?)", path,
+		       pin_root);
+	else
+		km_err("%s: cannot open pin: %s", path, strerror(-r));
+	return r;
+}
+
+int km_maps_open_pinned(struct km_maps *m, const char *pin_root)
+{
+	return maps_open(m, open_pinned_one, pin_root);
+}
+
+static int object_one(const void *src, int i)
+{
+	const struct bpf_object *obj = src;
+	struct bpf_map *map;
+	int fd;
+
+	map = bpf_object__find_map_by_name(obj, km_map_names[i]);
+	if (!map)
+		return km_log_errno(-ENOENT, "%s: map not in BPF object %s",
+				    km_map_names[i], bpf_object__name(obj));
+	fd = bpf_map__fd(map);
+	if (fd < 0)
+		return km_log_errno(-EBADF, "%s: map not loaded",
+				    km_map_names[i]);
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return km_log_errno(-errno, "%s: dup: %s", km_map_names[i],
+				    strerror(errno));
+	return fd;
+}
+
 int km_maps_from_object(struct km_maps *m, struct bpf_object *obj)
 {
-	struct bpf_map *map;
-	int r, fd;
-
-	maps_reset(m);
-	r = maps_init_cpus(m);
-	if (r)
-		return r;
-	for (int i = 0; i < KM_M_MAX; i++) {
-		map = bpf_object__find_map_by_name(obj, km_map_names[i]);
-		if (!map) {
-			r = km_log_errno(
-			    -ENOENT, "%s: map not in BPF object %s",
-			    km_map_names[i], bpf_object__name(obj));
-			goto fail;
-		}
-		fd = bpf_map__fd(map);
-		if (fd < 0) {
-			r = km_log_errno(-EBADF, "%s: map not loaded",
-					 km_map_names[i]);
-			goto fail;
-		}
-		m->fd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (m->fd[i] < 0) {
-			r = -errno;
-			m->fd[i] = -1;
-			km_err("%s: dup: %s", km_map_names[i], strerror(-r));
-			goto fail;
-		}
-		r = check_layout(m->fd[i], i);
-		if (r)
-			goto fail;
-	}
-	return 0;
-fail:
-	km_maps_close(m);
-	return r;
+	return maps_open(m, object_one, obj);
 }
 
 void km_maps_close(struct km_maps *m)
