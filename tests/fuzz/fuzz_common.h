@@ -1,15 +1,59 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What the packet fuzz targets (fuzz_xdp.c, fuzz_mapper_bpf.c) share: the
- * input read as a stream of bytes, and the check that a decapsulation
- * handed on exactly the inner packet.
+ * What the fuzz targets share: how a broken invariant is reported, and for
+ * the packet targets (fuzz_xdp.c, fuzz_mapper_bpf.c) the input read as a
+ * stream of bytes and the check that a decapsulation handed on exactly the
+ * inner packet.
+ *
+ * Define before including: FZ_NAME, the target's name for messages, and
+ * optionally FZ_ON_FAIL(), what else to print when an invariant breaks.
  */
 #ifndef KM_FUZZ_COMMON_H
 #define KM_FUZZ_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#ifndef FZ_ON_FAIL
+#define FZ_ON_FAIL() ((void)0)
+#endif
+
+static inline void __attribute__((format(printf, 1, 2)))
+fz_detail(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*fmt)
+		fputs(": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A violated invariant: say which (and, optionally, printf-style what was
+ * seen) and crash, so that libFuzzer saves the input. */
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, FZ_NAME ": invariant broken: %s",      \
+				#cond);                                        \
+			fz_detail("" __VA_ARGS__);                             \
+			FZ_ON_FAIL();                                          \
+			abort();                                               \
+		}                                                              \
+	} while (0)
+
+/* The harness itself failed (setup, a syscall): not a finding. */
+static inline void fz_die(const char *what, int err)
+{
+	fprintf(stderr, FZ_NAME ": %s: %d\n", what, err);
+	exit(1);
+}
 
 /* Input bytes, consumed from the front; 0 once exhausted. */
 struct src {

@@ -24,17 +24,10 @@
 #include "config.h"
 #include "log.h"
 
-#define FILE_NAME "fuzz.json"
+#define FZ_NAME "fuzz_config"
+#include "fuzz_common.h"
 
-/* A violated contract: say which and crash, so libFuzzer saves the input. */
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_config: %s:%d: %s\n", __FILE__,  \
-				__LINE__, #cond);                              \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#define FILE_NAME "fuzz.json"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

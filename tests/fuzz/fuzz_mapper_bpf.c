@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#define FZ_NAME "fuzz_mapper_bpf"
 #include "fuzz_common.h"
 #include "kmtest.h"
 #include "mapper.skel.h"
@@ -49,18 +50,6 @@
 #define SEC_NS 1000000000ULL
 #define IDLE_NS (300 * SEC_NS)
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(                                               \
-			    stderr,                                            \
-			    "fuzz_mapper_bpf: invariant broken: %s: ", #cond); \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -72,19 +61,13 @@ static unsigned long seen[KMM_R_MAX];
 __attribute__((section("__libfuzzer_extra_counters"),
 	       used)) static uint8_t features[KMM_R_MAX * 2 + KMM_C_MAX];
 
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "fuzz_mapper_bpf: %s: %d\n", what, err);
-	exit(1);
-}
-
 static void config_write(void)
 {
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_config), &zero,
 				&cfg, BPF_ANY))
-		die("km_m_config", -1);
+		fz_die("km_m_config", -1);
 }
 
 static void print_seen(void)
@@ -108,11 +91,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	skel = mapper__open();
 	if (!skel)
-		die("mapper__open", -1);
+		fz_die("mapper__open", -1);
 	skel->rodata->kmm_settable_clock = 1;
 	err = mapper__load(skel);
 	if (err)
-		die("mapper__load", err);
+		fz_die("mapper__load", err);
 	cfg = (struct kmm_config){
 	    .abi_version = KMM_ABI_VERSION,
 	    .host_addr = HOST,
@@ -133,7 +116,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		  ?: bpf_map_update_elem(bpf_map__fd(skel->maps.km_m_services),
 					 &svc24, &sv, BPF_ANY);
 	if (err)
-		die("map setup", err);
+		fz_die("map setup", err);
 	atexit(print_seen);
 	return 0;
 }
@@ -250,7 +233,7 @@ static void read_stats(struct kmm_stat out[KMM_R_MAX], __u64 c[KMM_C_MAX])
 	for (__u32 i = 0; i < KMM_C_MAX && !err; i++)
 		err = kmt_percpu_sum(fd, i, &c[i], 1);
 	if (err)
-		die("stats", err);
+		fz_die("stats", err);
 }
 
 /* The one reason counted; checks the counts. */
@@ -393,7 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   : bpf_program__fd(skel->progs.kmm_xdp),
 	    &o);
 	if (err)
-		die("BPF_PROG_TEST_RUN", err);
+		fz_die("BPF_PROG_TEST_RUN", err);
 	retval = o.retval;
 	read_stats(after, ca);
 	if (for_tc) {

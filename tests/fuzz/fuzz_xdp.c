@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FZ_NAME "fuzz_xdp"
+#define FZ_ON_FAIL() dump_frames()
 #include "fuzz_common.h"
 #include "kmtest.h"
 
@@ -73,18 +75,6 @@
 
 #define SEC_NS 1000000000ULL
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr,                                        \
-				"fuzz_xdp: invariant broken: %s: ", #cond);    \
-			fprintf(stderr, __VA_ARGS__);                          \
-			fputc('\n', stderr);                                   \
-			dump_frames();                                         \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -113,12 +103,6 @@ static void dump_frames(void)
 	if (cur_in)
 		kmt_hexdiff("input frame vs output frame", cur_in, cur_in_len,
 			    cur_out, cur_out_len);
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "fuzz_xdp: %s: %d\n", what, err);
-	exit(1);
 }
 
 static uint32_t env_ifindex(const char *name)
@@ -169,7 +153,7 @@ static void world_services(void)
 	err |= kmt_service_add(&env, IPPROTO_UDP, SVC4, 27015, BE_OTHER, 0, 5,
 			       NULL);
 	if (err)
-		die("service setup", err);
+		fz_die("service setup", err);
 }
 
 static const struct km_punch_key punch_key = {
@@ -187,10 +171,10 @@ static void world_setup(void)
 
 	err = kmt_env_open(&env, NULL, 0);
 	if (err)
-		die("cannot load the XDP object", err);
+		fz_die("cannot load the XDP object", err);
 	err = kmt_config_read(&env, &c);
 	if (err)
-		die("km_config read", err);
+		fz_die("km_config read", err);
 	c.edge_addr = EDGE;
 	c.flags = KM_CFG_F_ICMP_ECHO;
 	c.punch_idle_ns = 30 * SEC_NS;
@@ -211,7 +195,7 @@ static void world_setup(void)
 		  ?: kmt_punch_add(&env, &punch_key, BE_TX, KM_ORIGIN_CLI,
 				   KMT_T0);
 	if (err)
-		die("world setup", err);
+		fz_die("world setup", err);
 	world_services();
 	now_ns = KMT_T0;
 }
@@ -411,7 +395,7 @@ static void advance_clock(uint8_t b)
 	now_ns += 1ULL << (b % 40);
 	err = kmt_clock_set(&env, now_ns);
 	if (err)
-		die("clock", err);
+		fz_die("clock", err);
 }
 
 /* The installed punch idles out as the clock runs: renew it so the punched
@@ -421,7 +405,7 @@ static void punch_refresh(void)
 	int err = kmt_punch_add(&env, &punch_key, BE_TX, KM_ORIGIN_CLI, now_ns);
 
 	if (err)
-		die("punch", err);
+		fz_die("punch", err);
 }
 
 static void drain_events(void)
@@ -440,7 +424,7 @@ static void drain_events(void)
 			break;
 	}
 	if (n < 0)
-		die("events", n);
+		fz_die("events", n);
 }
 
 static const char *action_name(uint32_t a)
@@ -617,7 +601,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = kmt_stats(&env, before);
 	err = err ?: kmt_counters(&env, cb);
 	if (err)
-		die("stats", err);
+		fz_die("stats", err);
 	run.in = in;
 	run.in_len = len;
 	run.out = out;
@@ -625,11 +609,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run.ifindex = ifindex[(mode >> 2) & 1];
 	err = kmt_env_run(&env, &run);
 	if (err)
-		die("BPF_PROG_TEST_RUN", err);
+		fz_die("BPF_PROG_TEST_RUN", err);
 	err = kmt_stats(&env, after);
 	err = err ?: kmt_counters(&env, ca);
 	if (err)
-		die("stats", err);
+		fz_die("stats", err);
 	cur_in = in;
 	cur_in_len = len;
 	cur_out = out;
