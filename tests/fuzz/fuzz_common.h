@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kmtest.h"
+
 #ifndef FZ_ON_FAIL
 #define FZ_ON_FAIL() ((void)0)
 #endif
@@ -80,6 +82,38 @@ static inline uint16_t take16(struct src *s)
 static inline uint32_t take32(struct src *s)
 {
 	return (uint32_t)take16(s) << 16 | take16(s);
+}
+
+/* IPv4 options: 0..40 bytes, in whole words, as the input says. */
+static inline void fz_ip_options(struct src *s, struct kmt_ip *ip)
+{
+	ip->opts_len = (uint8_t)((take8(s) % 11) * 4);
+	for (size_t i = 0; i < ip->opts_len; i++)
+		ip->opts[i] = take8(s);
+}
+
+/* One malformed IPv4 header field out of the first `kinds` of: version,
+ * IHL, tot_len, checksum, protocol. */
+static inline void fz_ip_malform(struct src *s, struct kmt_ip *ip,
+				 unsigned int kinds)
+{
+	switch (take8(s) % kinds) {
+	case 0:
+		ip->version = take8(s);
+		break;
+	case 1:
+		ip->ihl = take8(s) & 0xf;
+		break;
+	case 2:
+		ip->tot_len = take16(s);
+		break;
+	case 3:
+		ip->flags |= KMT_IPF_BAD_CSUM;
+		break;
+	default:
+		ip->proto = take8(s);
+		break;
+	}
 }
 
 /*

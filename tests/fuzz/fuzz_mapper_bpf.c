@@ -145,29 +145,12 @@ static void pick_ip_oddities(struct src *s, struct kmt_ip *ip)
 
 	if (f & 0x01)
 		ip->frag = take16(s);
-	if (f & 0x02) {
-		ip->opts_len = (uint8_t)((take8(s) % 11) * 4);
-		for (size_t i = 0; i < ip->opts_len; i++)
-			ip->opts[i] = take8(s);
-	}
+	if (f & 0x02)
+		fz_ip_options(s, ip);
 	if (f & 0x04)
 		ip->tos = take8(s);
-	if ((f & 0x18) == 0x18) {
-		switch (take8(s) % 4) {
-		case 0:
-			ip->version = take8(s);
-			break;
-		case 1:
-			ip->ihl = take8(s) & 0xf;
-			break;
-		case 2:
-			ip->tot_len = take16(s);
-			break;
-		default:
-			ip->flags |= KMT_IPF_BAD_CSUM;
-			break;
-		}
-	}
+	if ((f & 0x18) == 0x18)
+		fz_ip_malform(s, ip, 4);
 }
 
 /* A frame for XDP (player -> service inside IPIP from an edge) or for TC

@@ -279,30 +279,10 @@ static void pick_ip(struct src *s, struct kmt_ip *ip, struct addrs srcs,
 	ip->tos = (f & 0x20) ? take8(s) : 0;
 	if (f & 0x10)
 		ip->frag = take16(s);
-	if (f & 0x08) {
-		ip->opts_len = (uint8_t)((take8(s) % 11) * 4);
-		for (size_t i = 0; i < ip->opts_len; i++)
-			ip->opts[i] = take8(s);
-	}
-	if ((f & 0x07) == 0x07) {
-		switch (take8(s) % 5) {
-		case 0:
-			ip->version = take8(s);
-			break;
-		case 1:
-			ip->ihl = take8(s) & 0xf;
-			break;
-		case 2:
-			ip->tot_len = take16(s);
-			break;
-		case 3:
-			ip->flags |= KMT_IPF_BAD_CSUM;
-			break;
-		default:
-			ip->proto = take8(s);
-			break;
-		}
-	}
+	if (f & 0x08)
+		fz_ip_options(s, ip);
+	if ((f & 0x07) == 0x07)
+		fz_ip_malform(s, ip, 5);
 }
 
 static const uint8_t l4s[] = {
