@@ -219,21 +219,29 @@ static void flow_put(uint8_t proto, uint32_t player, uint16_t pport,
 		     0);
 }
 
+/* p (IPIP) passes XDP as exactly its inner packet behind its Ethernet
+ * header. */
+static void assert_xdp_decap(const struct kmt_pkt *p)
+{
+	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
+	struct kmt_pkt inner = *p;
+	size_t ilen = build(p, in), olen, wlen;
+
+	inner.ipip = 0;
+	wlen = build(&inner, want);
+	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
+	assert_frame(out, olen, want, wlen);
+}
+
 TestSuite(mapper_xdp, .init = setup, .fini = teardown);
 
 Test(mapper_xdp, decap_from_edge_passes_inner_and_learns)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
 	struct kmm_flow f;
-	size_t ilen, olen, wlen;
 
 	player_pkt(&p, EDGE_A);
-	ilen = build(&p, in);
-	p.ipip = 0;
-	wlen = build(&p, want);
-	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
-	assert_frame(out, olen, want, wlen);
+	assert_xdp_decap(&p);
 	assert_only_reason(KMM_R_XDP_DECAP);
 	cr_assert_eq(flow_get(IPPROTO_UDP, PLAYER, 40000, SVC, 27015, &f), 0,
 		     "flow not learned");
@@ -245,19 +253,13 @@ Test(mapper_xdp, decap_from_edge_passes_inner_and_learns)
 
 Test(mapper_xdp, outer_options_are_stripped_too)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
 
 	player_pkt(&p, EDGE_A);
 	p.outer.opts_len = 8;
 	p.outer.opts[0] = 1; /* NOPs */
 	memset(p.outer.opts, 1, 8);
-	ilen = build(&p, in);
-	p.ipip = 0;
-	wlen = build(&p, want);
-	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
-	assert_frame(out, olen, want, wlen);
+	assert_xdp_decap(&p);
 	assert_only_reason(KMM_R_XDP_DECAP);
 }
 
@@ -298,21 +300,15 @@ Test(mapper_xdp, other_edge_moves_the_flow_and_refresh_is_rate_limited)
 
 Test(mapper_xdp, icmp_echo_request_learns_the_echo_id)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
 	struct kmm_flow f;
-	size_t ilen, olen, wlen;
 
 	player_pkt(&p, EDGE_A);
 	p.l4 = IPPROTO_ICMP;
 	p.icmp_type = 8;
 	p.icmp_id = 0x1234;
 	p.icmp_seq = 7;
-	ilen = build(&p, in);
-	p.ipip = 0;
-	wlen = build(&p, want);
-	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
-	assert_frame(out, olen, want, wlen);
+	assert_xdp_decap(&p);
 	cr_assert_eq(flow_get(IPPROTO_ICMP, PLAYER, 0x1234, SVC, 0, &f), 0,
 		     "echo flow not learned");
 	cr_assert_eq(f.edge, EDGE_A);
@@ -320,17 +316,11 @@ Test(mapper_xdp, icmp_echo_request_learns_the_echo_id)
 
 Test(mapper_xdp, inner_fragment_is_decapsulated_without_learning)
 {
-	uint8_t in[KMT_FRAME_MAX], out[KMT_FRAME_MAX], want[KMT_FRAME_MAX];
 	struct kmt_pkt p;
-	size_t ilen, olen, wlen;
 
 	player_pkt(&p, EDGE_A);
 	p.ip.frag = KMT_IP_MF;
-	ilen = build(&p, in);
-	p.ipip = 0;
-	wlen = build(&p, want);
-	cr_assert_eq(xdp(in, ilen, out, &olen), XDP_PASS);
-	assert_frame(out, olen, want, wlen);
+	assert_xdp_decap(&p);
 	assert_only_reason(KMM_R_XDP_DECAP);
 	cr_assert_eq(counter(KMM_C_DECAP_NO_LEARN), 1);
 	cr_assert_eq(kmt_map_count(bpf_map__fd(skel->maps.km_m_flows)), 0);
