@@ -142,6 +142,23 @@ static int pin_path(char *buf, const char *root, const char *name)
 	return 0;
 }
 
+/* Open pin_root/name into path and *fd; a missing pin is no error (*fd is
+ * then -1). */
+static int pin_open(const char *pin_root, const char *name, char *path,
+		    int *fd)
+{
+	int r = pin_path(path, pin_root, name);
+
+	*fd = -1;
+	if (r)
+		return r;
+	*fd = bpf_obj_get(path);
+	if (*fd >= 0 || errno == ENOENT)
+		return 0;
+	return km_log_errno(-errno, "cannot open pin %s: %s", path,
+			    strerror(errno));
+}
+
 /* The kernel rounds a per-CPU LRU's size up to a multiple of the CPUs. */
 static __u32 effective_size(const struct bpf_map *map, __u32 want)
 {
@@ -231,16 +248,9 @@ static int reuse_one(struct bpf_map *map, const char *pin_root,
 	char path[PATH_MAX];
 	int fd, r;
 
-	r = pin_path(path, pin_root, bpf_map__name(map));
-	if (r)
+	r = pin_open(pin_root, bpf_map__name(map), path, &fd);
+	if (r || fd < 0)
 		return r;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return km_log_errno(-errno, "cannot open pin %s: %s", path,
-				    strerror(errno));
-	}
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		r = km_log_errno(-errno, "%s: cannot read map info: %s", path,
@@ -313,16 +323,9 @@ static int detach_link(const char *pin_root)
 	char path[PATH_MAX];
 	int fd, r;
 
-	r = pin_path(path, pin_root, KM_PIN_LINK);
-	if (r)
+	r = pin_open(pin_root, KM_PIN_LINK, path, &fd);
+	if (r || fd < 0)
 		return r;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return km_log_errno(-errno, "cannot open %s: %s", path,
-				    strerror(errno));
-	}
 	/* Detach even if another process still holds the link open. */
 	if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 		km_warn("%s: detach: %s (unpinning anyway)", path,
