@@ -147,6 +147,9 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 			km_unseen_clear(slot, id, player);
 		}
 	}
+	/* Also for an entry found: maps reused from a program without the
+	 * filter get their bits from the next reply. */
+	km_val_filter_set(id, player);
 	km_seen_set(s, id, player, now);
 }
 

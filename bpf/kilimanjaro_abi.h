@@ -49,6 +49,7 @@
 #define KM_MAP_UNVAL_SEEN "km_unval_seen"
 #define KM_MAP_SVC_CACHE "km_svc_cache"
 #define KM_MAP_REV_CACHE "km_rev_cache"
+#define KM_MAP_VAL_FILTER "km_val_filter"
 #define KM_MAP_ALLOW_A "km_allow_a"
 #define KM_MAP_ALLOW_B "km_allow_b"
 #define KM_MAP_DENY_A "km_deny_a"
@@ -406,6 +407,16 @@ struct km_seen {
 	__u64 until_ns;  /* km_now_coarse() time; 0 = empty */
 };
 _Static_assert(sizeof(struct km_seen) == 16, "km_seen");
+
+/* km_val_filter: ARRAY[KM_VAL_FILTER_WORDS] of __u64, the data plane's own:
+ * a negative filter in front of km_validated. Bit km_val_filter_bit()
+ * of (service id, player) is set (atomically, never cleared) whenever the
+ * decap path finds or inserts the pair in km_validated; a clear bit proves
+ * the pair is not validated, so the player path skips the LRU lookup. A
+ * set bit may be another pair's: it only costs the lookup
+ * (docs/design.md "Rate limits and validated players"). 2^23 bits, 1 MiB. */
+#define KM_VAL_FILTER_BITS 23
+#define KM_VAL_FILTER_WORDS (1U << (KM_VAL_FILTER_BITS - 6))
 
 /* km_svc_cache: PERCPU_ARRAY[KM_SVC_CACHE_SLOTS], the data plane's own:
  * km_services hits, direct-mapped by a hash of the key, valid while

@@ -179,6 +179,42 @@ struct {
 	__type(value, struct km_seen);
 } km_unval_seen SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KM_VAL_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} km_val_filter SEC(".maps");
+
+/* Bit of (service id, player) in km_val_filter: word bit >> 6, bit & 63. */
+static __always_inline __u32 km_val_filter_bit(__u32 id, __be32 player)
+{
+	return ((player ^ (id << 20)) * 0x9e3779b1U) >>
+	       (32 - KM_VAL_FILTER_BITS);
+}
+
+/* 0 only when (id, player) was never found or inserted in km_validated by
+ * the decap path since km_val_filter was created. */
+static __always_inline int km_val_filter_may(__u32 id, __be32 player)
+{
+	__u32 bit = km_val_filter_bit(id, player), word = bit >> 6;
+	__u64 *w = bpf_map_lookup_elem(&km_val_filter, &word);
+
+	return !w || (*w & (1ULL << (bit & 63)));
+}
+
+static __always_inline void km_val_filter_set(__u32 id, __be32 player)
+{
+	__u32 bit = km_val_filter_bit(id, player), word = bit >> 6;
+	__u64 *w = bpf_map_lookup_elem(&km_val_filter, &word);
+	__u64 m = 1ULL << (bit & 63);
+
+	/* Atomic: a plain read-modify-write could lose another CPU's bit,
+	 * which would hide a validated player. */
+	if (w && !(*w & m))
+		__sync_fetch_and_or(w, m);
+}
+
 static __always_inline __u32 km_seen_slot(__u32 id, __be32 player)
 {
 	return ((player ^ (id << 20)) * 0x9e3779b1U) >>

@@ -300,10 +300,15 @@ static __always_inline struct km_validated *km_validated_get(struct km_pkt *p,
 	struct km_validated_key k = { .service_id = id, .player = p->saddr };
 	__u32 slot = km_seen_slot(id, p->saddr);
 	__u64 idle = p->cfg->validated_idle_ns;
-	__u64 now = km_pkt_now_coarse(p);
 	struct km_validated *v;
 	struct km_seen *s;
+	__u64 now;
 
+	/* Never validated (the common case of a spoofed flood): neither the
+	 * LRU miss (a cold hash bucket) nor the per-CPU miss cache. */
+	if (!km_val_filter_may(id, p->saddr))
+		return NULL;
+	now = km_pkt_now_coarse(p);
 	/* A source this CPU found unvalidated a moment ago: no LRU lookup
 	 * (a miss costs ~38 ns); the decap path clears the pair when it
 	 * validates it. */

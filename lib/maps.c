@@ -58,6 +58,7 @@ const char *const km_map_names[KM_M_MAX] = {
     [KM_M_UNVAL_SEEN] = KM_MAP_UNVAL_SEEN,
     [KM_M_SVC_CACHE] = KM_MAP_SVC_CACHE,
     [KM_M_REV_CACHE] = KM_MAP_REV_CACHE,
+    [KM_M_VAL_FILTER] = KM_MAP_VAL_FILTER,
 };
 
 /*
@@ -109,6 +110,7 @@ static const struct {
     [KM_M_UNVAL_SEEN] = {4, sizeof(struct km_seen), true},
     [KM_M_SVC_CACHE] = {4, sizeof(struct km_svc_cached), true},
     [KM_M_REV_CACHE] = {4, sizeof(struct km_rev_cached), true},
+    [KM_M_VAL_FILTER] = {4, 8, false},
 };
 
 /* ---- formatting entries for log messages ---- */

@@ -44,13 +44,14 @@ enum km_map_id {
 	KM_M_ALLOW_BM_B,
 	KM_M_DENY_BM_A,
 	KM_M_DENY_BM_B,
-	/* The data plane's own per-CPU caches: listed so that pins are
-	 * opened, checked and removed with the rest. */
+	/* The data plane's own per-CPU caches and validated filter: listed
+	 * so that pins are opened, checked and removed with the rest. */
 	KM_M_FIB_CACHE,
 	KM_M_VAL_SEEN,
 	KM_M_UNVAL_SEEN,
 	KM_M_SVC_CACHE,
 	KM_M_REV_CACHE,
+	KM_M_VAL_FILTER,
 	KM_M_MAX,
 };
 

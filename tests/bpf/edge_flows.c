@@ -1010,3 +1010,93 @@ Test(flows, service_changes_reach_the_service_cache,
 		     0);
 	send_expect(&p, if0, XDP_DROP, KM_R_DROP_NO_SERVICE, NULL);
 }
+
+/* ---- km_val_filter, the negative filter in front of km_validated ---- */
+
+/* The filter's bit of (id, player), written out independently of
+ * maps.bpf.h: Fibonacci hash of player ^ id << 20, top 23 bits. */
+static uint32_t filter_bit(uint32_t id, uint32_t player)
+{
+	return (uint32_t)((player ^ (id << 20)) * 0x9e3779b1U) >>
+	       (32 - KM_VAL_FILTER_BITS);
+}
+
+static int filter_has(uint32_t id, uint32_t player)
+{
+	uint32_t bit = filter_bit(id, player), word = bit >> 6;
+	uint64_t w = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(kmt_fd(&env, KM_MAP_VAL_FILTER), &word,
+					 &w),
+		     0);
+	return !!(w & (1ULL << (bit & 63)));
+}
+
+Test(flows, val_filter_never_hides_a_validated_player,
+     .description = "every player the backend answered has its filter bit "
+		    "and gets the validated limit; a source never answered "
+		    "has no bit and is limited as unvalidated")
+{
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0),
+				 .validated = lim(100, 10, 0, 0, 0)};
+	uint32_t players[256];
+
+	set_cfg(per_source_cfg);
+	set_limits(ID_SVC1_UDP, &cfg);
+	cr_assert_eq(filter_has(ID_SVC1_UDP, PLAYER), 0);
+	for (int i = 0; i < 256; i++) {
+		players[i] = KMT_IP4(198, 19, 2 + i / 100, 1 + i % 100);
+		validate(players[i]);
+	}
+	for (int i = 0; i < 256; i++) {
+		cr_assert(filter_has(ID_SVC1_UDP, players[i]),
+			  "no filter bit for validated %s",
+			  kmt_ip_str(players[i]));
+		/* 3 > the unvalidated burst of 1 */
+		send_fwd(players[i], 3);
+	}
+	cr_assert_eq(map_count(KM_MAP_RL_SRC), 0,
+		     "a validated player was limited as unvalidated");
+	/* never answered: no bit (the filter alone decides), own bucket */
+	cr_assert_eq(filter_has(ID_SVC1_UDP, PLAYER), 0);
+	send_fwd(PLAYER, 1);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	/* validation is per service: the same player of another service */
+	cr_assert_eq(filter_has(ID_SVC1_UDP_RW, players[0]),
+		     filter_bit(ID_SVC1_UDP_RW, players[0]) ==
+			     filter_bit(ID_SVC1_UDP, players[0]));
+}
+
+Test(flows, val_filter_set_bit_still_needs_the_entry,
+     .description = "a set bit is only a hint: a source whose bit is set "
+		    "but has no km_validated entry is unvalidated, and an "
+		    "entry written without its bit (maps from an older "
+		    "program) gets it from the backend's next reply")
+{
+	struct km_svc_cfg cfg = {.unvalidated = lim(1, 1, 0, 0, 0),
+				 .validated = lim(100, 10, 0, 0, 0)};
+	struct km_validated_key k = {.service_id = ID_SVC1_UDP,
+				     .player = PLAYER};
+	struct km_validated v = {.last_seen_ns = KMT_T0};
+	uint32_t bit = filter_bit(ID_SVC1_UDP, PLAYER2), word = bit >> 6;
+	uint64_t w = 1ULL << (bit & 63);
+	int fd = kmt_fd(&env, KM_MAP_VAL_FILTER);
+
+	set_cfg(per_source_cfg);
+	set_limits(ID_SVC1_UDP, &cfg);
+	/* a false positive: PLAYER2's bit set, no entry */
+	cr_assert_eq(bpf_map_update_elem(fd, &word, &w, BPF_ANY), 0);
+	send_fwd(PLAYER2, 1);
+	send_n(PLAYER2, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	/* an entry without its bit: hidden until the backend answers */
+	cr_assert_eq(filter_has(ID_SVC1_UDP, PLAYER), 0);
+	cr_assert_eq(bpf_map_update_elem(kmt_fd(&env, KM_MAP_VALIDATED), &k,
+					 &v, BPF_NOEXIST),
+		     0);
+	send_fwd(PLAYER, 1);
+	send_n(PLAYER, 1, XDP_DROP, KM_R_DROP_RATELIMIT);
+	validate(PLAYER);
+	cr_assert(filter_has(ID_SVC1_UDP, PLAYER));
+	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 0, "the entry existed");
+	send_fwd(PLAYER, 5);
+}
