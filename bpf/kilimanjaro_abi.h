@@ -414,8 +414,9 @@ _Static_assert(sizeof(struct km_seen) == 16, "km_seen");
  * decap path finds or inserts the pair in km_validated; a clear bit proves
  * the pair is not validated, so the player path skips the LRU lookup. A
  * set bit may be another pair's: it only costs the lookup
- * (docs/design.md "Rate limits and validated players"). 2^23 bits, 1 MiB. */
-#define KM_VAL_FILTER_BITS 23
+ * (docs/design.md "Rate limits and validated players"). 2^21 bits, 256 KiB:
+ * small enough to stay in L2, where every flood packet reads a random word. */
+#define KM_VAL_FILTER_BITS 21
 #define KM_VAL_FILTER_WORDS (1U << (KM_VAL_FILTER_BITS - 6))
 
 /* km_svc_cache: PERCPU_ARRAY[KM_SVC_CACHE_SLOTS], the data plane's own:
