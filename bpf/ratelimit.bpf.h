@@ -44,18 +44,34 @@ static __always_inline int km_unvalidated_limited(const struct km_svc_cfg *sc)
 /* Byte bursts are clamped so burst * 1e9 stays within 64 bits. */
 #define KM_BURST_BYTES_MAX (1ULL << 34)
 
+/* x <= floor(num / den), den > 0. Equal to x * den <= num, which needs no
+ * division (a large quotient is the dearest instruction of a bucket) when
+ * the product cannot overflow; den == 1 is folded away by the compiler. */
+static __always_inline int km_within(__u64 x, __u64 num, __u64 den)
+{
+	if (den == 1)
+		return x <= num;
+	if ((x <= 0xffffffffULL && den <= 0xffffffffULL) ||
+	    (x <= 0xffffffULL && den <= 0xffffffffffULL))
+		return x * den <= num;
+	return x <= num / den;
+}
+
 /* One dimension of GCRA: the theoretical arrival time after this packet
- * (cost ns after the later of tat and now) must stay within the horizon.
+ * (cost ns after the later of tat and now) must stay within the horizon,
+ * hnum / hden ns (rounded down).
  * 1: conforms at now; 0: not even `slack` ns later; -1: only later. */
-static __always_inline int km_gcra(__u64 tat, __u64 cost, __u64 horizon,
-				   __u64 now, __u64 slack, __u64 *next)
+static __always_inline int km_gcra(__u64 tat, __u64 cost, __u64 hnum,
+				   __u64 hden, __u64 now, __u64 slack,
+				   __u64 *next)
 {
 	__u64 late = now + slack;
 
 	*next = (tat > now ? tat : now) + cost;
-	if (*next - now <= horizon)
+	if (km_within(*next - now, hnum, hden))
 		return 1;
-	return (tat > late ? tat : late) + cost - late <= horizon ? -1 : 0;
+	return km_within((tat > late ? tat : late) + cost - late, hnum, hden) ?
+		       -1 : 0;
 }
 
 /* The arrival times a bucket takes when the packet is admitted. */
@@ -78,7 +94,8 @@ struct km_admit_at {
  * it stays within the burst horizon. Both dimensions must conform; only then
  * are both advanced, so a rejected packet costs the bucket nothing.
  * Divisions by a configured rate are the expensive part: one per dimension
- * for the packet's cost, one for the byte horizon.
+ * for the packet's cost; the byte horizon is compared by multiplying
+ * (km_within) unless the product could overflow.
  * `now` may lag the real time by up to `slack` (the coarse clock): a packet
  * that conforms at `now` conforms at the real time too (later is never
  * worse); one refused at `now` but not `slack` later is KM_RL_RECHECK, for
@@ -102,7 +119,7 @@ static __always_inline int km_bucket_admit(const struct km_bucket *b,
 		__u64 t = KM_NSEC_PER_SEC / l->pps;
 		__u64 burst = l->burst_pkts ? l->burst_pkts : 1;
 
-		c = km_gcra(b->tat_pkts, t, t * burst, now, slack, &tp);
+		c = km_gcra(b->tat_pkts, t, t * burst, 1, now, slack, &tp);
 		if (!c)
 			return KM_RL_REJECT;
 		recheck |= c < 0;
@@ -113,7 +130,7 @@ static __always_inline int km_bucket_admit(const struct km_bucket *b,
 
 		c = km_gcra(b->tat_bytes,
 			    (__u64)bytes * KM_NSEC_PER_SEC / l->bps,
-			    burst * KM_NSEC_PER_SEC / l->bps, now, slack, &tb);
+			    burst * KM_NSEC_PER_SEC, l->bps, now, slack, &tb);
 		if (!c)
 			return KM_RL_REJECT;
 		recheck |= c < 0;

@@ -1014,7 +1014,7 @@ Test(flows, service_changes_reach_the_service_cache,
 /* ---- km_val_filter, the negative filter in front of km_validated ---- */
 
 /* The filter's bit of (id, player), written out independently of
- * maps.bpf.h: Fibonacci hash of player ^ id << 20, top 23 bits. */
+ * maps.bpf.h: Fibonacci hash of player ^ id << 20, top KM_VAL_FILTER_BITS bits. */
 static uint32_t filter_bit(uint32_t id, uint32_t player)
 {
 	return (uint32_t)((player ^ (id << 20)) * 0x9e3779b1U) >>
@@ -1099,4 +1099,48 @@ Test(flows, val_filter_set_bit_still_needs_the_entry,
 	cr_assert(filter_has(ID_SVC1_UDP, PLAYER));
 	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 0, "the entry existed");
 	send_fwd(PLAYER, 5);
+}
+
+/* ---- byte horizons compared without a division ---- */
+
+Test(flows, bps_horizon_matches_the_division,
+     .description = "the byte bucket admits exactly floor(horizon / cost) "
+		    "packets at one instant, horizon = burst * 1e9 / bps "
+		    "rounded down as the division gave it, on each path of "
+		    "the multiplying comparison (32x32 bits, 24x40 bits, "
+		    "and the division kept for larger operands)")
+{
+	static const struct {
+		uint64_t bps, burst;
+	} c[] = {
+	    {1000000, 50 * 100},	   /* both operands < 2^32 */
+	    {1000003, 50 * 100 + 37},	   /* horizon not a multiple of cost */
+	    {5000000007ULL, 50 * 100},	   /* rate > 2^32, horizon < 2^24 */
+	    {5000000007ULL, 50 * 100 + 1}, /* the same, one byte more */
+	    {500, 50 * 100},		   /* horizon > 2^32 ns: division */
+	    {4100000000ULL, 2 * 100 + 99}, /* rate just under 2^32 */
+	};
+
+	set_cfg(per_source_cfg);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct km_svc_cfg cfg = {
+		    .unvalidated = lim(0, 0, c[i].bps, c[i].burst, 0)};
+		uint64_t cost = 100 * SEC_NS / c[i].bps;
+		uint64_t horizon = c[i].burst * SEC_NS / c[i].bps;
+		uint64_t n = horizon / cost;
+		uint32_t src = KMT_IP4(198, 19, 20, 1 + i);
+		struct kmt_pkt p;
+
+		cr_log_info("bps %llu burst %llu: %llu packets",
+			    (unsigned long long)c[i].bps,
+			    (unsigned long long)c[i].burst,
+			    (unsigned long long)n);
+		cr_assert(n >= 1 && n <= 60);
+		set_limits(ID_SVC1_UDP, &cfg);
+		from(&p, src);
+		kmt_pkt_payload_fill(&p, 100 - 28);
+		for (uint64_t k = 0; k < n; k++)
+			send_expect(&p, if0, XDP_TX, KM_R_FWD_SERVICE, NULL);
+		send_expect(&p, if0, XDP_DROP, KM_R_DROP_RATELIMIT, NULL);
+	}
 }
