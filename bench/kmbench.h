@@ -103,7 +103,6 @@ int kmb_stats_read(const struct kmb_km *k, uint64_t pkts[KM_R_MAX]);
 int kmb_percpu_u64(int fd, uint32_t key, uint64_t *sum);
 int kmb_pin_cpu(int *cpu);
 int kmb_find_ksoftirqd(int cpu);
-const char *kmb_reason_name(int r);
 
 /* ---- scenarios (kmbench.c) ---- */
 

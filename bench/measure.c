@@ -147,35 +147,3 @@ int kmb_pin_cpu(int *cpu)
 	return 0;
 }
 
-static const char *const reason_names[KM_R_MAX] = {
-    [KM_R_PASS_NOT_IPV4] = "pass_not_ipv4",
-    [KM_R_PASS_NOT_OURS] = "pass_not_ours",
-    [KM_R_PASS_EDGE] = "pass_edge",
-    [KM_R_PASS_FIB] = "pass_fib",
-    [KM_R_FWD_SERVICE] = "fwd_service",
-    [KM_R_FWD_PUNCH] = "fwd_punch",
-    [KM_R_FWD_DECAP] = "fwd_decap",
-    [KM_R_TX_ICMP_ECHO] = "tx_icmp_echo",
-    [KM_R_DROP_TRUNCATED] = "drop_truncated",
-    [KM_R_DROP_BAD_IP] = "drop_bad_ip",
-    [KM_R_DROP_IP_OPTIONS] = "drop_ip_options",
-    [KM_R_DROP_FRAGMENT] = "drop_fragment",
-    [KM_R_DROP_BLOCKED] = "drop_blocked",
-    [KM_R_DROP_DENIED] = "drop_denied",
-    [KM_R_DROP_RATELIMIT] = "drop_ratelimit",
-    [KM_R_DROP_RL_BLOCKED] = "drop_rl_blocked",
-    [KM_R_DROP_SVC_LIMIT] = "drop_svc_limit",
-    [KM_R_DROP_NO_SERVICE] = "drop_no_service",
-    [KM_R_DROP_ICMP] = "drop_icmp",
-    [KM_R_DROP_IPIP_NOT_BACKEND] = "drop_ipip_not_backend",
-    [KM_R_DROP_IPIP_BAD_INNER] = "drop_ipip_bad_inner",
-    [KM_R_DROP_TOO_BIG] = "drop_too_big",
-    [KM_R_DROP_INTERNAL] = "drop_internal",
-};
-
-const char *kmb_reason_name(int r)
-{
-	if (r < 0 || r >= KM_R_MAX || !reason_names[r])
-		return "?";
-	return reason_names[r];
-}

@@ -5,6 +5,7 @@
  * peer), calibrate, interleave rounds.
  */
 #include "kmbench.h"
+#include "maps.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,13 +100,13 @@ static void check_reasons(struct kmb_ctx *c, const struct kmb_scen *s,
 		if (r == s->reason || !d)
 			continue;
 		len += (size_t)snprintf(other + len, sizeof(other) - len,
-					" %s+%llu", kmb_reason_name(r),
+					" %s+%llu", km_reason_name(r),
 					(unsigned long long)d);
 	}
 	d = after[s->reason] - before[s->reason];
 	if (d != n || other[0])
 		kmb_fail(c, s->name, "%s advanced by %llu for %llu packets;%s",
-			 kmb_reason_name(s->reason), (unsigned long long)d,
+			 km_reason_name(s->reason), (unsigned long long)d,
 			 (unsigned long long)n,
 			 other[0] ? other : " nothing else");
 }
