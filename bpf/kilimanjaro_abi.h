@@ -18,7 +18,9 @@
 
 #include <linux/types.h>
 
-#define KM_ABI_VERSION 1
+/* 2: km_stats/km_counters have a fixed capacity (KM_STATS_SLOTS) so that
+ * new reasons never change a pinned map again; the A2S maps. */
+#define KM_ABI_VERSION 2
 
 /* Per-service arrays are indexed by service id, 0 .. KM_MAX_SERVICES-1. */
 #define KM_MAX_SERVICES 4096
@@ -67,6 +69,12 @@
 #define KM_MAP_COUNTERS "km_counters"
 #define KM_MAP_SVC_STATS "km_svc_stats"
 #define KM_MAP_EVENTS "km_events"
+#define KM_MAP_A2S_CFG "km_a2s_cfg"
+#define KM_MAP_A2S_KEY "km_a2s_key"
+#define KM_MAP_A2S_INFO "km_a2s_info"
+#define KM_MAP_A2S_STATS "km_a2s_stats"
+#define KM_MAP_A2S_WSTATS "km_a2s_wstats"
+#define KM_MAP_XSKS "km_xsks"
 /* The pinned bpf_link of the XDP attachment. */
 #define KM_PIN_LINK "km_link"
 
@@ -109,6 +117,21 @@ enum km_reason {
 	KM_R_DROP_IPIP_BAD_INNER, /* IPIP inner packet not from a service of that backend, or malformed */
 	KM_R_DROP_TOO_BIG,        /* encapsulated packet exceeds the egress MTU */
 	KM_R_DROP_INTERNAL,       /* a helper failed (adjust_head, ...) */
+	/* A2S (issue 3, docs/design.md "A2S"). Only UDP requests to a service
+	 * with A2S enabled, after the block/deny/allow lists and the limits. */
+	KM_R_TX_A2S_CHALLENGE,    /* request without a valid challenge: 9-byte
+				     S2C_CHALLENGE sent back (never larger
+				     than the request) */
+	KM_R_TX_A2S_CACHED,       /* A2S_INFO with a valid challenge answered
+				     from km_a2s_info */
+	KM_R_REDIR_A2S_WORKER,    /* request the XDP program cannot answer
+				     (PLAYER, RULES, INFO miss): to this
+				     queue's AF_XDP worker */
+	KM_R_REDIR_A2S_INGEST,    /* a game server's answer to a worker's
+				     query (decapsulated, inner destination is
+				     the edge address): to this queue's worker */
+	KM_R_PASS_A2S_INGEST,     /* the same, no worker on this queue: to the
+				     kernel (the querying worker's UDP socket) */
 	KM_R_MAX,
 };
 
@@ -126,6 +149,13 @@ enum km_counter {
 	KM_C_A2S_SEEN,         /* A2S requests recognised by the parse stage */
 	KM_C_MAX,
 };
+
+/* km_stats and km_counters are PERCPU_ARRAYs of this many slots (more than
+ * KM_R_MAX / KM_C_MAX): adding a reason or a counter keeps the pinned map.
+ * Slots >= KM_R_MAX / KM_C_MAX stay 0. */
+#define KM_STATS_SLOTS 64
+_Static_assert(KM_R_MAX <= KM_STATS_SLOTS, "km_stats capacity");
+_Static_assert(KM_C_MAX <= KM_STATS_SLOTS, "km_counters capacity");
 
 enum km_proto_idx { KM_P_UDP = 0, KM_P_TCP = 1, KM_P_ICMP = 2, KM_P_MAX };
 
@@ -477,5 +507,108 @@ struct km_event {
 	__u64 block_until_ns;      /* KM_EV_BLOCK_ADDED */
 };
 _Static_assert(sizeof(struct km_event) == 56, "km_event");
+
+/*
+ * A2S cache (issue 3; docs/design.md "A2S"). Requests: A2S_INFO (54),
+ * A2S_PLAYER (55), A2S_RULES (56) over UDP to a service whose
+ * km_a2s_cfg.flags has KM_A2S_F_ENABLED.
+ */
+#define KM_A2S_INFO_MAX 1400  /* largest cached A2S_INFO answer (UDP payload,
+				 header FF FF FF FF 49 included); a larger or
+				 split answer is served by the worker */
+#define KM_A2S_MAX_QUEUES 64  /* km_xsks slots (RX queue index) */
+
+/* km_a2s_cfg: ARRAY[KM_MAX_SERVICES], indexed by service id, written with
+ * the service by lib/maps.c (flags 0 = A2S off for that service). */
+struct km_a2s_cfg {
+	__u32 flags;         /* KM_A2S_F_* */
+	__u32 pad;
+	__u64 refresh_ns;    /* an answer older than this is stale: served,
+				and refreshed by a worker */
+	__u64 max_age_ns;    /* an answer older than this is never served */
+	__u64 timeout_ns;    /* a server silent this long is down */
+};
+_Static_assert(sizeof(struct km_a2s_cfg) == 32, "km_a2s_cfg");
+
+#define KM_A2S_F_ENABLED 0x1
+#define KM_A2S_F_NO_CHALLENGE 0x2 /* challenge policy "off": cached answers
+				     to unproven sources (an amplifier;
+				     legacy clients only) */
+
+/* km_a2s_key: ARRAY[1], written by the loader (later the agent). The
+ * challenge for a request is SipHash-2-4(key, player address, player port,
+ * service address, service port, epoch), truncated to 32 bits; a challenge
+ * of the current or the previous epoch, under the current or the previous
+ * key, is accepted. The epoch is advanced by userspace from the wall clock
+ * (CLOCK_REALTIME / epoch_s), so every edge agrees without the data plane
+ * reading a clock. flags 0 (no key yet): no challenges are issued and
+ * A2S traffic is forwarded to the game server. */
+struct km_a2s_key {
+	__u64 k0, k1;          /* current key */
+	__u64 prev_k0, prev_k1;/* previous key (== current when never rotated) */
+	__u32 epoch;           /* current epoch number */
+	__u32 key_id;          /* bumped on every rotation */
+	__u32 flags;           /* KM_A2S_KEY_F_* */
+	__u32 epoch_s;         /* seconds per epoch (informational for XDP) */
+};
+_Static_assert(sizeof(struct km_a2s_key) == 48, "km_a2s_key");
+#define KM_A2S_KEY_F_VALID 0x1
+
+/* km_a2s_info: ARRAY[KM_MAX_SERVICES] (BPF_F_MMAPABLE), indexed by service
+ * id: the cached A2S_INFO answer. Written only by the AF_XDP workers,
+ * through mmap, as a seqlock: seq odd while writing; the XDP program reads
+ * seq (even), copies, and re-reads seq; any change means the copy is not
+ * sent. The entry names the service it belongs to, so an id reused by
+ * another service never serves the old one's answer. */
+struct km_a2s_entry {
+	__u32 seq;            /* seqlock sequence */
+	__u32 flags;          /* KM_A2S_E_* */
+	__u64 updated_ns;     /* CLOCK_MONOTONIC of the answer's arrival */
+	struct km_service_key svc; /* (UDP, service address, service port) */
+	__u16 len;            /* bytes of data[] */
+	__u16 pad;
+	__u32 csum;           /* 32-bit one's complement sum of data[] as
+				 big-endian 16-bit words (odd byte padded
+				 with 0), unfolded; 0 when len is 0 */
+	__u8 data[KM_A2S_INFO_MAX]; /* UDP payload: FF FF FF FF 49 ... */
+};
+_Static_assert(sizeof(struct km_a2s_entry) == 1432, "km_a2s_entry");
+#define KM_A2S_E_VALID 0x1    /* data holds an answer */
+#define KM_A2S_E_DOWN 0x2     /* the server missed its timeout: not served */
+
+/* km_a2s_stats: PERCPU_ARRAY[KM_MAX_SERVICES], the XDP program's A2S
+ * counters per service. */
+struct km_a2s_stat {
+	__u64 requests;        /* A2S requests seen after the limits */
+	__u64 challenges;      /* S2C_CHALLENGE sent */
+	__u64 bad_challenges;  /* request carried a challenge that failed */
+	__u64 cached;          /* answered from km_a2s_info */
+	__u64 stale;           /* of which older than refresh_ns */
+	__u64 to_worker;       /* redirected to the queue's worker */
+	__u64 forwarded;       /* forwarded to the game server (no key, no
+				  worker and nothing cached, or a torn read) */
+	__u64 ingested;        /* server answers redirected/passed for ingest */
+};
+_Static_assert(sizeof(struct km_a2s_stat) == 64, "km_a2s_stat");
+
+/* km_a2s_wstats: ARRAY[KM_MAX_SERVICES] (BPF_F_MMAPABLE), the workers'
+ * counters per service, added with atomic adds through mmap. */
+struct km_a2s_wstat {
+	__u64 refreshes;       /* queries sent to the game server */
+	__u64 ingested;        /* answers stored in the cache */
+	__u64 served;          /* answers sent by a worker (PLAYER, RULES,
+				  INFO misses), in requests */
+	__u64 served_frames;   /* frames those answers took */
+	__u64 pending_dropped; /* requests given up (server down/timeout) */
+	__u64 server_down;     /* up -> down transitions */
+	__u64 bad_answers;     /* malformed or unexpected server packets */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct km_a2s_wstat) == 64, "km_a2s_wstat");
+
+/* km_xsks: XSKMAP[KM_A2S_MAX_QUEUES], RX queue index -> the AF_XDP socket
+ * of that queue's worker. The kernel empties a slot when its socket closes;
+ * the XDP program looks the slot up before redirecting and forwards (or
+ * passes) when it is empty, never XDP_ABORTED. */
 
 #endif /* KILIMANJARO_ABI_H */

@@ -240,14 +240,14 @@ static __always_inline void km_seen_set(struct km_seen *s, __u32 id,
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KM_R_MAX);
+	__uint(max_entries, KM_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, struct km_stat);
 } km_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, KM_C_MAX);
+	__uint(max_entries, KM_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } km_counters SEC(".maps");
@@ -263,5 +263,50 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, KM_EVENTS_BYTES);
 } km_events SEC(".maps");
+
+/* A2S (kilimanjaro_abi.h, docs/design.md "A2S") */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_a2s_cfg);
+} km_a2s_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_a2s_key);
+} km_a2s_key SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_a2s_entry);
+} km_a2s_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_a2s_stat);
+} km_a2s_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, KM_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct km_a2s_wstat);
+} km_a2s_wstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, KM_A2S_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} km_xsks SEC(".maps");
 
 #endif /* KM_MAPS_BPF_H */

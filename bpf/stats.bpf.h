@@ -18,8 +18,17 @@
  * forwards/replies, then drops. */
 _Static_assert(KM_R_PASS_NOT_IPV4 == 0 && KM_R_PASS_FIB == 3, "pass group");
 _Static_assert(KM_R_FWD_SERVICE == 4 && KM_R_TX_ICMP_ECHO == 7, "fwd group");
-_Static_assert(KM_R_DROP_TRUNCATED == 8 && KM_R_DROP_INTERNAL == KM_R_MAX - 1,
+_Static_assert(KM_R_DROP_TRUNCATED == 8 && KM_R_DROP_INTERNAL == 22,
 	       "drop group");
+/* After the drops, the A2S verdicts: one pass, the others TX/redirect. */
+_Static_assert(KM_R_TX_A2S_CHALLENGE == KM_R_DROP_INTERNAL + 1 &&
+		   KM_R_PASS_A2S_INGEST == KM_R_MAX - 1,
+	       "a2s group");
+
+static __always_inline int km_reason_is_drop(int reason)
+{
+	return reason >= KM_R_DROP_TRUNCATED && reason <= KM_R_DROP_INTERNAL;
+}
 
 static __always_inline void km_count(__u32 counter)
 {
@@ -48,7 +57,7 @@ static __always_inline void km_svc_verdict(struct km_svc_stat *s, int reason,
 	} else if (reason == KM_R_FWD_DECAP) {
 		s->ret_packets += 1;
 		s->ret_bytes += bytes;
-	} else if (reason >= KM_R_DROP_TRUNCATED) {
+	} else if (km_reason_is_drop(reason)) {
 		s->drop_packets += 1;
 		s->drop_bytes += bytes;
 	}
@@ -69,9 +78,9 @@ static __always_inline int km_finish(struct km_pkt *p, int reason)
 	}
 	if (p->sst)
 		km_svc_verdict(p->sst, reason, p->frame_len);
-	if (reason <= KM_R_PASS_FIB)
+	if (reason <= KM_R_PASS_FIB || reason == KM_R_PASS_A2S_INGEST)
 		return XDP_PASS;
-	if (reason >= KM_R_DROP_TRUNCATED)
+	if (km_reason_is_drop(reason))
 		return XDP_DROP;
 	return p->action;
 }

@@ -59,6 +59,12 @@ const char *const km_map_names[KM_M_MAX] = {
     [KM_M_SVC_CACHE] = KM_MAP_SVC_CACHE,
     [KM_M_REV_CACHE] = KM_MAP_REV_CACHE,
     [KM_M_VAL_FILTER] = KM_MAP_VAL_FILTER,
+    [KM_M_A2S_CFG] = KM_MAP_A2S_CFG,
+    [KM_M_A2S_KEY] = KM_MAP_A2S_KEY,
+    [KM_M_A2S_INFO] = KM_MAP_A2S_INFO,
+    [KM_M_A2S_STATS] = KM_MAP_A2S_STATS,
+    [KM_M_A2S_WSTATS] = KM_MAP_A2S_WSTATS,
+    [KM_M_XSKS] = KM_MAP_XSKS,
 };
 
 /*
@@ -111,6 +117,12 @@ static const struct {
     [KM_M_SVC_CACHE] = {4, sizeof(struct km_svc_cached), true},
     [KM_M_REV_CACHE] = {4, sizeof(struct km_rev_cached), true},
     [KM_M_VAL_FILTER] = {4, 8, false},
+    [KM_M_A2S_CFG] = {4, sizeof(struct km_a2s_cfg), false},
+    [KM_M_A2S_KEY] = {4, sizeof(struct km_a2s_key), false},
+    [KM_M_A2S_INFO] = {4, sizeof(struct km_a2s_entry), false},
+    [KM_M_A2S_STATS] = {4, sizeof(struct km_a2s_stat), true},
+    [KM_M_A2S_WSTATS] = {4, sizeof(struct km_a2s_wstat), false},
+    [KM_M_XSKS] = {4, 4, false},
 };
 
 /* ---- formatting entries for log messages ---- */
@@ -2145,6 +2157,11 @@ static const char *const reason_names[KM_R_MAX] = {
     [KM_R_DROP_IPIP_BAD_INNER] = "drop_ipip_bad_inner",
     [KM_R_DROP_TOO_BIG] = "drop_too_big",
     [KM_R_DROP_INTERNAL] = "drop_internal",
+    [KM_R_TX_A2S_CHALLENGE] = "tx_a2s_challenge",
+    [KM_R_TX_A2S_CACHED] = "tx_a2s_cached",
+    [KM_R_REDIR_A2S_WORKER] = "redir_a2s_worker",
+    [KM_R_REDIR_A2S_INGEST] = "redir_a2s_ingest",
+    [KM_R_PASS_A2S_INGEST] = "pass_a2s_ingest",
 };
 
 static const char *const counter_names[KM_C_MAX] = {
