@@ -14,6 +14,7 @@
 static const char usage[] =
     "usage: kilimanjaro a2s [list]\n"
     "       kilimanjaro a2s key\n"
+    "       kilimanjaro a2s rotate\n"
     "\n"
     "list: every service with A2S caching: its backend, policy (refresh /\n"
     "max age / timeout, challenge required or off), the cached A2S_INFO\n"
@@ -24,7 +25,10 @@ static const char usage[] =
     "  expired  older than max age: not served (forwarded or to a worker)\n"
     "  down     the game server missed its timeout: not served\n"
     "  empty    nothing cached for this service yet\n"
-    "key: the challenge key's id and epoch (never the key itself).\n";
+    "key: the challenge key's id and epoch (never the key itself).\n"
+    "rotate: a new random key; the current one stays accepted as the\n"
+    "previous key, so challenges in flight stay valid. A config with\n"
+    "a2s.key_file puts the file's key back at its next reload or start.\n";
 
 #define MS 1000000ull
 
@@ -318,11 +322,41 @@ static int a2s_key(struct cli_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+static int a2s_rotate(struct cli_ctx *c, int argc, char **argv)
+{
+	struct km_a2s_key k;
+	struct km_maps m;
+	int r;
+
+	r = cli_list_open(c, "a2s rotate", usage, argc, argv, &m);
+	if (r)
+		return r;
+	r = km_a2s_key_rotate(&m, NULL);
+	r = r ?: km_a2s_key_read(&m, &k);
+	km_maps_close(&m);
+	if (r)
+		return r;
+	if (c->json) {
+		struct json_object *o = json_object_new_object();
+
+		add_u64(o, "key_id", k.key_id);
+		add_u64(o, "previous_key_id", k.key_id - 1);
+		cli_json_print(o);
+	} else {
+		printf("rotated to key %u (key %u still accepted until the "
+		       "next rotation)\n",
+		       k.key_id, k.key_id - 1);
+	}
+	explicit_bzero(&k, sizeof(k));
+	return 0;
+}
+
 int cmd_a2s(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 	    {"list", a2s_list},
 	    {"key", a2s_key},
+	    {"rotate", a2s_rotate},
 	    {.name = NULL},
 	};
 
