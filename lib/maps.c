@@ -1170,11 +1170,12 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 	    .validated = s->validated,
 	    .total = limit_per_cpu(&s->total, m->ncpus),
 	    .icmp = s->icmp,
-	    .flags = svc_flags(s),
+	    .flags = s->flags,
 	};
 	struct km_strbuf b;
 	int r;
 
+	cfg.flags = svc_flags(s);
 	if (bpf_map_update_elem(mfd(m, KM_M_SVC_CFG), &v->id, &cfg, BPF_ANY))
 		return km_log_errno(-errno, "%s: cannot write id %u for %s: %s",
 				    KM_MAP_SVC_CFG, v->id,
