@@ -1142,3 +1142,21 @@ Test(maps, a2s_epoch_advance_changes_only_the_epoch)
 	cr_assert_eq(km_a2s_epoch_of(1000, 0), 0);
 	cr_assert_eq(km_a2s_epoch_of(-5, 30), 0);
 }
+
+Test(maps, a2s_cfg_of_other_origins_survives_a_sync)
+{
+	struct km_service_spec cli = a2s_svc("198.18.10.1", 27015, 700);
+	struct km_service_spec cfg = a2s_svc("198.18.10.1", 27016, 1000);
+	struct km_a2s_cfg got;
+	uint32_t id;
+
+	cli.a2s.flags |= KM_A2S_F_NO_CHALLENGE;
+	cr_assert_eq(km_service_put(&m, &cli, KM_ORIGIN_CLI), 0);
+	id = svc_id("198.18.10.1", 27015);
+	cr_assert_eq(km_services_sync(&m, &cfg, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	got = a2s_read(id);
+	cr_assert_arr_eq(&got, &cli.a2s, sizeof(got),
+			 "a config reload touches only the config's services");
+	cr_assert_eq(svc_val("198.18.10.1", 27015).flags, KM_SVC_F_A2S);
+}
