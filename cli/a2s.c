@@ -50,8 +50,7 @@ static int by_id(const void *a, const void *b)
 	return x->val.id < y->val.id ? -1 : x->val.id > y->val.id;
 }
 
-static int row_read(const struct km_maps *m, uint64_t now,
-		    struct a2s_row *row)
+static int row_read(const struct km_maps *m, uint64_t now, struct a2s_row *row)
 {
 	uint32_t id = row->svc.val.id;
 	int r;
@@ -148,8 +147,8 @@ static struct json_object *row_json(const struct a2s_row *r)
 	add_u64(o, "refresh_ms", r->cfg.refresh_ns / MS);
 	add_u64(o, "max_age_ms", r->cfg.max_age_ns / MS);
 	add_u64(o, "timeout_ms", r->cfg.timeout_ns / MS);
-	json_object_object_add(
-	    o, "challenge", json_object_new_string(challenge_name(&r->cfg)));
+	json_object_object_add(o, "challenge",
+			       json_object_new_string(challenge_name(&r->cfg)));
 
 	c = json_object_new_object();
 	json_object_object_add(
@@ -213,8 +212,8 @@ static void row_print(const struct a2s_row *r)
 		snprintf(age, sizeof(age), "-");
 	else
 		cli_duration(age, sizeof(age), r->age_s);
-	printf("%-4u %-22s %-20s %-28s %-8s %-7s %uB\n", e->val.id, sv, be,
-	       pol, km_a2s_state_name(r->state), age,
+	printf("%-4u %-22s %-20s %-28s %-8s %-7s %uB\n", e->val.id, sv, be, pol,
+	       km_a2s_state_name(r->state), age,
 	       r->state == KM_A2S_ST_EMPTY ? 0 : r->head.len);
 	printf("     xdp:    challenges %llu  cached %llu  stale %llu  "
 	       "forwarded %llu  to_worker %llu  bad_challenges %llu  "
@@ -300,8 +299,8 @@ static int a2s_key(struct cli_ctx *c, int argc, char **argv)
 		add_u64(o, "epoch_s", k.epoch_s);
 		json_object_object_add(
 		    o, "previous_key_accepted",
-		    json_object_new_boolean(valid && (k.prev_k0 != k.k0 ||
-						      k.prev_k1 != k.k1)));
+		    json_object_new_boolean(
+			valid && (k.prev_k0 != k.k0 || k.prev_k1 != k.k1)));
 		explicit_bzero(&k, sizeof(k));
 		cli_json_print(o);
 		return 0;
