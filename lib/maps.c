@@ -2610,8 +2610,8 @@ enum km_a2s_state km_a2s_state_of(const struct km_a2s_cfg *cfg,
 const char *km_a2s_state_name(enum km_a2s_state st)
 {
 	static const char *const names[KM_A2S_ST_MAX] = {
-	    [KM_A2S_ST_EMPTY] = "empty",     [KM_A2S_ST_FRESH] = "fresh",
-	    [KM_A2S_ST_STALE] = "stale",     [KM_A2S_ST_EXPIRED] = "expired",
+	    [KM_A2S_ST_EMPTY] = "empty", [KM_A2S_ST_FRESH] = "fresh",
+	    [KM_A2S_ST_STALE] = "stale", [KM_A2S_ST_EXPIRED] = "expired",
 	    [KM_A2S_ST_DOWN] = "down",
 	};
 
@@ -2620,8 +2620,7 @@ const char *km_a2s_state_name(enum km_a2s_state st)
 
 uint32_t km_a2s_epoch_of(int64_t now_s, uint32_t epoch_s)
 {
-	return now_s > 0 && epoch_s ? (uint32_t)((uint64_t)now_s / epoch_s)
-				    : 0;
+	return now_s > 0 && epoch_s ? (uint32_t)((uint64_t)now_s / epoch_s) : 0;
 }
 
 static uint32_t a2s_epoch_now(uint32_t epoch_s)
@@ -2744,8 +2743,7 @@ int km_a2s_key_install(const struct km_maps *m, const uint8_t *key,
 	return km_unlock(l, km_a2s_key_install_nolock(m, key, epoch_s, action));
 }
 
-static int km_a2s_key_rotate_nolock(const struct km_maps *m,
-				    const uint8_t *key)
+static int km_a2s_key_rotate_nolock(const struct km_maps *m, const uint8_t *key)
 {
 	struct km_a2s_key v;
 	uint64_t k0, k1;
@@ -2753,10 +2751,11 @@ static int km_a2s_key_rotate_nolock(const struct km_maps *m,
 
 	r = km_a2s_key_read(m, &v);
 	if (!r && !(v.flags & KM_A2S_KEY_F_VALID))
-		r = km_log_errno(-ENOENT,
-				 "%s: no key installed yet (the loader installs "
-				 "it at start)",
-				 KM_MAP_A2S_KEY);
+		r = km_log_errno(
+		    -ENOENT,
+		    "%s: no key installed yet (the loader installs "
+		    "it at start)",
+		    KM_MAP_A2S_KEY);
 	if (!r)
 		r = a2s_key_bytes(key, &k0, &k1);
 	if (!r) {
