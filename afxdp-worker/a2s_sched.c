@@ -2,7 +2,7 @@
 #include "a2s_sched.h"
 
 #define MIN_LEASE_NS 50000000ull
-#define MAX_LEASE_NS 2000000000ull
+#define MAX_LEASE_NS 1000000000ull
 
 bool a2s_sched_wanted(const struct a2s_sched_in *in, enum a2s_kind k,
 		      uint64_t now_ns)
@@ -53,10 +53,12 @@ uint64_t a2s_sched_lease_ns(uint64_t refresh_ns, uint64_t timeout_ns)
 {
 	uint64_t d = MAX_LEASE_NS;
 
-	if (timeout_ns && timeout_ns < d)
-		d = timeout_ns;
-	if (refresh_ns && refresh_ns < d)
-		d = refresh_ns;
+	/* Short enough that a silent server still gets a query of each kind
+	 * every refresh interval. */
+	if (timeout_ns && timeout_ns / 2 < d)
+		d = timeout_ns / 2;
+	if (refresh_ns && refresh_ns / 4 < d)
+		d = refresh_ns / 4;
 	return d < MIN_LEASE_NS ? MIN_LEASE_NS : d;
 }
 

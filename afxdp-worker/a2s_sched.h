@@ -37,7 +37,7 @@ bool a2s_sched_wanted(const struct a2s_sched_in *in, enum a2s_kind k,
 		      uint64_t now_ns);
 bool a2s_sched_down(const struct a2s_sched_in *in, uint64_t now_ns);
 /* How long one query may stay unanswered before the next may go out:
- * min(timeout, refresh, 2 s), at least 50 ms. */
+ * min(timeout / 2, refresh / 4, 1 s), at least 50 ms. */
 uint64_t a2s_sched_lease_ns(uint64_t refresh_ns, uint64_t timeout_ns);
 
 enum a2s_fresh {
