@@ -173,8 +173,8 @@ static int stats_write(const struct fixture *f)
 static void send_dgram(struct fixture *f, const uint8_t *p, size_t len,
 		       const struct sockaddr_in *to)
 {
-	if (sendto(f->fd, p, len, 0, (const struct sockaddr *)to,
-		   sizeof(*to)) < 0)
+	if (sendto(f->fd, p, len, 0, (const struct sockaddr *)to, sizeof(*to)) <
+	    0)
 		f->st.send_errors++;
 	else
 		f->st.datagrams_sent++;
@@ -273,8 +273,8 @@ static void handle(struct fixture *f, const uint8_t *p, size_t len,
 	if (need && req.has_challenge &&
 	    req.challenge != challenge_for(f, from))
 		f->st.bad_challenges++;
-	if (need && (!req.has_challenge ||
-		     req.challenge != challenge_for(f, from))) {
+	if (need &&
+	    (!req.has_challenge || req.challenge != challenge_for(f, from))) {
 		send_challenge(f, from);
 		return;
 	}
@@ -533,8 +533,7 @@ static int parse_opts(int argc, char **argv, struct fixture_opts *o)
 			o->srv.max_players = (uint8_t)v;
 			break;
 		case 'r':
-			r = parse_uint("--rules", optarg, 65000,
-				       &o->srv.rules);
+			r = parse_uint("--rules", optarg, 65000, &o->srv.rules);
 			break;
 		case 's':
 			r = parse_uint("--split-size", optarg, 65507,

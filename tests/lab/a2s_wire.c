@@ -93,8 +93,8 @@ int a2s_parse_request(const uint8_t *p, size_t len, struct a2s_request *req)
 		if (len < 9)
 			return -EINVAL;
 		parse_challenge(p + 5, req);
-		req->kind = p[4] == A2S_REQ_PLAYER ? A2S_KIND_PLAYER
-						   : A2S_KIND_RULES;
+		req->kind =
+		    p[4] == A2S_REQ_PLAYER ? A2S_KIND_PLAYER : A2S_KIND_RULES;
 		return 0;
 	case A2S_REQ_GETCHALLENGE:
 		req->kind = A2S_KIND_GETCHALLENGE;
@@ -244,8 +244,8 @@ int a2s_build_request(enum a2s_kind kind, long long challenge, uint8_t *buf,
 	case A2S_KIND_RULES:
 		put_u8(&w, kind == A2S_KIND_PLAYER ? A2S_REQ_PLAYER
 						   : A2S_REQ_RULES);
-		put_le32(&w, challenge >= 0 ? (uint32_t)challenge
-					    : A2S_HDR_SIMPLE);
+		put_le32(&w,
+			 challenge >= 0 ? (uint32_t)challenge : A2S_HDR_SIMPLE);
 		break;
 	case A2S_KIND_GETCHALLENGE:
 		put_u8(&w, A2S_REQ_GETCHALLENGE);

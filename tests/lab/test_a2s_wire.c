@@ -69,9 +69,9 @@ Test(a2s_wire, parse_requests)
 Test(a2s_wire, info_layout)
 {
 	static const uint8_t want[] = {
-	    0xff, 0xff, 0xff, 0xff, 0x49, 17, 'N', 0, 'M', 0, 't', 'f', 0,
-	    'G', 0, 0xb8, 0x01, 2, 24, 0, 'd', 'l', 0, 1, '1', 0,
-	    0xa1, 0x87, 0x69, 'k', 0, 0xb8, 0x01, 0, 0, 0, 0, 0, 0};
+	    0xff, 0xff, 0xff, 0xff, 0x49, 17,	'N',  0,   'M', 0, 't', 'f', 0,
+	    'G',  0,	0xb8, 0x01, 2,	  24,	0,    'd', 'l', 0, 1,	'1', 0,
+	    0xa1, 0x87, 0x69, 'k',  0,	  0xb8, 0x01, 0,   0,	0, 0,	0,   0};
 	uint8_t b[256];
 	int n = a2s_build_info(&srv, b, sizeof(b));
 
@@ -121,9 +121,9 @@ Test(a2s_wire, split_reassembles)
 	}
 	cr_assert_eq(off, (size_t)n);
 	cr_assert_arr_eq(out, msg, n);
-	cr_assert_eq(a2s_build_fragment(msg, n, 1, 1200, total, frag,
-					sizeof(frag)),
-		     -EINVAL);
+	cr_assert_eq(
+	    a2s_build_fragment(msg, n, 1, 1200, total, frag, sizeof(frag)),
+	    -EINVAL);
 	cr_assert_eq(a2s_split_count(100, 100), 1);
 	cr_assert_eq(a2s_split_count(300000, 100), -EMSGSIZE);
 }
