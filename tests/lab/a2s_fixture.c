@@ -27,6 +27,10 @@
  * socket after a change, on SIGUSR1, and at exit. When the fixture is idle
  * the file is exact.
  *
+ * SIGUSR2 toggles "mute": requests are still counted (and "muted" counts
+ * them) but nothing is sent, as from a server that hangs; a test makes the
+ * cache go stale with it.
+ *
  * Exit status: 0 on SIGTERM/SIGINT, 1 on a runtime error, 2 for a bad
  * command line. Malformed datagrams are counted ("bad") and ignored.
  */
@@ -63,7 +67,7 @@ struct fixture_stats {
 	uint64_t info, player, rules, getchallenge;
 	uint64_t challenges, bad_challenges;
 	uint64_t info_answers, player_answers, rules_answers;
-	uint64_t datagrams_sent, send_errors, bad;
+	uint64_t datagrams_sent, send_errors, bad, muted;
 	uint32_t src_addr[MAX_SOURCES]; /* network order */
 	uint64_t src_requests[MAX_SOURCES];
 	unsigned int nsrc;
@@ -77,6 +81,7 @@ struct fixture {
 	uint32_t split_id;
 	struct fixture_stats st;
 	int dirty;
+	int mute;
 	uint8_t msg[A2S_MAX_MSG];
 	uint8_t frag[A2S_MAX_MSG];
 };
@@ -127,6 +132,8 @@ static void count_source(struct fixture_stats *st, uint32_t addr)
  *     counts once); answers: their sum;
  *   datagrams_sent (fragments and challenges included), send_errors;
  *   bad: datagrams that are not A2S requests;
+ *   muted: well-formed requests left unanswered while muted (SIGUSR2);
+ *   mute: 1 while muted;
  *   sources: well-formed requests per source address (the first 64
  *     addresses; later ones add to other_sources). */
 static int stats_write(const struct fixture *f)
@@ -148,13 +155,14 @@ static int stats_write(const struct fixture *f)
 		"\"bad_challenges\":%lu,\"info_answers\":%lu,"
 		"\"player_answers\":%lu,\"rules_answers\":%lu,"
 		"\"answers\":%lu,\"datagrams_sent\":%lu,\"send_errors\":%lu,"
-		"\"bad\":%lu,\"other_sources\":%lu,\"sources\":{",
+		"\"bad\":%lu,\"muted\":%lu,\"mute\":%d,"
+		"\"other_sources\":%lu,\"sources\":{",
 		st->info, st->player, st->rules, st->getchallenge,
 		st->challenges, st->bad_challenges, st->info_answers,
 		st->player_answers, st->rules_answers,
 		st->info_answers + st->player_answers + st->rules_answers,
-		st->datagrams_sent, st->send_errors, st->bad,
-		st->other_src_requests);
+		st->datagrams_sent, st->send_errors, st->bad, st->muted,
+		f->mute, st->other_src_requests);
 	for (i = 0; i < st->nsrc; i++) {
 		inet_ntop(AF_INET, &st->src_addr[i], addr, sizeof(addr));
 		fprintf(fp, "%s\"%s\":%lu", i ? "," : "", addr,
@@ -252,6 +260,8 @@ static void handle(struct fixture *f, const uint8_t *p, size_t len,
 		return;
 	}
 	count_source(&f->st, from->sin_addr.s_addr);
+	if (f->mute)
+		f->st.muted++;
 	switch (req.kind) {
 	case A2S_KIND_INFO:
 		f->st.info++;
@@ -267,9 +277,12 @@ static void handle(struct fixture *f, const uint8_t *p, size_t len,
 		break;
 	default:
 		f->st.getchallenge++;
-		send_challenge(f, from);
+		if (!f->mute)
+			send_challenge(f, from);
 		return;
 	}
+	if (f->mute)
+		return;
 	if (need && req.has_challenge &&
 	    req.challenge != challenge_for(f, from))
 		f->st.bad_challenges++;
@@ -361,6 +374,7 @@ static int open_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return km_log_errno(-errno, "sigprocmask: %m");
 	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -376,10 +390,15 @@ static int read_signals(struct fixture *f, int sfd)
 	int stop = 0;
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGUSR1)
+		if (si.ssi_signo == SIGUSR1) {
 			stats_write(f);
-		else
+		} else if (si.ssi_signo == SIGUSR2) {
+			f->mute = !f->mute;
+			km_info("%s", f->mute ? "muted" : "answering again");
+			stats_write(f);
+		} else {
 			stop = 1;
+		}
 	}
 	return stop;
 }
