@@ -63,13 +63,22 @@ struct fixture_opts {
 	struct a2s_server srv;
 };
 
+/* Per source address: what a test needs to tell the edge worker's refresh
+ * queries from players' queries. */
+struct src_stat {
+	uint32_t addr; /* network order */
+	uint64_t kind[A2S_KIND_GETCHALLENGE + 1];
+	uint64_t queries;    /* requests that would be answered (challenge
+				valid or not needed), muted or not */
+	uint64_t challenged; /* requests that needed a (new) challenge */
+};
+
 struct fixture_stats {
 	uint64_t info, player, rules, getchallenge;
 	uint64_t challenges, bad_challenges;
 	uint64_t info_answers, player_answers, rules_answers;
 	uint64_t datagrams_sent, send_errors, bad, muted;
-	uint32_t src_addr[MAX_SOURCES]; /* network order */
-	uint64_t src_requests[MAX_SOURCES];
+	struct src_stat src[MAX_SOURCES];
 	unsigned int nsrc;
 	uint64_t other_src_requests;
 };
@@ -106,21 +115,21 @@ static uint32_t challenge_for(const struct fixture *f,
 	return c == 0 || c == 0xFFFFFFFFu ? 0x4b4d0001u : c;
 }
 
-static void count_source(struct fixture_stats *st, uint32_t addr)
+/* The stats slot of a source; NULL when the table is full (counted in
+ * other_sources). */
+static struct src_stat *source_of(struct fixture_stats *st, uint32_t addr)
 {
 	unsigned int i;
 
 	for (i = 0; i < st->nsrc; i++)
-		if (st->src_addr[i] == addr) {
-			st->src_requests[i]++;
-			return;
-		}
+		if (st->src[i].addr == addr)
+			return &st->src[i];
 	if (st->nsrc == MAX_SOURCES) {
 		st->other_src_requests++;
-		return;
+		return NULL;
 	}
-	st->src_addr[st->nsrc] = addr;
-	st->src_requests[st->nsrc++] = 1;
+	st->src[st->nsrc].addr = addr;
+	return &st->src[st->nsrc++];
 }
 
 /* Counts, all since start:
@@ -134,8 +143,11 @@ static void count_source(struct fixture_stats *st, uint32_t addr)
  *   bad: datagrams that are not A2S requests;
  *   muted: well-formed requests left unanswered while muted (SIGUSR2);
  *   mute: 1 while muted;
- *   sources: well-formed requests per source address (the first 64
- *     addresses; later ones add to other_sources). */
+ *   sources: per source address (the first 64; requests of later ones
+ *     add to other_sources): {"info","player","rules","getchallenge":
+ *     requests by kind, "queries": requests that would be answered (valid
+ *     or no challenge needed; muted included), "challenged": requests
+ *     that needed a challenge}. */
 static int stats_write(const struct fixture *f)
 {
 	const struct fixture_stats *st = &f->st;
@@ -164,9 +176,17 @@ static int stats_write(const struct fixture *f)
 		st->datagrams_sent, st->send_errors, st->bad, st->muted,
 		f->mute, st->other_src_requests);
 	for (i = 0; i < st->nsrc; i++) {
-		inet_ntop(AF_INET, &st->src_addr[i], addr, sizeof(addr));
-		fprintf(fp, "%s\"%s\":%lu", i ? "," : "", addr,
-			st->src_requests[i]);
+		const struct src_stat *ss = &st->src[i];
+
+		inet_ntop(AF_INET, &ss->addr, addr, sizeof(addr));
+		fprintf(fp,
+			"%s\"%s\":{\"info\":%lu,\"player\":%lu,\"rules\":%lu,"
+			"\"getchallenge\":%lu,\"queries\":%lu,"
+			"\"challenged\":%lu}",
+			i ? "," : "", addr, ss->kind[A2S_KIND_INFO],
+			ss->kind[A2S_KIND_PLAYER], ss->kind[A2S_KIND_RULES],
+			ss->kind[A2S_KIND_GETCHALLENGE], ss->queries,
+			ss->challenged);
 	}
 	fprintf(fp, "}}\n");
 	if (fclose(fp)) {
@@ -252,14 +272,17 @@ static void handle(struct fixture *f, const uint8_t *p, size_t len,
 		   const struct sockaddr_in *from)
 {
 	struct a2s_request req;
-	int need;
+	struct src_stat *ss;
+	int need, valid;
 
 	f->dirty = 1;
 	if (a2s_parse_request(p, len, &req)) {
 		f->st.bad++;
 		return;
 	}
-	count_source(&f->st, from->sin_addr.s_addr);
+	ss = source_of(&f->st, from->sin_addr.s_addr);
+	if (ss)
+		ss->kind[req.kind]++;
 	if (f->mute)
 		f->st.muted++;
 	switch (req.kind) {
@@ -277,17 +300,20 @@ static void handle(struct fixture *f, const uint8_t *p, size_t len,
 		break;
 	default:
 		f->st.getchallenge++;
+		if (ss)
+			ss->challenged++;
 		if (!f->mute)
 			send_challenge(f, from);
 		return;
 	}
+	valid = req.has_challenge && req.challenge == challenge_for(f, from);
+	if (ss)
+		*(need && !valid ? &ss->challenged : &ss->queries) += 1;
 	if (f->mute)
 		return;
-	if (need && req.has_challenge &&
-	    req.challenge != challenge_for(f, from))
+	if (need && req.has_challenge && !valid)
 		f->st.bad_challenges++;
-	if (need &&
-	    (!req.has_challenge || req.challenge != challenge_for(f, from))) {
+	if (need && !valid) {
 		send_challenge(f, from);
 		return;
 	}
