@@ -96,6 +96,28 @@ lab_assert "challenge: the fixture challenged the worker" \
 lab_assert "challenge: the worker's queries carried it" \
 	"$(kw_fixture queries "$LAB_EDGE")" -ge 1
 
+# ---- a forged answer (plain UDP, not through the tunnel) is refused ------
+# From the player's side with the service's address as its source, to the
+# worker's port on the edge address: the kernel hands it to the worker's
+# UDP socket, where a source address proves nothing.
+port=$(grep -o 'queries from [0-9.]*:[0-9]*' "$LAB_DIR/afxdp.log" | tail -n 1 | cut -d: -f2)
+[[ $port =~ ^[0-9]+$ ]] || lab_fail "no worker port in the log"
+ip -n "$LAB_NS_PL" addr add "$LAB_SVC/32" dev pl0
+b0=$(kw_wstat bad_answers)
+g0=$(kw_wstat ingested)
+printf '\xff\xff\xff\xff\x49\x11FORGED\x00map\x00' |
+	lab_exec "$LAB_NS_PL" socat -u - "UDP-SENDTO:$LAB_EDGE:$port,bind=$LAB_SVC:$LAB_GAME_PORT" ||
+	lab_fail "forged answer: socat failed"
+ip -n "$LAB_NS_PL" addr del "$LAB_SVC/32" dev pl0
+kw_bad_gt() { kw_wstat_gt bad_answers "$b0"; }
+lab_wait_for 5 kw_bad_gt || lab_fail "forged answer: not counted as bad"
+lab_assert "forged answer: not ingested" "$(kw_wstat ingested)" -le $((g0 + 3))
+kw_map km_a2s_info | grep -q FORGED && lab_fail "forged answer: in km_a2s_info"
+grep -q 'answers no query of this worker' "$LAB_DIR/afxdp.log" ||
+	lab_fail "forged answer: not logged"
+lab_log "ok: forged answer on the UDP socket refused, counted and logged"
+b1=$(kw_wstat bad_answers)
+
 # ---- INFO from XDP, PLAYER and RULES from the worker --------------------
 out=$(kw_probe info --count 20 --reuse-challenge)
 lab_log "info: $out"
@@ -115,7 +137,7 @@ lab_assert "cache: the game server saw no player query" \
 lab_assert "worker: served >= 40" "$(kw_wstat served)" -ge 40
 lab_assert "worker: RULES took several frames each" \
 	"$(kw_wstat served_frames)" -gt "$(kw_wstat served)"
-lab_assert "worker: no bad answer" "$(kw_wstat bad_answers)" -eq 0
+lab_assert "worker: no bad answer from the server" "$(kw_wstat bad_answers)" -eq "$b1"
 
 # ---- refresh schedule under a flood -------------------------------------
 q0=$(kw_fixture queries "$LAB_EDGE")
