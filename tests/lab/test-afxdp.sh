@@ -87,8 +87,25 @@ kw_info_down() { (( ($(kw_info_flags) & 2) == 2 )); }
 kw_info_up() { (( ($(kw_info_flags) & 2) == 0 )); }
 kw_wstat_gt() { (( $(kw_wstat "$1") > $2 )); } # FIELD VALUE
 
-# ---- ingest -------------------------------------------------------------
+# ---- an INFO miss waits for the first answer, then ingest -----------------
+# The server is silent when the worker starts: a player's INFO request (a
+# miss: nothing cached) waits in the worker, which queries again one
+# refresh interval later, once the server answers; the request is answered
+# from that answer, and the game server never sees the player.
+kill -USR2 "$(lab_pid fixture)"
 kw_start_worker afxdp --queue 0
+kw_probe info --count 1 --attempts 1 --timeout 2500 >"$LAB_DIR/miss.json" &
+pr=$!
+sleep 0.5
+kill -USR2 "$(lab_pid fixture)"
+wait $pr
+out=$(cat "$LAB_DIR/miss.json")
+lab_log "info miss: $out"
+lab_assert "info miss: answered on the first attempt" "$(lab_json_get "$out" answered)" -eq 1
+lab_assert "info miss: no retransmission" "$(lab_json_get "$out" retransmits)" -eq 0
+lab_assert "info miss: served by the worker" "$(kw_wstat served)" -eq 1
+lab_assert "info miss: the game server saw no player query" \
+	"$(kw_fixture queries "$LAB_PLAYER")" -eq 0
 lab_wait_for 10 kw_info_valid || lab_fail "ingest: km_a2s_info never became valid"
 lab_log "ok: ingest: km_a2s_info holds the INFO answer ($(kw_map km_a2s_info | jq -c '{flags,len}'))"
 lab_assert "challenge: the fixture challenged the worker" \
@@ -134,7 +151,7 @@ lab_assert "rules: none bad" "$(lab_json_get "$out" bad)" -eq 0
 lab_assert "rules: split answers" "$(lab_json_get "$out" split_answers)" -ge 20
 lab_assert "cache: the game server saw no player query" \
 	"$(kw_fixture queries "$LAB_PLAYER")" -eq 0
-lab_assert "worker: served >= 40" "$(kw_wstat served)" -ge 40
+lab_assert "worker: served >= 41" "$(kw_wstat served)" -ge 41
 lab_assert "worker: RULES took several frames each" \
 	"$(kw_wstat served_frames)" -gt "$(kw_wstat served)"
 lab_assert "worker: no bad answer from the server" "$(kw_wstat bad_answers)" -eq "$b1"
