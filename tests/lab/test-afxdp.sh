@@ -255,3 +255,16 @@ out=$(kw_probe rules --count 5 --reuse-challenge --expect-rules $RULES)
 lab_assert "supervisor: RULES answered after the restart" "$(lab_json_get "$out" answered)" -eq 5
 lab_stop sup TERM || lab_fail "supervisor: SIGTERM exit status"
 lab_log "ok: supervisor restarted the killed worker and stopped cleanly"
+
+# ---- a killed supervisor takes its worker with it -------------------------
+kw_start_worker sup2 --queues all
+child=$(grep -o 'queue 0: worker pid [0-9]*' "$LAB_DIR/sup2.log" | tail -n 1 | awk '{print $NF}')
+[[ -n $child ]] || lab_fail "supervisor: no worker process"
+kill -KILL "$(lab_pid sup2)"
+kw_child_gone() { ! kill -0 "$child" 2>/dev/null; }
+lab_wait_for 5 kw_child_gone || lab_fail "supervisor killed: its worker $child lives on"
+grep -q 'queue 0: stopped' "$LAB_DIR/sup2.log" || lab_fail "supervisor killed: the worker did not stop cleanly"
+lab_stop sup2 TERM
+out=$(kw_probe rules --count 3 --reuse-challenge --expect-rules $RULES)
+lab_assert "supervisor killed: XDP forwards again" "$(lab_json_get "$out" answered)" -eq 3
+lab_log "ok: a killed supervisor's worker stopped cleanly (parent-death signal)"
