@@ -69,21 +69,22 @@ static uint32_t data_sum(const uint8_t *d, size_t len)
 	return sum;
 }
 
+static const struct a2s_server srv = {
+    .name = "Kilimanjaro bench",
+    .map = "ctf_2fort",
+    .folder = "tf",
+    .game = "Team Fortress",
+    .version = "8835751",
+    .keywords = "kilimanjaro,bench",
+    .app_id = 440,
+    .game_port = KMB_PORT_A2S,
+    .players = 12,
+    .max_players = 24,
+    .serial = -1,
+};
+
 int kmb_a2s_populate(const struct kmb_km *k)
 {
-	static const struct a2s_server srv = {
-	    .name = "Kilimanjaro bench",
-	    .map = "ctf_2fort",
-	    .folder = "tf",
-	    .game = "Team Fortress",
-	    .version = "8835751",
-	    .keywords = "kilimanjaro,bench",
-	    .app_id = 440,
-	    .game_port = KMB_PORT_A2S,
-	    .players = 12,
-	    .max_players = 24,
-	    .serial = -1,
-	};
 	struct km_a2s_key key = {
 	    .k0 = KMB_A2S_K0,
 	    .k1 = KMB_A2S_K1,
@@ -139,4 +140,12 @@ int kmb_a2s_template(struct kmt_pkt *p)
 	p->dport = KMB_PORT_A2S;
 	p->pad = KMB_PKT_LEN - (14 + 20 + 8 + (size_t)n);
 	return kmt_pkt_payload(p, req, n);
+}
+
+bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len)
+{
+	uint8_t want[KM_A2S_INFO_MAX];
+	int n = a2s_build_info(&srv, want, sizeof(want));
+
+	return n > 0 && len == (size_t)n && !memcmp(payload, want, len);
 }

@@ -95,6 +95,8 @@ struct kmt_pkt;
 void kmb_a2s_cfg(struct km_a2s_cfg *a);
 int kmb_a2s_populate(const struct kmb_km *k);
 int kmb_a2s_template(struct kmt_pkt *p);
+/* The UDP payload of an answer is the cached A2S_INFO. */
+bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len);
 
 /* measure.c */
 struct kmb_run {
