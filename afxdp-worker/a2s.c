@@ -517,6 +517,26 @@ static void answer(struct kw_worker *w, const struct kw_svc *s, uint16_t dport,
 	}
 }
 
+/* The UDP socket also receives datagrams that never crossed the tunnel
+ * (the kernel delivers anything addressed to the edge), so a source
+ * address proves nothing there: only an answer to this worker's own query
+ * in flight is taken, of the kind it asked for. Frames from the XSK were
+ * decapsulated by XDP from a registered backend. */
+static bool udp_expected(struct kw_worker *w, struct kw_svc *s,
+			 const uint8_t *p, size_t len)
+{
+	struct kw_slot *slot = svc_slot(w, s);
+	enum a2s_kind lk, k;
+	uint32_t owner;
+
+	if (!slot ||
+	    !kw_lease_live(__atomic_load_n(&slot->lease, __ATOMIC_ACQUIRE),
+			   now_ns(), &owner, &lk) ||
+	    owner != w->pid)
+		return false;
+	return a2s_message_kind(p, len, &k) || k == lk;
+}
+
 void a2s_udp_answer(struct kw_worker *w, uint32_t saddr, uint16_t sport,
 		    const uint8_t *p, size_t len)
 {
@@ -525,6 +545,13 @@ void a2s_udp_answer(struct kw_worker *w, uint32_t saddr, uint16_t sport,
 	if (!s) {
 		kw_log_bad(w, "UDP datagram from a source that is no A2S "
 			      "service: ignored");
+		return;
+	}
+	if (!udp_expected(w, s, p, len)) {
+		KW_WSTAT(w, s->svc.id, bad_answers, 1);
+		kw_log_bad(w, "service %s: UDP datagram that answers no query "
+			      "of this worker: ignored",
+			   svc_str(s));
 		return;
 	}
 	answer(w, s, w->udp_port, p, len);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -262,60 +263,93 @@ static bool hdr_ok(const struct kw_store_hdr *h)
 	       h->slot_size == sizeof(struct kw_slot);
 }
 
-int kw_store_open(struct kw_store *st, const char *path)
+/* Put a fresh, empty store at path by rename: workers that still map the
+ * old file keep their inode (no SIGBUS from a truncation under them). */
+static int store_replace(const char *path, size_t size)
 {
-	size_t size = kw_store_size(KM_MAX_SERVICES);
+	struct kw_store_hdr h;
+	char tmp[4096];
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.new.%d", path, (int)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return km_log_errno(-errno, "%s: %s", tmp, strerror(errno));
+	memset(&h, 0, sizeof(h));
+	hdr_init(&h, KM_MAX_SERVICES);
+	if (ftruncate(fd, (off_t)size) ||
+	    pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    rename(tmp, path))
+		r = km_log_errno(errno ? -errno : -EIO, "%s: cannot create: %s",
+				 path, strerror(errno ? errno : EIO));
+	if (r)
+		unlink(tmp);
+	close(fd);
+	return r;
+}
+
+/* Open path when it holds a store of this layout: 0 (fd and mapping set),
+ * 1 when it must be replaced, -errno. */
+static int store_try(struct kw_store *st, const char *path, size_t size)
+{
 	struct kw_store_hdr h;
 	struct stat sb;
 	void *mem;
-	int fd, r;
+	int fd, r = 1;
 
-	st->hdr = NULL;
-	st->fd = -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return km_log_errno(-errno, "%s: %s", path, strerror(errno));
-	/* Workers start together: one of them checks or (re)creates the
-	 * file at a time. */
-	if (flock(fd, LOCK_EX)) {
-		r = km_log_errno(-errno, "%s: flock: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (fstat(fd, &sb)) {
+	/* Workers start together: one checks or creates at a time. */
+	if (flock(fd, LOCK_EX) || fstat(fd, &sb)) {
 		r = km_log_errno(-errno, "%s: %s", path, strerror(errno));
-		goto fail;
+		goto out;
 	}
-	if ((size_t)sb.st_size != size ||
-	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || !hdr_ok(&h)) {
-		if (sb.st_size)
-			km_warn("%s: another layout or version: recreated",
-				path);
-		/* Truncating to 0 first leaves every slot a hole (zeros). */
-		if (ftruncate(fd, 0) || ftruncate(fd, (off_t)size)) {
-			r = km_log_errno(-errno, "%s: ftruncate: %s", path,
-					 strerror(errno));
-			goto fail;
-		}
+	if (!sb.st_size) {
+		/* Created just now (by this open or another's): nobody maps
+		 * it yet, initialise in place. */
 		memset(&h, 0, sizeof(h));
 		hdr_init(&h, KM_MAX_SERVICES);
-		if (pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
-			r = km_log_errno(-EIO, "%s: cannot write the header",
-					 path);
-			goto fail;
+		if (ftruncate(fd, (off_t)size) ||
+		    pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+			r = km_log_errno(-EIO, "%s: cannot initialise", path);
+			goto out;
 		}
+	} else if ((size_t)sb.st_size != size ||
+		   pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		   !hdr_ok(&h)) {
+		km_warn("%s: another layout or version: replaced", path);
+		r = store_replace(path, size);
+		r = r ? r : 1;
+		goto out;
 	}
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		r = km_log_errno(-errno, "%s: mmap: %s", path, strerror(errno));
-		goto fail;
+		goto out;
 	}
 	flock(fd, LOCK_UN);
 	st->hdr = mem;
 	st->size = size;
 	st->fd = fd;
 	return 0;
-fail:
+out:
 	close(fd);
+	return r;
+}
+
+int kw_store_open(struct kw_store *st, const char *path)
+{
+	size_t size = kw_store_size(KM_MAX_SERVICES);
+	int tries, r = 1;
+
+	st->hdr = NULL;
+	st->fd = -1;
+	for (tries = 0; tries < 3 && r == 1; tries++)
+		r = store_try(st, path, size);
+	if (r == 1)
+		return km_log_errno(-EAGAIN, "%s: keeps changing under us",
+				    path);
 	return r;
 }
 

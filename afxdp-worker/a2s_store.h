@@ -75,8 +75,9 @@ struct kw_store {
 /* Bytes of a store of nslots slots. */
 size_t kw_store_size(uint32_t nslots);
 /* Open or create path (sparse, 0600) with KM_MAX_SERVICES slots; an
- * existing file of another magic, version or geometry is recreated (its
- * contents are a cache). */
+ * existing file of another magic, version or geometry is replaced by a new
+ * empty one (renamed over it: its contents are a cache, and a worker of
+ * the old version still mapping it keeps its own copy). */
 int kw_store_open(struct kw_store *st, const char *path);
 /* A store in caller memory of kw_store_size(nslots) bytes (zeroed here). */
 void kw_store_init_mem(struct kw_store *st, void *mem, uint32_t nslots);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -57,13 +58,18 @@ unsigned int supervise_rx_queues(const char *ifname)
 static pid_t spawn(const struct kw_worker_cfg *base, uint32_t q)
 {
 	struct kw_worker_cfg cfg = *base;
+	pid_t pid, parent = getpid();
 	sigset_t none;
-	pid_t pid;
 
 	pid = fork();
 	if (pid)
 		return pid;
-	/* The child: systemd hears only from the supervisor. */
+	/* The child: it stops with the supervisor, whatever kills it (the
+	 * slot empties, XDP forwards); systemd hears only from the
+	 * supervisor. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");

@@ -63,8 +63,17 @@ static int open_maps(struct kw_worker *w, const char *pin_root)
 
 static int open_store(struct kw_worker *w, const char *run_dir)
 {
-	char path[512];
+	char path[512], *slash;
 
+	/* The parent too (/run/kilimanjaro after a reboot). */
+	snprintf(path, sizeof(path), "%s", run_dir);
+	slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		*slash = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return km_log_errno(-errno, "%s: %s", path,
+					    strerror(errno));
+	}
 	if (mkdir(run_dir, 0700) && errno != EEXIST)
 		return km_log_errno(-errno, "%s: %s", run_dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/%s", run_dir, KW_STORE_FILE);
@@ -176,12 +185,12 @@ static void read_udp(struct kw_worker *w)
 
 	for (i = 0; i < RX_BUDGET; i++) {
 		fl = sizeof(from);
-		n = recvfrom(w->udp_fd, w->buf, sizeof(w->buf), MSG_DONTWAIT,
-			     (struct sockaddr *)&from, &fl);
+		n = recvfrom(w->udp_fd, w->rxbuf, sizeof(w->rxbuf),
+			     MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;
-		a2s_udp_answer(w, from.sin_addr.s_addr, from.sin_port, w->buf,
-			       (size_t)n);
+		a2s_udp_answer(w, from.sin_addr.s_addr, from.sin_port,
+			       w->rxbuf, (size_t)n);
 	}
 }
 

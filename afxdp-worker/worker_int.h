@@ -74,7 +74,8 @@ struct kw_worker {
 	uint64_t log_window_ns;
 	unsigned int log_count, log_suppressed;
 	bool stopping;
-	uint8_t buf[A2S_ANSWER_MAX + 64];
+	uint8_t buf[A2S_ANSWER_MAX + 64]; /* assembled and served answers */
+	uint8_t rxbuf[2048];              /* datagrams of the UDP socket */
 };
 
 /* a2s.c */

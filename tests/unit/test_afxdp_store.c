@@ -279,7 +279,7 @@ Test(afxdp_store, info_entry)
 Test(afxdp_store, file)
 {
 	char dir[] = "/tmp/kw-store-XXXXXX", path[64];
-	struct kw_store f;
+	struct kw_store f, g;
 	struct kw_slot *s;
 	struct stat sb;
 	uint8_t out[16];
@@ -304,14 +304,25 @@ Test(afxdp_store, file)
 	cr_assert_eq(kw_blob_read(&s->blob[0], out, sizeof(out), &len, &upd),
 		     0);
 	cr_expect_eq(memcmp(out, "kept", 4), 0);
+	/* Another version's file is replaced by an empty one; a worker that
+	 * still maps the old one keeps reading it. */
 	f.hdr->version = KW_STORE_VERSION + 1;
-	kw_store_close(&f);
-	/* Another version's file is started afresh. */
-	cr_assert_eq(kw_store_open(&f, path), 0);
-	cr_expect_eq(f.hdr->version, KW_STORE_VERSION);
-	s = kw_store_slot(&f, KM_MAX_SERVICES - 1);
+	cr_assert_eq(kw_store_open(&g, path), 0);
+	cr_expect_eq(g.hdr->version, KW_STORE_VERSION);
+	s = kw_store_slot(&g, KM_MAX_SERVICES - 1);
 	cr_expect_eq(kw_blob_read(&s->blob[0], out, sizeof(out), &len, &upd),
 		     -ENOENT);
+	s = (struct kw_slot *)((uint8_t *)f.hdr + sizeof(*f.hdr) +
+			       (size_t)(KM_MAX_SERVICES - 1) * sizeof(*s));
+	cr_expect_eq(kw_blob_read(&s->blob[0], out, sizeof(out), &len, &upd),
+		     0);
+	kw_store_close(&f);
+	kw_store_close(&g);
+	/* A file cut short (size wrong) is replaced too. */
+	cr_assert_eq(truncate(path, 100), 0);
+	cr_assert_eq(kw_store_open(&f, path), 0);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_expect_eq((size_t)sb.st_size, kw_store_size(KM_MAX_SERVICES));
 	kw_store_close(&f);
 	unlink(path);
 	rmdir(dir);
