@@ -94,6 +94,10 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 			       KMB_V_SOURCE, KM_R_DROP_SVC_LIMIT, false,
 			       KMB_S_L_GEN_DROP, KMB_S_L_DROP,
 			       .prep = kmb_km_spend_service),
+	[KMB_S_L_A2S_HIT] = LIVE("live_a2s_hit", true, KMB_TG_KM,
+				 KMB_T_A2S_HIT, KMB_V_NONE,
+				 KM_R_TX_A2S_CACHED, true, KMB_S_L_GEN_TX,
+				 KMB_S_L_TX),
 };
 
 #define COST(p)                                                                \

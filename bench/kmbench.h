@@ -43,11 +43,13 @@ struct cost;
 #define KMB_PORT_FWD 27015   /* service 0: forward, deny, decap */
 #define KMB_PORT_FLOOD 27017 /* service 1: flood (service budget spent) */
 #define KMB_PORT_RL 27016    /* service 2: rate limit (source budget spent) */
+#define KMB_PORT_A2S 27018   /* service 3: A2S caching (bench/a2s.c) */
 /* Index of struct kmb_km.svc_id (lib/maps.c allocates the ids). */
 #define KMB_SVC_FWD 0
 #define KMB_SVC_FLOOD 1
 #define KMB_SVC_RL 2
-#define KMB_SVC_MAX 3
+#define KMB_SVC_A2S 3
+#define KMB_SVC_MAX 4
 #define KMB_PREFIXES 10000 /* in each of the allow and deny lists */
 
 enum kmb_tmpl {
@@ -60,6 +62,7 @@ enum kmb_tmpl {
 	KMB_T_DECAP,	   /* IPIP backend -> edge, service 0 -> player */
 	KMB_T_DECAP_MANY,  /* the same to 4096 players in turn */
 	KMB_T_FLOOD,	   /* new source -> service 1 */
+	KMB_T_A2S_HIT,	   /* A2S_INFO with a valid challenge -> service 3 */
 	KMB_T_MAX,
 };
 
@@ -85,6 +88,15 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed);
 int kmb_km_spend_source(const struct kmb_km *k);
 int kmb_km_spend_service(const struct kmb_km *k);
 int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN]);
+
+/* a2s.c: service 3's A2S settings, the key and the cached answer, the
+ * request template. */
+struct kmt_pkt;
+void kmb_a2s_cfg(struct km_a2s_cfg *a);
+int kmb_a2s_populate(const struct kmb_km *k);
+int kmb_a2s_template(struct kmt_pkt *p);
+/* The UDP payload of an answer is the cached A2S_INFO. */
+bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len);
 
 /* measure.c */
 struct kmb_run {
@@ -161,6 +173,7 @@ enum kmb_scen_id {
 	KMB_S_L_GEN_DROP,
 	KMB_S_L_FWD,
 	KMB_S_L_FLOOD,
+	KMB_S_L_A2S_HIT,
 	KMB_S_MAX,
 };
 

@@ -71,6 +71,7 @@ static const struct fig figs[] = {
     {"live_baseline_drop_mpps", KMB_S_L_DROP, -1, true},
     {"live_forward_mpps", KMB_S_L_FWD, -1, true},
     {"live_flood_mpps", KMB_S_L_FLOOD, -1, true},
+    {"live_a2s_hit_mpps", KMB_S_L_A2S_HIT, -1, true},
     {"live_generator_overhead_tx_ns", KMB_S_L_GEN_TX, KMB_S_L_TX, false},
     {"live_generator_overhead_drop_ns", KMB_S_L_GEN_DROP, KMB_S_L_DROP, false},
 };
@@ -92,6 +93,7 @@ static const struct ratio ratios[] = {
     {"flood_ratio", KMB_S_FLOOD, KMB_S_TX, 12, true},
     {"live_forward_ratio", KMB_S_L_FWD, KMB_S_L_TX, 0.75, false},
     {"live_flood_ratio", KMB_S_L_FLOOD, KMB_S_L_DROP, 0.45, false},
+    {"live_a2s_hit_ratio", KMB_S_L_A2S_HIT, KMB_S_L_TX, 0.9, false},
 };
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))

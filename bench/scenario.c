@@ -129,6 +129,7 @@ static int service_ids(struct kmb_km *k, const struct km_maps *m)
 	    [KMB_SVC_FWD] = KMB_PORT_FWD,
 	    [KMB_SVC_FLOOD] = KMB_PORT_FLOOD,
 	    [KMB_SVC_RL] = KMB_PORT_RL,
+	    [KMB_SVC_A2S] = KMB_PORT_A2S,
 	};
 	struct km_service v;
 	int err;
@@ -236,11 +237,14 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 	service_spec(&svc[KMB_SVC_FWD], KMB_PORT_FWD, &lim_open, &lim_open);
 	service_spec(&svc[KMB_SVC_FLOOD], KMB_PORT_FLOOD, &lim_open, &lim_low);
 	service_spec(&svc[KMB_SVC_RL], KMB_PORT_RL, &lim_low, &lim_open);
+	service_spec(&svc[KMB_SVC_A2S], KMB_PORT_A2S, &lim_open, &lim_open);
+	kmb_a2s_cfg(&svc[KMB_SVC_A2S].a2s);
 	err = km_maps_from_object(&m, k->skel->obj);
 	err = err ?: km_config_write(&m, &cfg);
 	err = err ?: km_edge_addrs_sync(&m, &edge, 1, KM_ORIGIN_CONFIG);
 	err = err ?: km_services_sync(&m, svc, KMB_SVC_MAX, KM_ORIGIN_CONFIG);
 	err = err ?: service_ids(k, &m);
+	err = err ?: kmb_a2s_populate(k);
 	err = err ?: populate_lists(&m, seed);
 	/* No operator block: lets lib/maps.c record that the map is empty. */
 	err = err ?: km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG);
@@ -346,11 +350,18 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 		p.sport = KMB_PORT_FWD;
 		p.dport = 40000;
 		break;
+	case KMB_T_A2S_HIT:
+		break;
 	default:
 		return -EINVAL;
 	}
 	hdr = 14 + 20 + 8 + (p.ipip ? 20 : 0);
-	kmt_pkt_payload_fill(&p, KMB_PKT_LEN - hdr);
+	if (t == KMB_T_A2S_HIT)
+		n = kmb_a2s_template(&p);
+	else
+		n = kmt_pkt_payload_fill(&p, KMB_PKT_LEN - hdr);
+	if (n)
+		return km_log_errno(n, "template %d: payload", t);
 	n = kmt_pkt_build(&p, out, KMB_PKT_LEN);
 	if (n != KMB_PKT_LEN)
 		return km_log_errno(n < 0 ? n : -EINVAL,

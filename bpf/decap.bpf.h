@@ -22,6 +22,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "kilimanjaro_abi.h"
+#include "a2s.bpf.h"
 #include "csum.bpf.h"
 #include "encap.bpf.h"
 #include "maps.bpf.h"
@@ -269,6 +270,9 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	rev = km_decap_service(p, &in);
 	if (rev) {
 		km_svc_match(p, rev->id, 0);
+		/* A game server's answer to a worker's A2S query. */
+		if (in.daddr == p->cfg->edge_addr && in.proto == IPPROTO_UDP)
+			return km_a2s_ingest(ctx, p, rev->id);
 		km_validate(p, rev->id, in.daddr);
 		if (rev->svc_port != in.sport)
 			svc_port = rev->svc_port;

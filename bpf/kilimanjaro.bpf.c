@@ -5,7 +5,8 @@
  *   parse Ethernet + IPv4
  *   IPIP to an edge address         -> decap (backend authenticated) -> player
  *                                      (outer fragments: as the edge's own)
- *   parse L4, matches a service     -> block -> deny -> allow | limits -> IPIP
+ *   parse L4, matches a service     -> block -> deny -> allow | limits
+ *                                      -> A2S (challenge, cache, worker) | IPIP
  *   other packets to a service address:
  *       malformed                   -> dropped with its reason
  *       ICMP                        -> echo reply (block, deny, limit)
@@ -22,6 +23,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kilimanjaro_abi.h"
+#include "a2s.bpf.h"
 #include "decap.bpf.h"
 #include "encap.bpf.h"
 #include "icmp.bpf.h"
@@ -97,6 +99,12 @@ static __always_inline int km_player(struct xdp_md *ctx, struct km_pkt *p,
 				    &sc->unvalidated, &sc->total);
 	if (r != KM_CONTINUE)
 		return r;
+	/* After the limits: the cache never answers what they refuse. */
+	if (p->flags & KM_PF_A2S) {
+		r = km_a2s(ctx, p, id);
+		if (r != KM_CONTINUE)
+			return r;
+	}
 	return km_encap(ctx, p, svc->backend, svc->backend_port,
 			KM_R_FWD_SERVICE);
 }
