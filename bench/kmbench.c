@@ -107,6 +107,7 @@ struct kmb_scen kmb_diag[] = {
 	   XDP_PASS),
 	COST("cost_ktime"),
 	COST("cost_ktime_coarse"),
+	COST("cost_jiffies"),
 	COST("cost_array_hit"),
 	COST("cost_lpm_miss"),
 	COST("cost_lpm_hit"),
