@@ -130,6 +130,26 @@ int cost_array_hit(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} cost_pcpu SEC(".maps");
+
+/* A per-CPU array hit, read and written: what each of the program's
+ * per-CPU caches and counters costs. */
+SEC("xdp")
+int cost_percpu_hit(struct xdp_md *ctx)
+{
+	__u32 k = 7;
+	__u64 *v = bpf_map_lookup_elem(&cost_pcpu, &k);
+
+	if (v)
+		*v += 1;
+	return XDP_PASS;
+}
+
 /* The decap scenario's player: validated, so always a hit. */
 SEC("xdp")
 int cost_lru_hit(struct xdp_md *ctx)

@@ -109,6 +109,7 @@ struct kmb_scen kmb_diag[] = {
 	COST("cost_ktime_coarse"),
 	COST("cost_jiffies"),
 	COST("cost_array_hit"),
+	COST("cost_percpu_hit"),
 	COST("cost_lpm_miss"),
 	COST("cost_lpm_hit"),
 	COST("cost_lpm_flood"),
