@@ -267,9 +267,12 @@ static __always_inline void km_decap_punch(struct km_pkt *p,
  *    km_validated is touched exactly as often as km_val_seen allows;
  *  - the next hop: until_ns is at most its km_fib_cache expiry, and a hit
  *    refuses tot_len > mtu as DROP_TOO_BIG, as a km_fib_cache hit does.
- * Only player replies are kept (a km_svc_rev hit): punches, failures and
- * packets the slow path passes or drops never get here. Each load of the
- * program starts with an empty cache (not pinned: nothing to keep).
+ * Only player replies the slow path sent are kept (a km_svc_rev hit and a
+ * next hop): punches, failures, and packets the slow path passes, drops
+ * or hands elsewhere before km_fib() (a branch after the authentication,
+ * such as A2S answers to the edge address) never get an entry, so they
+ * never take the fast path. Each load of the program starts with an empty
+ * cache (not pinned: nothing in it outlives a second).
  */
 #define KM_DECAP_SLOTS 8192
 _Static_assert((KM_DECAP_SLOTS & (KM_DECAP_SLOTS - 1)) == 0, "power of two");
@@ -301,7 +304,7 @@ struct {
 } decap_cache SEC(".maps");
 
 static __always_inline struct km_decap_cached *
-km_decap_slot(const struct km_pkt *p, const struct km_inner *in)
+km_decap_slot(const struct km_inner *in)
 {
 	__u32 slot = ((in->daddr ^ in->saddr ^ ((__u32)in->sport << 16)) *
 		      0x9e3779b1U) >>
@@ -370,7 +373,7 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 		return bpf_map_lookup_elem(&km_backends, &p->saddr) ?
 			       r : KM_R_DROP_IPIP_NOT_BACKEND;
 	if (in.has_ports) {
-		dc = km_decap_slot(p, &in);
+		dc = km_decap_slot(&in);
 		if (dc && km_decap_is(dc, p, &in, ifin) &&
 		    km_pkt_now_coarse(p) < dc->until_ns) {
 			km_svc_match(p, dc->id, 0);
