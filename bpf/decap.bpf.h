@@ -278,9 +278,9 @@ static __always_inline void km_decap_punch(struct km_pkt *p,
 _Static_assert((KM_DECAP_SLOTS & (KM_DECAP_SLOTS - 1)) == 0, "power of two");
 
 struct km_decap_cached {
+	__be32 svc_addr;  /* inner source      } in km_inner's order: */
+	__be32 player;    /* inner destination } compared as one word */
 	__be32 backend;   /* outer source */
-	__be32 svc_addr;  /* inner source */
-	__be32 player;    /* inner destination */
 	__be16 sport;     /* inner source port, the backend's */
 	__u8 proto;
 	__u8 pad0;
@@ -289,8 +289,8 @@ struct km_decap_cached {
 	__be16 svc_port;  /* put back as the source port; 0: unchanged */
 	__u16 epoch;      /* km_config.svc_epoch when filled */
 	__u32 ifindex_out;
+	__u8 dmac[ETH_ALEN]; /* in Ethernet header order */
 	__u8 smac[ETH_ALEN];
-	__u8 dmac[ETH_ALEN];
 	__u16 mtu;
 	__u16 pad1;
 	__u64 until_ns;   /* km_now_coarse() time; 0 = empty */
@@ -317,7 +317,7 @@ static __always_inline int km_decap_is(const struct km_decap_cached *c,
 				       const struct km_pkt *p,
 				       const struct km_inner *in, __u32 ifin)
 {
-	return c->player == in->daddr && c->svc_addr == in->saddr &&
+	return *(const __u64 *)&c->svc_addr == *(const __u64 *)&in->saddr &&
 	       c->backend == p->saddr && c->sport == in->sport &&
 	       c->proto == in->proto && c->ifindex_in == ifin &&
 	       c->epoch == p->cfg->svc_epoch;
@@ -337,9 +337,9 @@ static __always_inline void km_decap_fill(struct km_decap_cached *c,
 		c->until_ns = 0;
 		return;
 	}
-	c->backend = p->saddr;
 	c->svc_addr = in->saddr;
 	c->player = in->daddr;
+	c->backend = p->saddr;
 	c->sport = in->sport;
 	c->proto = in->proto;
 	c->ifindex_in = ifin;
@@ -347,10 +347,37 @@ static __always_inline void km_decap_fill(struct km_decap_cached *c,
 	c->svc_port = rev->svc_port != in->sport ? rev->svc_port : 0;
 	c->epoch = epoch;
 	c->ifindex_out = nh->ifindex;
-	__builtin_memcpy(c->smac, nh->smac, ETH_ALEN);
 	__builtin_memcpy(c->dmac, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(c->smac, nh->smac, ETH_ALEN);
 	c->mtu = nh->mtu;
 	c->until_ns = until < nh->expires_ns ? until : nh->expires_ns;
+}
+
+/* The fast path's send: what the slow path's does, from the entry. */
+static __always_inline int km_decap_send_cached(struct xdp_md *ctx,
+						struct km_pkt *p,
+						const struct km_inner *in,
+						const struct km_decap_cached *c)
+{
+	struct ethhdr *eth;
+	void *data;
+
+	if (c->svc_port)
+		km_rewrite_sport(p, in, c->svc_port);
+	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
+	    bpf_xdp_adjust_head(ctx, p->ip_hlen))
+		return KM_R_DROP_INTERNAL;
+	data = (void *)(long)ctx->data;
+	eth = data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return KM_R_DROP_INTERNAL;
+	__builtin_memcpy(eth->h_dest, c->dmac, 2 * ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	if (c->ifindex_out == c->ifindex_in)
+		p->action = XDP_TX;
+	else
+		p->action = bpf_redirect(c->ifindex_out, 0);
+	return KM_R_FWD_DECAP;
 }
 
 static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
@@ -379,12 +406,7 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 			km_svc_match(p, dc->id, 0);
 			if (in.len > dc->mtu)
 				return KM_R_DROP_TOO_BIG;
-			svc_port = dc->svc_port;
-			nh.ifindex = dc->ifindex_out;
-			__builtin_memcpy(nh.smac, dc->smac, ETH_ALEN);
-			__builtin_memcpy(nh.dmac, dc->dmac, ETH_ALEN);
-			r = KM_CONTINUE;
-			goto send;
+			return km_decap_send_cached(ctx, p, &in, dc);
 		}
 	}
 	rev = km_decap_service(p, &in);
@@ -411,7 +433,6 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 		__builtin_memcpy(&oeth, p->eth, sizeof(oeth));
 	else if (rev)
 		km_decap_fill(dc, p, &in, ifin, rev, epoch, &nh, until);
-send:
 	if (svc_port)
 		km_rewrite_sport(p, &in, svc_port);
 	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
