@@ -14,6 +14,7 @@
 static const char usage[] =
     "usage: kilimanjaro a2s [list]\n"
     "       kilimanjaro a2s key\n"
+    "       kilimanjaro a2s rotate\n"
     "\n"
     "list: every service with A2S caching: its backend, policy (refresh /\n"
     "max age / timeout, challenge required or off), the cached A2S_INFO\n"
@@ -24,7 +25,10 @@ static const char usage[] =
     "  expired  older than max age: not served (forwarded or to a worker)\n"
     "  down     the game server missed its timeout: not served\n"
     "  empty    nothing cached for this service yet\n"
-    "key: the challenge key's id and epoch (never the key itself).\n";
+    "key: the challenge key's id and epoch (never the key itself).\n"
+    "rotate: a new random key; the current one stays accepted as the\n"
+    "previous key, so challenges in flight stay valid. A config with\n"
+    "a2s.key_file puts the file's key back at its next reload or start.\n";
 
 #define MS 1000000ull
 
@@ -46,8 +50,7 @@ static int by_id(const void *a, const void *b)
 	return x->val.id < y->val.id ? -1 : x->val.id > y->val.id;
 }
 
-static int row_read(const struct km_maps *m, uint64_t now,
-		    struct a2s_row *row)
+static int row_read(const struct km_maps *m, uint64_t now, struct a2s_row *row)
 {
 	uint32_t id = row->svc.val.id;
 	int r;
@@ -144,8 +147,8 @@ static struct json_object *row_json(const struct a2s_row *r)
 	add_u64(o, "refresh_ms", r->cfg.refresh_ns / MS);
 	add_u64(o, "max_age_ms", r->cfg.max_age_ns / MS);
 	add_u64(o, "timeout_ms", r->cfg.timeout_ns / MS);
-	json_object_object_add(
-	    o, "challenge", json_object_new_string(challenge_name(&r->cfg)));
+	json_object_object_add(o, "challenge",
+			       json_object_new_string(challenge_name(&r->cfg)));
 
 	c = json_object_new_object();
 	json_object_object_add(
@@ -209,8 +212,8 @@ static void row_print(const struct a2s_row *r)
 		snprintf(age, sizeof(age), "-");
 	else
 		cli_duration(age, sizeof(age), r->age_s);
-	printf("%-4u %-22s %-20s %-28s %-8s %-7s %uB\n", e->val.id, sv, be,
-	       pol, km_a2s_state_name(r->state), age,
+	printf("%-4u %-22s %-20s %-28s %-8s %-7s %uB\n", e->val.id, sv, be, pol,
+	       km_a2s_state_name(r->state), age,
 	       r->state == KM_A2S_ST_EMPTY ? 0 : r->head.len);
 	printf("     xdp:    challenges %llu  cached %llu  stale %llu  "
 	       "forwarded %llu  to_worker %llu  bad_challenges %llu  "
@@ -296,8 +299,8 @@ static int a2s_key(struct cli_ctx *c, int argc, char **argv)
 		add_u64(o, "epoch_s", k.epoch_s);
 		json_object_object_add(
 		    o, "previous_key_accepted",
-		    json_object_new_boolean(valid && (k.prev_k0 != k.k0 ||
-						      k.prev_k1 != k.k1)));
+		    json_object_new_boolean(
+			valid && (k.prev_k0 != k.k0 || k.prev_k1 != k.k1)));
 		explicit_bzero(&k, sizeof(k));
 		cli_json_print(o);
 		return 0;
@@ -318,11 +321,41 @@ static int a2s_key(struct cli_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+static int a2s_rotate(struct cli_ctx *c, int argc, char **argv)
+{
+	struct km_a2s_key k;
+	struct km_maps m;
+	int r;
+
+	r = cli_list_open(c, "a2s rotate", usage, argc, argv, &m);
+	if (r)
+		return r;
+	r = km_a2s_key_rotate(&m, NULL);
+	r = r ?: km_a2s_key_read(&m, &k);
+	km_maps_close(&m);
+	if (r)
+		return r;
+	if (c->json) {
+		struct json_object *o = json_object_new_object();
+
+		add_u64(o, "key_id", k.key_id);
+		add_u64(o, "previous_key_id", k.key_id - 1);
+		cli_json_print(o);
+	} else {
+		printf("rotated to key %u (key %u still accepted until the "
+		       "next rotation)\n",
+		       k.key_id, k.key_id - 1);
+	}
+	explicit_bzero(&k, sizeof(k));
+	return 0;
+}
+
 int cmd_a2s(struct cli_ctx *c, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 	    {"list", a2s_list},
 	    {"key", a2s_key},
+	    {"rotate", a2s_rotate},
 	    {.name = NULL},
 	};
 

@@ -17,7 +17,7 @@ static const char usage[] =
     "  deny [list|add|del]        prefixes that are dropped\n"
     "  blocks [list|add|del]      timed block list\n"
     "  punches [list|add|del]     port punches\n"
-    "  a2s [list|key]             A2S cache per service, challenge key\n"
+    "  a2s [list|key|rotate]      A2S cache per service, challenge key\n"
     "  detach                     detach the program, remove every pin\n"
     "  help                       this text; COMMAND --help for details\n"
     "\n"

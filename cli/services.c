@@ -111,22 +111,29 @@ struct a2s_args {
 
 static void a2s_opts(struct cli_opt *o, struct a2s_args *a)
 {
-	*a = (struct a2s_args){.refresh_ms = 1000,
-			       .max_age_ms = 10000,
-			       .timeout_ms = 5000};
-	o[0] = (struct cli_opt){.name = "a2s", .type = CLI_OPT_FLAG,
-				.dst = &a->on};
-	o[1] = (struct cli_opt){.name = "a2s-refresh-ms", .type = CLI_OPT_U64,
-				.dst = &a->refresh_ms, .max = KM_A2S_MAX_MS,
+	*a = (struct a2s_args){
+	    .refresh_ms = 1000, .max_age_ms = 10000, .timeout_ms = 5000};
+	o[0] = (struct cli_opt){
+	    .name = "a2s", .type = CLI_OPT_FLAG, .dst = &a->on};
+	o[1] = (struct cli_opt){.name = "a2s-refresh-ms",
+				.type = CLI_OPT_U64,
+				.dst = &a->refresh_ms,
+				.max = KM_A2S_MAX_MS,
 				.seen = &a->any};
-	o[2] = (struct cli_opt){.name = "a2s-max-age-ms", .type = CLI_OPT_U64,
-				.dst = &a->max_age_ms, .max = KM_A2S_MAX_MS,
+	o[2] = (struct cli_opt){.name = "a2s-max-age-ms",
+				.type = CLI_OPT_U64,
+				.dst = &a->max_age_ms,
+				.max = KM_A2S_MAX_MS,
 				.seen = &a->any};
-	o[3] = (struct cli_opt){.name = "a2s-timeout-ms", .type = CLI_OPT_U64,
-				.dst = &a->timeout_ms, .max = KM_A2S_MAX_MS,
+	o[3] = (struct cli_opt){.name = "a2s-timeout-ms",
+				.type = CLI_OPT_U64,
+				.dst = &a->timeout_ms,
+				.max = KM_A2S_MAX_MS,
 				.seen = &a->any};
-	o[4] = (struct cli_opt){.name = "a2s-challenge", .type = CLI_OPT_STR,
-				.dst = &a->challenge, .seen = &a->any};
+	o[4] = (struct cli_opt){.name = "a2s-challenge",
+				.type = CLI_OPT_STR,
+				.dst = &a->challenge,
+				.seen = &a->any};
 }
 
 /* The A2S part of a spec, with the config file's rules (usage errors). */
@@ -137,10 +144,10 @@ static int a2s_from(const char *cmd, const struct a2s_args *a, uint8_t proto,
 
 	*out = (struct km_a2s_cfg){0};
 	if (!a->on)
-		return a->any ? km_log_errno(-EINVAL,
-					     "%s: --a2s-* options need --a2s",
-					     cmd)
-			      : 0;
+		return a->any
+			   ? km_log_errno(-EINVAL,
+					  "%s: --a2s-* options need --a2s", cmd)
+			   : 0;
 	if (proto != IPPROTO_UDP)
 		return km_log_errno(-EINVAL, "%s: --a2s: A2S is udp only", cmd);
 	if (a->refresh_ms < KM_A2S_MIN_MS || a->max_age_ms < KM_A2S_MIN_MS ||

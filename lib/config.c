@@ -668,7 +668,9 @@ static void parse_limits(struct ctx *c, const char *path, struct json_object *v,
 
 static const char *proto_str(uint8_t proto)
 {
-	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_TCP ? "tcp" : "?";
+	return proto == IPPROTO_UDP   ? "udp"
+	       : proto == IPPROTO_TCP ? "tcp"
+				      : "?";
 }
 
 /* One of refresh_ms, max_age_ms, timeout_ms: absent keeps *ms. */
@@ -814,8 +816,8 @@ static const char *key_text_parse(const char *t, size_t len, uint8_t key[16],
 			return why;
 		}
 		if (nd < 32)
-			key[nd / 2] = (uint8_t)(nd % 2 ? key[nd / 2] | h
-						       : h << 4);
+			key[nd / 2] =
+			    (uint8_t)(nd % 2 ? key[nd / 2] | h : h << 4);
 	}
 	if (nd != 32) {
 		snprintf(why, why_sz,
@@ -826,8 +828,8 @@ static const char *key_text_parse(const char *t, size_t len, uint8_t key[16],
 	return NULL;
 }
 
-int km_cfg_a2s_key_read(const char *cfg_name, const char *path,
-			uint8_t key[16], struct km_cfg_errors *errs)
+int km_cfg_a2s_key_read(const char *cfg_name, const char *path, uint8_t key[16],
+			struct km_cfg_errors *errs)
 {
 	struct ctx c = {cfg_name, NULL, errs, NULL, NULL};
 	struct km_file_err e;
@@ -839,8 +841,7 @@ int km_cfg_a2s_key_read(const char *cfg_name, const char *path,
 	int r;
 
 	/* Mode first: a key readable by others is refused even if valid. */
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & 077)) {
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077)) {
 		cerr(&c, "a2s.key_file",
 		     "%s: mode %04o is wider than 0600: the key is a secret "
 		     "(chmod 600 %s)",
@@ -943,8 +944,8 @@ static bool parse_service(struct ctx *c, const char *path,
 			  char **name)
 {
 	static const char *const known[] = {
-	    "name",    "protocol",     "address", "port",
-	    "backend", "backend_port", "limits",  "a2s", NULL};
+	    "name",	    "protocol", "address", "port", "backend",
+	    "backend_port", "limits",	"a2s",	   NULL};
 	char p[PATH_MAX_LEN], ab[INET_ADDRSTRLEN];
 	struct json_object *m;
 	struct km_svc_cfg sc = c->cfg->defaults;

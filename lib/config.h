@@ -137,8 +137,8 @@ struct km_cfg {
 
 	/* Top-level "a2s" (docs/config.md "A2S"). */
 	uint32_t a2s_epoch_s;
-	char *a2s_key_file;    /* NULL: a random key per edge */
-	uint8_t a2s_key[16];   /* read from a2s_key_file by km_cfg_parse_file */
+	char *a2s_key_file;  /* NULL: a random key per edge */
+	uint8_t a2s_key[16]; /* read from a2s_key_file by km_cfg_parse_file */
 	bool a2s_key_loaded;
 };
 
@@ -178,8 +178,8 @@ int km_cfg_parse_file(const char *path, struct km_cfg *cfg,
  * allowed), a regular file no wider than 0600. Errors are recorded as
  * "<cfg_name>: a2s.key_file: <path>: <reason>". 0 or -EINVAL/-ENOMEM.
  */
-int km_cfg_a2s_key_read(const char *cfg_name, const char *path,
-			uint8_t key[16], struct km_cfg_errors *errs);
+int km_cfg_a2s_key_read(const char *cfg_name, const char *path, uint8_t key[16],
+			struct km_cfg_errors *errs);
 
 void km_cfg_free(struct km_cfg *cfg);
 void km_cfg_errors_free(struct km_cfg_errors *errs);

@@ -1170,11 +1170,12 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 	    .validated = s->validated,
 	    .total = limit_per_cpu(&s->total, m->ncpus),
 	    .icmp = s->icmp,
-	    .flags = svc_flags(s),
+	    .flags = s->flags,
 	};
 	struct km_strbuf b;
 	int r;
 
+	cfg.flags = svc_flags(s);
 	if (bpf_map_update_elem(mfd(m, KM_M_SVC_CFG), &v->id, &cfg, BPF_ANY))
 		return km_log_errno(-errno, "%s: cannot write id %u for %s: %s",
 				    KM_MAP_SVC_CFG, v->id,
@@ -2609,8 +2610,8 @@ enum km_a2s_state km_a2s_state_of(const struct km_a2s_cfg *cfg,
 const char *km_a2s_state_name(enum km_a2s_state st)
 {
 	static const char *const names[KM_A2S_ST_MAX] = {
-	    [KM_A2S_ST_EMPTY] = "empty",     [KM_A2S_ST_FRESH] = "fresh",
-	    [KM_A2S_ST_STALE] = "stale",     [KM_A2S_ST_EXPIRED] = "expired",
+	    [KM_A2S_ST_EMPTY] = "empty", [KM_A2S_ST_FRESH] = "fresh",
+	    [KM_A2S_ST_STALE] = "stale", [KM_A2S_ST_EXPIRED] = "expired",
 	    [KM_A2S_ST_DOWN] = "down",
 	};
 
@@ -2619,8 +2620,7 @@ const char *km_a2s_state_name(enum km_a2s_state st)
 
 uint32_t km_a2s_epoch_of(int64_t now_s, uint32_t epoch_s)
 {
-	return now_s > 0 && epoch_s ? (uint32_t)((uint64_t)now_s / epoch_s)
-				    : 0;
+	return now_s > 0 && epoch_s ? (uint32_t)((uint64_t)now_s / epoch_s) : 0;
 }
 
 static uint32_t a2s_epoch_now(uint32_t epoch_s)
@@ -2743,8 +2743,7 @@ int km_a2s_key_install(const struct km_maps *m, const uint8_t *key,
 	return km_unlock(l, km_a2s_key_install_nolock(m, key, epoch_s, action));
 }
 
-static int km_a2s_key_rotate_nolock(const struct km_maps *m,
-				    const uint8_t *key)
+static int km_a2s_key_rotate_nolock(const struct km_maps *m, const uint8_t *key)
 {
 	struct km_a2s_key v;
 	uint64_t k0, k1;
@@ -2752,10 +2751,11 @@ static int km_a2s_key_rotate_nolock(const struct km_maps *m,
 
 	r = km_a2s_key_read(m, &v);
 	if (!r && !(v.flags & KM_A2S_KEY_F_VALID))
-		r = km_log_errno(-ENOENT,
-				 "%s: no key installed yet (the loader installs "
-				 "it at start)",
-				 KM_MAP_A2S_KEY);
+		r = km_log_errno(
+		    -ENOENT,
+		    "%s: no key installed yet (the loader installs "
+		    "it at start)",
+		    KM_MAP_A2S_KEY);
 	if (!r)
 		r = a2s_key_bytes(key, &k0, &k1);
 	if (!r) {

@@ -263,8 +263,8 @@ int km_a2s_wstat_read(const struct km_maps *m, uint32_t id,
 /* The header of km_a2s_info[id], read consistently (seq even and unchanged
  * across two reads; -EAGAIN when a worker kept writing). */
 struct km_a2s_head {
-	uint32_t flags;        /* KM_A2S_E_* */
-	uint64_t updated_ns;   /* CLOCK_MONOTONIC */
+	uint32_t flags;	     /* KM_A2S_E_* */
+	uint64_t updated_ns; /* CLOCK_MONOTONIC */
 	struct km_service_key svc;
 	uint16_t len;
 };
@@ -277,7 +277,7 @@ enum km_a2s_state {
 	KM_A2S_ST_FRESH,     /* younger than refresh */
 	KM_A2S_ST_STALE,     /* served, being refreshed */
 	KM_A2S_ST_EXPIRED,   /* older than max_age: not served */
-	KM_A2S_ST_DOWN,      /* the server missed its timeout: not served */
+	KM_A2S_ST_DOWN,	     /* the server missed its timeout: not served */
 	KM_A2S_ST_MAX,
 };
 enum km_a2s_state km_a2s_state_of(const struct km_a2s_cfg *cfg,
@@ -297,7 +297,7 @@ int km_a2s_key_read(const struct km_maps *m, struct km_a2s_key *out);
 
 enum km_a2s_key_action {
 	KM_A2S_KEY_KEPT = 0, /* the valid key in the map stays current */
-	KM_A2S_KEY_NEW,      /* no valid key was there: current = prev = new */
+	KM_A2S_KEY_NEW,	     /* no valid key was there: current = prev = new */
 	KM_A2S_KEY_ROTATED,  /* current -> prev, new -> current, key_id + 1 */
 };
 /*

@@ -26,8 +26,7 @@ static void warn_no_challenge(const struct km_cfg *cfg)
 			"(a reflection amplifier); use it for legacy clients "
 			"only",
 			cfg->service_names[i] ? cfg->service_names[i] : "-",
-			inet_ntop(AF_INET, &a, ab, sizeof(ab)),
-			ntohs(s->port));
+			inet_ntop(AF_INET, &a, ab, sizeof(ab)), ntohs(s->port));
 	}
 }
 

@@ -283,6 +283,8 @@ is "a torn entry reads as empty" "$(jqo ".a2s[] | select(.id == $A) | .cache.sta
 
 ok "a2s key, none" "$K" --pin-root "$D" a2s key
 grep -q "^no key installed" "$TMP/out" || fail "a2s key: none"
+err "a2s rotate without a key" 1 "km_a2s_key: no key installed yet" \
+	"$K" --pin-root "$D" a2s rotate
 "$F" a2skey "$D" install 00112233445566778899aabbccddeeff || fail "fixture a2skey"
 ok "a2s key --json" "$K" --pin-root "$D" a2s key --json
 is "key valid" "$(jqo .valid)" true
@@ -302,6 +304,13 @@ for f in "$K --pin-root $D a2s key" "$K --pin-root $D --json a2s key"; do
 		fail "a2s key prints key material"
 done
 passed=$((passed + 1))
+ok "a2s rotate" "$K" --pin-root "$D" a2s rotate
+is "a2s rotate output" "$(cat "$TMP/out")" \
+	"rotated to key 3 (key 2 still accepted until the next rotation)"
+is "rotated in the map" "$("$F" a2skey "$D")" \
+	"key_id=3 epoch=$(( $(date +%s) / 30 )) epoch_s=30 flags=1 rotated=1"
+ok "a2s rotate --json" "$K" --pin-root "$D" --json a2s rotate
+is "a2s rotate --json" "$(jqo '[.key_id, .previous_key_id] | join(" ")')" "4 3"
 
 ok "services del an A2S service" "$K" --pin-root "$D" services del udp 198.18.20.1:27016
 ok "a2s after del" "$K" --pin-root "$D" --json a2s
@@ -335,7 +344,7 @@ err "a2s challenge value missing" 2 "--a2s-challenge needs a value" \
 	--a2s --a2s-challenge
 err "a2s flag with a value" 2 "--a2s takes no value" \
 	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 --a2s=1
-err "a2s unknown subcommand" 2 'a2s: unknown subcommand "frob" \(list, key; see --help\)' \
+err "a2s unknown subcommand" 2 'a2s: unknown subcommand "frob" \(list, key, rotate; see --help\)' \
 	"$K" --pin-root "$D" a2s frob
 err "a2s key extra argument" 2 'a2s key: unexpected argument "x"' \
 	"$K" --pin-root "$D" a2s key x
@@ -374,7 +383,7 @@ err "nothing loaded" 1 "nothing loaded at /nonexistent/kmb4" \
 	"$K" --pin-root /nonexistent/kmb4 status
 err "both roots" 2 "not both" "$K" --pin-root "$D" -i lo status
 for c in status services allow deny blocks punches detach "services add" \
-	"allow del" "blocks add" "punches add" a2s "a2s key" "a2s list"; do
+	"allow del" "blocks add" "punches add" a2s "a2s key" "a2s list" "a2s rotate"; do
 	# shellcheck disable=SC2086
 	ok "$c --help" "$K" $c --help
 	grep -q "^usage: kilimanjaro" "$TMP/out" || fail "$c --help: no usage"
@@ -387,7 +396,7 @@ for a in "" "--json" "-i" "--interface=" "--pin-root=" "services add" \
 	"blocks add 1.2.3.4 --seconds=1e999" "punches add udp a:b c:d backend e" \
 	"status --watch -1" "status --watch=0" "services add udp 1.1.1.1:99999 backend 1.1.1.1" \
 	"services add udp 1.1.1.1:1 backend 1.1.1.1:65536" "-- status" "allow -- add" \
-	"a2s frob" "a2s key x" "a2s --a2s" "services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s-challenge" \
+	"a2s frob" "a2s key x" "a2s rotate x" "a2s --a2s" "services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s-challenge" \
 	"services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s --a2s-refresh-ms=" \
 	"services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s --a2s-refresh-ms 99999999999999999999"; do
 	# shellcheck disable=SC2086

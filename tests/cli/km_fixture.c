@@ -430,13 +430,13 @@ static int cmd_a2s(const struct km_maps *m, const char *cmd, int argc,
 		r = parse_proto(argv[1], &e->svc.proto);
 		r = r ?: parse_addr(argv[2], &e->svc.addr);
 		r = r ?: parse_u16(argv[3], &e->svc.port);
-		e->updated_ns = km_mono_ns() - strtoull(argv[4], NULL, 0) *
-						   1000000ull;
+		e->updated_ns =
+		    km_mono_ns() - strtoull(argv[4], NULL, 0) * 1000000ull;
 		e->len = atoi(argv[5]);
 		e->flags = atoi(argv[6]);
 		e->seq = atoi(argv[7]);
-		if (!r && bpf_map_update_elem(m->fd[KM_M_A2S_INFO], &id, e,
-					      BPF_ANY))
+		if (!r &&
+		    bpf_map_update_elem(m->fd[KM_M_A2S_INFO], &id, e, BPF_ANY))
 			r = -errno;
 		free(e);
 		return r;
@@ -458,8 +458,9 @@ static int cmd_a2s(const struct km_maps *m, const char *cmd, int argc,
 		uint8_t key[16];
 
 		r = argc == 2 ? hex16(argv[1], key) : 0;
-		return r ?: km_a2s_key_install(m, argc == 2 ? key : NULL, 30,
-					       &act);
+		return r
+			   ?: km_a2s_key_install(m, argc == 2 ? key : NULL, 30,
+						 &act);
 	}
 	return km_log_errno(-EINVAL, "bad arguments for %s", cmd);
 }

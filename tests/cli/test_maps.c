@@ -940,9 +940,9 @@ Test(maps, a2s_cfg_is_written_with_the_service_and_cleared_after_it)
 
 	/* A delete clears it too. */
 	id = svc_id("198.18.10.1", 27015);
-	cr_assert_eq(km_service_del(&m, IPPROTO_UDP, a.addr, a.port,
-				    KM_ORIGIN_CONFIG),
-		     0);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
 	cr_assert_eq(a2s_read(id).flags, 0);
 }
 
@@ -1015,8 +1015,9 @@ Test(maps, a2s_cache_head_and_state)
 	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now + s), KM_A2S_ST_STALE);
 	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now + 10 * s),
 		     KM_A2S_ST_EXPIRED);
-	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &other, now), KM_A2S_ST_EMPTY,
-		     "an entry of another service (reused id) is not this one's");
+	cr_assert_eq(
+	    km_a2s_state_of(&a.a2s, &h, &other, now), KM_A2S_ST_EMPTY,
+	    "an entry of another service (reused id) is not this one's");
 	h.flags |= KM_A2S_E_DOWN;
 	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now), KM_A2S_ST_DOWN);
 	h.flags = 0;
@@ -1047,7 +1048,7 @@ static uint32_t epoch_now(uint32_t epoch_s)
 
 Test(maps, a2s_key_install_keep_rotate)
 {
-	static const uint8_t fkey[16] = {0, 1, 2, 3, 4, 5, 6, 7,
+	static const uint8_t fkey[16] = {0, 1, 2,  3,  4,  5,  6,  7,
 					 8, 9, 10, 11, 12, 13, 14, 15};
 	enum km_a2s_key_action act;
 	struct km_a2s_key k1, k;
@@ -1141,4 +1142,22 @@ Test(maps, a2s_epoch_advance_changes_only_the_epoch)
 	cr_assert_eq(km_a2s_epoch_of(1000, 30), 33);
 	cr_assert_eq(km_a2s_epoch_of(1000, 0), 0);
 	cr_assert_eq(km_a2s_epoch_of(-5, 30), 0);
+}
+
+Test(maps, a2s_cfg_of_other_origins_survives_a_sync)
+{
+	struct km_service_spec cli = a2s_svc("198.18.10.1", 27015, 700);
+	struct km_service_spec cfg = a2s_svc("198.18.10.1", 27016, 1000);
+	struct km_a2s_cfg got;
+	uint32_t id;
+
+	cli.a2s.flags |= KM_A2S_F_NO_CHALLENGE;
+	cr_assert_eq(km_service_put(&m, &cli, KM_ORIGIN_CLI), 0);
+	id = svc_id("198.18.10.1", 27015);
+	cr_assert_eq(km_services_sync(&m, &cfg, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	got = a2s_read(id);
+	cr_assert_arr_eq(&got, &cli.a2s, sizeof(got),
+			 "a config reload touches only the config's services");
+	cr_assert_eq(svc_val("198.18.10.1", 27015).flags, KM_SVC_F_A2S);
 }
