@@ -40,10 +40,11 @@ void kw_log_bad(struct kw_worker *w, const char *fmt, ...)
 
 	if (now - w->log_window_ns >= LOG_WINDOW_NS) {
 		if (w->log_suppressed)
-			km_warn("%u more bad packets not logged in the last "
-				"%llu s",
-				w->log_suppressed,
-				(unsigned long long)(LOG_WINDOW_NS / 1000000000));
+			km_warn(
+			    "%u more bad packets not logged in the last "
+			    "%llu s",
+			    w->log_suppressed,
+			    (unsigned long long)(LOG_WINDOW_NS / 1000000000));
 		w->log_window_ns = now;
 		w->log_count = 0;
 		w->log_suppressed = 0;
@@ -59,7 +60,10 @@ void kw_log_bad(struct kw_worker *w, const char *fmt, ...)
 	km_warn("%s", msg);
 }
 
-static uint64_t now_ns(void) { return km_mono_ns(); }
+static uint64_t now_ns(void)
+{
+	return km_mono_ns();
+}
 
 static const char *svc_str(const struct kw_svc *s)
 {
@@ -122,13 +126,14 @@ int a2s_services_load(struct kw_worker *w, uint64_t now)
 		uint32_t id = e[i].val.id;
 
 		if (e[i].key.proto != IPPROTO_UDP || id >= KM_MAX_SERVICES ||
-		    bpf_map_lookup_elem(w->maps.fd[KM_M_A2S_CFG], &id, &s->a2s) ||
+		    bpf_map_lookup_elem(w->maps.fd[KM_M_A2S_CFG], &id,
+					&s->a2s) ||
 		    !(s->a2s.flags & KM_A2S_F_ENABLED))
 			continue;
 		s->key = e[i].key;
 		s->svc = e[i].val;
-		s->answer_port = s->svc.backend_port ? s->svc.backend_port
-						     : s->key.port;
+		s->answer_port =
+		    s->svc.backend_port ? s->svc.backend_port : s->key.port;
 		k++;
 	}
 	free(e);
@@ -143,8 +148,8 @@ int a2s_services_load(struct kw_worker *w, uint64_t now)
 		svc_slot(w, &svcs[i]);
 	if (cfg.edge_addr != w->edge_addr || cfg.svc_epoch != w->svc_epoch ||
 	    !w->svc_loaded_ns)
-		km_info("%zu service(s) with A2S caching (service epoch %u)",
-			k, cfg.svc_epoch);
+		km_info("%zu service(s) with A2S caching (service epoch %u)", k,
+			cfg.svc_epoch);
 	w->edge_addr = cfg.edge_addr;
 	w->svc_epoch = cfg.svc_epoch;
 	w->svc_loaded_ns = now;
@@ -234,8 +239,8 @@ static int serve(struct kw_worker *w, const struct kw_svc *s,
 		 size_t flen)
 {
 	uint8_t frame[KW_XSK_FRAME_SIZE], frag[A2S_SPLIT_HDR + A2S_SPLIT_DATA];
-	bool down = __atomic_load_n(&slot->flags, __ATOMIC_RELAXED) &
-		    KW_SLOT_F_DOWN;
+	bool down =
+	    __atomic_load_n(&slot->flags, __ATOMIC_RELAXED) & KW_SLOT_F_DOWN;
 	unsigned int i, nfr = 1;
 	struct pkt_udp req;
 	const char *why;
@@ -244,8 +249,8 @@ static int serve(struct kw_worker *w, const struct kw_svc *s,
 	int n;
 
 	if (kw_blob_read(&slot->blob[k], w->buf, sizeof(w->buf), &len, &upd) ||
-	    a2s_sched_fresh(upd, now_ns(), s->a2s.refresh_ns,
-			    s->a2s.max_age_ns, down) == A2S_NONE)
+	    a2s_sched_fresh(upd, now_ns(), s->a2s.refresh_ns, s->a2s.max_age_ns,
+			    down) == A2S_NONE)
 		return -ENOENT;
 	if (pkt_udp_parse(f, flen, &req, &why))
 		return -EBADMSG;
@@ -335,10 +340,9 @@ static void schedule_one(struct kw_worker *w, const struct kw_svc *s,
 	    !(__atomic_load_n(&slot->flags, __ATOMIC_RELAXED) & KW_SLOT_F_DOWN))
 		mark_down(w, s, slot, in.silent_since_ns);
 	k = a2s_sched_due(&in, now, NULL);
-	if (k < 0 ||
-	    !kw_lease_take(slot, w->pid, (enum a2s_kind)k, now,
-			   a2s_sched_lease_ns(s->a2s.refresh_ns,
-					      s->a2s.timeout_ns)))
+	if (k < 0 || !kw_lease_take(slot, w->pid, (enum a2s_kind)k, now,
+				    a2s_sched_lease_ns(s->a2s.refresh_ns,
+						       s->a2s.timeout_ns)))
 		return;
 	__atomic_store_n(&slot->last_query_ns[k], now, __ATOMIC_RELAXED);
 	__atomic_compare_exchange_n(&slot->silent_since_ns, &zero, now, false,
@@ -498,8 +502,9 @@ static void answer(struct kw_worker *w, const struct kw_svc *s, uint16_t dport,
 		__atomic_store_n(&slot->challenge_set, 1, __ATOMIC_RELEASE);
 		/* The query in flight goes again with the challenge, from
 		 * the port the server saw (whichever worker sent it). */
-		if (kw_lease_live(__atomic_load_n(&slot->lease, __ATOMIC_ACQUIRE),
-				  now_ns(), &owner, &k) &&
+		if (kw_lease_live(
+			__atomic_load_n(&slot->lease, __ATOMIC_ACQUIRE),
+			now_ns(), &owner, &k) &&
 		    __atomic_fetch_add(&slot->resends, 1, __ATOMIC_RELAXED) <
 			MAX_RESENDS)
 			send_query(w, s, slot, k, dport);
@@ -549,8 +554,9 @@ void a2s_udp_answer(struct kw_worker *w, uint32_t saddr, uint16_t sport,
 	}
 	if (!udp_expected(w, s, p, len)) {
 		KW_WSTAT(w, s->svc.id, bad_answers, 1);
-		kw_log_bad(w, "service %s: UDP datagram that answers no query "
-			      "of this worker: ignored",
+		kw_log_bad(w,
+			   "service %s: UDP datagram that answers no query "
+			   "of this worker: ignored",
 			   svc_str(s));
 		return;
 	}

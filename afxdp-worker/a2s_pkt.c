@@ -11,8 +11,7 @@ static const char info_req[A2S_INFO_REQ_LEN] =
 
 const char *a2s_kind_name(enum a2s_kind k)
 {
-	static const char *const names[A2S_K_MAX] = {"info", "player",
-						      "rules"};
+	static const char *const names[A2S_K_MAX] = {"info", "player", "rules"};
 
 	return (unsigned int)k < A2S_K_MAX ? names[k] : "?";
 }
@@ -187,7 +186,10 @@ uint16_t pkt_fold(uint32_t sum)
 #define IP_HLEN 20
 #define UDP_HLEN 8
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static void wr16(uint8_t *p, uint16_t v)
 {

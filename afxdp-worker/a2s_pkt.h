@@ -47,8 +47,8 @@ int a2s_request_kind(const uint8_t *p, size_t len, enum a2s_kind *kind);
 /* What a game server sent to a worker. */
 enum a2s_answer_type {
 	A2S_A_CHALLENGE = 1, /* FF FF FF FF 41 + 4 bytes */
-	A2S_A_ANSWER,        /* FF FF FF FF 49|6D|44|45 ...: kind set */
-	A2S_A_SPLIT,         /* FE FF FF FF ...: split fields set */
+	A2S_A_ANSWER,	     /* FF FF FF FF 49|6D|44|45 ...: kind set */
+	A2S_A_SPLIT,	     /* FE FF FF FF ...: split fields set */
 };
 
 struct a2s_answer {
@@ -76,8 +76,7 @@ int a2s_message_kind(const uint8_t *p, size_t len, enum a2s_kind *kind);
 /* A query payload for kind k into buf (>= 29 bytes): INFO is the 25-byte
  * request, followed by the challenge when one is given; PLAYER and RULES
  * carry the challenge, or FF FF FF FF to ask for one. Returns the length. */
-size_t a2s_query_build(uint8_t *buf, enum a2s_kind k,
-		       const uint8_t *challenge);
+size_t a2s_query_build(uint8_t *buf, enum a2s_kind k, const uint8_t *challenge);
 
 /* Split fragment `num` of `data` (len bytes) into out: header (id, total,
  * num, A2S_SPLIT_DATA) and data. Returns the fragment length. The number

@@ -24,8 +24,8 @@
 struct a2s_sched_in {
 	uint64_t refresh_ns, max_age_ns, timeout_ns;
 	uint64_t last_query_ns[A2S_K_MAX]; /* 0: never */
-	uint64_t wanted_ns[A2S_K_MAX];     /* last request; INFO ignored */
-	uint64_t silent_since_ns;          /* 0: nothing unanswered */
+	uint64_t wanted_ns[A2S_K_MAX];	   /* last request; INFO ignored */
+	uint64_t silent_since_ns;	   /* 0: nothing unanswered */
 	bool lease_live;
 };
 

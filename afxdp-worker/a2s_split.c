@@ -59,8 +59,9 @@ int a2s_split_add(struct a2s_split *s, const struct a2s_answer *a,
 		 * carries the same bytes. */
 		if (s->len[n] != a->data_len ||
 		    memcmp(s->data[n], a->data, a->data_len))
-			return bad(s, why, "split fragment repeated with "
-					   "other data");
+			return bad(s, why,
+				   "split fragment repeated with "
+				   "other data");
 		return 0;
 	}
 	memcpy(s->data[n], a->data, a->data_len);

@@ -17,8 +17,8 @@
 
 struct a2s_split {
 	uint32_t id;
-	uint8_t total;       /* 0: nothing collected */
-	uint8_t have;        /* fragments received */
+	uint8_t total; /* 0: nothing collected */
+	uint8_t have;  /* fragments received */
 	uint16_t len[A2S_SPLIT_MAX_FRAGS];
 	uint64_t started_ns; /* first fragment */
 	uint8_t data[A2S_SPLIT_MAX_FRAGS][A2S_UNSPLIT_MAX];

@@ -138,8 +138,8 @@ void kw_blob_write(struct kw_blob *b, const uint8_t *d, size_t len,
 	__atomic_store_n(&b->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
-int kw_blob_read(const struct kw_blob *b, uint8_t *out, size_t cap,
-		 size_t *len, uint64_t *updated_ns)
+int kw_blob_read(const struct kw_blob *b, uint8_t *out, size_t cap, size_t *len,
+		 uint64_t *updated_ns)
 {
 	int tries;
 
@@ -227,7 +227,8 @@ void kw_info_clear(struct km_a2s_entry *e)
 
 size_t kw_store_size(uint32_t nslots)
 {
-	return sizeof(struct kw_store_hdr) + (size_t)nslots * sizeof(struct kw_slot);
+	return sizeof(struct kw_store_hdr) +
+	       (size_t)nslots * sizeof(struct kw_slot);
 }
 
 struct kw_slot *kw_store_slot(const struct kw_store *st, uint32_t id)

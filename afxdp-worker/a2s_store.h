@@ -33,8 +33,8 @@
 #define KW_STORE_VERSION 1
 
 struct kw_blob {
-	uint32_t seq;        /* seqlock: odd while written */
-	uint32_t len;        /* 0: nothing stored */
+	uint32_t seq;	     /* seqlock: odd while written */
+	uint32_t len;	     /* 0: nothing stored */
 	uint64_t updated_ns; /* arrival of the answer */
 	uint8_t data[A2S_ANSWER_MAX];
 };
@@ -42,17 +42,17 @@ struct kw_blob {
 #define KW_SLOT_F_DOWN 0x1
 
 struct kw_slot {
-	uint64_t lease;   /* 0 or kw_lease_word(pid, kind, expiry) */
-	uint64_t wlock;   /* 0 or kw_lease_word(pid, 0, expiry) */
+	uint64_t lease;		   /* 0 or kw_lease_word(pid, kind, expiry) */
+	uint64_t wlock;		   /* 0 or kw_lease_word(pid, 0, expiry) */
 	struct km_service_key svc; /* the service the slot holds; all zero:
 				      unused */
-	uint32_t flags;   /* KW_SLOT_F_* */
-	uint32_t resends; /* challenge resends within the current lease */
-	uint64_t last_ok_ns;      /* last answer of any kind */
+	uint32_t flags;		   /* KW_SLOT_F_* */
+	uint32_t resends;    /* challenge resends within the current lease */
+	uint64_t last_ok_ns; /* last answer of any kind */
 	uint64_t silent_since_ns; /* first query unanswered since then, 0 */
 	uint64_t last_query_ns[A2S_K_MAX];
 	uint64_t wanted_ns[A2S_K_MAX]; /* last request for PLAYER/RULES */
-	uint8_t challenge[4];     /* the game server's challenge to us */
+	uint8_t challenge[4];	       /* the game server's challenge to us */
 	uint32_t challenge_set;
 	uint8_t pad[24];
 	struct kw_blob blob[A2S_K_MAX];
@@ -69,7 +69,7 @@ struct kw_store_hdr {
 struct kw_store {
 	struct kw_store_hdr *hdr;
 	size_t size;
-	int fd;     /* -1: memory owned by the caller (tests) */
+	int fd; /* -1: memory owned by the caller (tests) */
 };
 
 /* Bytes of a store of nslots slots. */
@@ -112,8 +112,8 @@ void kw_blob_write(struct kw_blob *b, const uint8_t *d, size_t len,
 		   uint64_t now_ns);
 /* Copy the answer out: 0, -ENOENT (nothing stored), -EAGAIN (a writer
  * kept changing it). */
-int kw_blob_read(const struct kw_blob *b, uint8_t *out, size_t cap,
-		 size_t *len, uint64_t *updated_ns);
+int kw_blob_read(const struct kw_blob *b, uint8_t *out, size_t cap, size_t *len,
+		 uint64_t *updated_ns);
 
 /* ---- km_a2s_info entries (seqlock the XDP program reads) ---- */
 /* The answer for svc, flags KM_A2S_E_VALID; an answer larger than

@@ -90,9 +90,9 @@ static int parse_level(const char *s, int *prio)
 	static const struct {
 		const char *name;
 		int prio;
-	} levels[] = {{"err", LOG_ERR},     {"error", LOG_ERR},
+	} levels[] = {{"err", LOG_ERR},		{"error", LOG_ERR},
 		      {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-		      {"info", LOG_INFO},   {"debug", LOG_DEBUG}};
+		      {"info", LOG_INFO},	{"debug", LOG_DEBUG}};
 	size_t i;
 
 	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)

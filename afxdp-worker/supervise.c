@@ -29,7 +29,7 @@
 #define STOP_WAIT_NS 10000000000ull
 
 struct child {
-	pid_t pid;          /* 0: not running */
+	pid_t pid; /* 0: not running */
 	uint64_t started_ns;
 	uint64_t restart_ns; /* when to start it again (pid 0) */
 	uint64_t backoff_ns;
@@ -121,7 +121,8 @@ static void reap(struct child *c, unsigned int n, bool stopping)
 			c[q].backoff_ns *= 2;
 		c[q].restart_ns = now + c[q].backoff_ns;
 		km_warn("queue %u: worker pid %d %s %d; restart in %llu ms", q,
-			(int)pid, WIFSIGNALED(st) ? "killed by signal" : "exited",
+			(int)pid,
+			WIFSIGNALED(st) ? "killed by signal" : "exited",
 			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 			(unsigned long long)(c[q].backoff_ns / 1000000));
 	}

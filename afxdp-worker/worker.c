@@ -45,8 +45,9 @@ static int open_maps(struct kw_worker *w, const char *pin_root)
 	int r = km_maps_open_pinned(&w->maps, pin_root);
 
 	if (r)
-		return km_log_errno(r, "%s: no Kilimanjaro pins (is "
-				       "kilimanjaro-loader running on %s?)",
+		return km_log_errno(r,
+				    "%s: no Kilimanjaro pins (is "
+				    "kilimanjaro-loader running on %s?)",
 				    pin_root, w->ifname);
 	w->info = map_mmap(w->maps.fd[KM_M_A2S_INFO],
 			   sizeof(struct km_a2s_entry), &w->info_size);
@@ -94,15 +95,16 @@ static int open_sockets(struct kw_worker *w)
 	socklen_t alen = sizeof(a);
 	int one = 1;
 
-	w->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			   0);
+	w->udp_fd =
+	    socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (w->udp_fd < 0)
 		return km_log_errno(-errno, "UDP socket: %s", strerror(errno));
 	setsockopt(w->udp_fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	if (bind(w->udp_fd, (struct sockaddr *)&a, sizeof(a)) ||
 	    getsockname(w->udp_fd, (struct sockaddr *)&a, &alen))
-		return km_log_errno(-errno, "UDP socket on the edge address "
-					    "%s: %s",
+		return km_log_errno(-errno,
+				    "UDP socket on the edge address "
+				    "%s: %s",
 				    inet_ntoa(a.sin_addr), strerror(errno));
 	w->udp_port = a.sin_port;
 
@@ -142,7 +144,8 @@ static int open_fds(struct kw_worker *w)
 	w->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (w->sig_fd < 0)
 		return km_log_errno(-errno, "signalfd: %s", strerror(errno));
-	w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	w->timer_fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->timer_fd < 0 || timerfd_settime(w->timer_fd, 0, &its, NULL))
 		return km_log_errno(-errno, "timerfd: %s", strerror(errno));
 	return 0;
@@ -189,8 +192,8 @@ static void read_udp(struct kw_worker *w)
 			     MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 		if (n < 0)
 			return;
-		a2s_udp_answer(w, from.sin_addr.s_addr, from.sin_port,
-			       w->rxbuf, (size_t)n);
+		a2s_udp_answer(w, from.sin_addr.s_addr, from.sin_port, w->rxbuf,
+			       (size_t)n);
 	}
 }
 
@@ -225,7 +228,8 @@ static int loop(struct kw_worker *w)
 		if (poll(p, w->wd_fd >= 0 ? 5 : 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return km_log_errno(-errno, "poll: %s", strerror(errno));
+			return km_log_errno(-errno, "poll: %s",
+					    strerror(errno));
 		}
 		if (p[0].revents & POLLIN)
 			while (kw_xsk_rx(&w->xsk, RX_BUDGET, on_frame, w) ==
@@ -258,8 +262,8 @@ static void drain(struct kw_worker *w)
 		struct pollfd p = {.fd = w->xsk.fd, .events = POLLIN};
 
 		poll(&p, 1, 10);
-		quiet = kw_xsk_rx(&w->xsk, RX_BUDGET, on_frame, w) ? 0
-								    : quiet + 1;
+		quiet =
+		    kw_xsk_rx(&w->xsk, RX_BUDGET, on_frame, w) ? 0 : quiet + 1;
 		read_udp(w);
 		kw_xsk_flush(&w->xsk);
 	}
@@ -310,8 +314,9 @@ static int start(struct kw_worker *w, const struct kw_worker_cfg *cfg)
 	if (r)
 		return r;
 	if (!w->edge_addr)
-		return km_log_errno(-EINVAL, "%s: no edge address configured "
-					     "(km_config.edge_addr is 0)",
+		return km_log_errno(-EINVAL,
+				    "%s: no edge address configured "
+				    "(km_config.edge_addr is 0)",
 				    cfg->pin_root);
 	r = open_sockets(w);
 	if (!r)

@@ -59,7 +59,7 @@ struct kw_worker {
 	struct kw_xsk xsk;
 	bool xsk_registered;
 	int udp_fd, raw_fd, timer_fd, sig_fd, wd_fd;
-	uint16_t udp_port; /* __be16 */
+	uint16_t udp_port;  /* __be16 */
 	uint32_t edge_addr; /* __be32, km_config.edge_addr */
 	uint16_t svc_epoch;
 	uint64_t svc_loaded_ns;
@@ -75,7 +75,7 @@ struct kw_worker {
 	unsigned int log_count, log_suppressed;
 	bool stopping;
 	uint8_t buf[A2S_ANSWER_MAX + 64]; /* assembled and served answers */
-	uint8_t rxbuf[2048];              /* datagrams of the UDP socket */
+	uint8_t rxbuf[2048];		  /* datagrams of the UDP socket */
 };
 
 /* a2s.c */

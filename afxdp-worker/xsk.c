@@ -100,7 +100,8 @@ int kw_xsk_open(struct kw_xsk *x, const char *ifname, uint32_t queue)
 		x->area = NULL;
 		return km_log_errno(-errno, "UMEM mmap: %s", strerror(errno));
 	}
-	r = xsk_umem__create(&x->umem, x->area, size, &x->fill, &x->comp, &ucfg);
+	r = xsk_umem__create(&x->umem, x->area, size, &x->fill, &x->comp,
+			     &ucfg);
 	if (r) {
 		x->umem = NULL;
 		km_err("xsk_umem__create: %s", strerror(-r));
@@ -142,7 +143,8 @@ unsigned int kw_xsk_rx(struct kw_xsk *x, unsigned int budget, kw_xsk_rx_fn fn,
 	kw_xsk_complete(x);
 	n = xsk_ring_cons__peek(&x->rx, budget, &idx);
 	for (i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		const struct xdp_desc *d =
+		    xsk_ring_cons__rx_desc(&x->rx, idx + i);
 		uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
 
 		if (d->len <= KW_XSK_FRAME_SIZE)
@@ -197,6 +199,7 @@ void kw_xsk_complete(struct kw_xsk *x)
 		frame_put(x, *xsk_ring_cons__comp_addr(&x->comp, idx + i));
 	if (n) {
 		xsk_ring_cons__release(&x->comp, n);
-		x->tx_outstanding -= n < x->tx_outstanding ? n : x->tx_outstanding;
+		x->tx_outstanding -=
+		    n < x->tx_outstanding ? n : x->tx_outstanding;
 	}
 }

@@ -69,20 +69,20 @@ struct ans_case {
 };
 
 static const struct ans_case ans_cases[] = {
-    {"challenge", B("\xff\xff\xff\xff\x41\x11\x22\x33\x44"), 0,
-     A2S_A_CHALLENGE, 0, NULL},
+    {"challenge", B("\xff\xff\xff\xff\x41\x11\x22\x33\x44"), 0, A2S_A_CHALLENGE,
+     0, NULL},
     {"info", B("\xff\xff\xff\xff\x49\x11name\0map\0"), 0, A2S_A_ANSWER,
      A2S_K_INFO, NULL},
     {"goldsrc info", B("\xff\xff\xff\xff\x6d\x31\x32\x37"), 0, A2S_A_ANSWER,
      A2S_K_INFO, NULL},
     {"player", B("\xff\xff\xff\xff\x44\x00"), 0, A2S_A_ANSWER, A2S_K_PLAYER,
      NULL},
-    {"rules", B("\xff\xff\xff\xff\x45\x00\x00"), 0, A2S_A_ANSWER,
-     A2S_K_RULES, NULL},
+    {"rules", B("\xff\xff\xff\xff\x45\x00\x00"), 0, A2S_A_ANSWER, A2S_K_RULES,
+     NULL},
     {"split", B("\xfe\xff\xff\xff\x01\x00\x00\x00\x02\x01\xe0\x04xyz"), 0,
      A2S_A_SPLIT, 0, NULL},
-    {"truncated challenge", B("\xff\xff\xff\xff\x41\x11\x22"), -EBADMSG, 0,
-     0, "challenge"},
+    {"truncated challenge", B("\xff\xff\xff\xff\x41\x11\x22"), -EBADMSG, 0, 0,
+     "challenge"},
     {"truncated answer", B("\xff\xff\xff\xff\x49"), -EBADMSG, 0, 0,
      "truncated"},
     {"wrong type (a request)", B("\xff\xff\xff\xff\x55\xff\xff\xff\xff"),
@@ -224,9 +224,9 @@ Test(afxdp_pkt, reply_frames)
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		n = pkt_reply_build(out, sizeof(out), &u, payload, lens[i]);
 		cr_assert_eq(n, (int)(42 + lens[i]));
-		cr_assert_eq(kmt_verify_frame(out, (size_t)n, &v, vwhy,
-					      sizeof(vwhy)),
-			     0, "len %zu: %s", lens[i], vwhy);
+		cr_assert_eq(
+		    kmt_verify_frame(out, (size_t)n, &v, vwhy, sizeof(vwhy)), 0,
+		    "len %zu: %s", lens[i], vwhy);
 		cr_expect_eq(memcmp(out, f + 6, 6), 0, "dst MAC = request src");
 		cr_expect_eq(memcmp(out + 6, f, 6), 0, "src MAC = request dst");
 		cr_assert_eq(pkt_udp_parse(out, (size_t)n, &u, &why), 0);
@@ -259,9 +259,9 @@ Test(afxdp_pkt, query_packets)
 	n = pkt_ip_udp_build(f + 14, sizeof(f) - 14, EDGE, htons(33333), SVC,
 			     htons(27015), q, ql);
 	cr_assert_eq(n, (int)(28 + ql));
-	cr_assert_eq(kmt_verify_frame(f, (size_t)n + 14, &v, vwhy,
-				      sizeof(vwhy)),
-		     0, "%s", vwhy);
+	cr_assert_eq(
+	    kmt_verify_frame(f, (size_t)n + 14, &v, vwhy, sizeof(vwhy)), 0,
+	    "%s", vwhy);
 	cr_assert_eq(pkt_udp_parse(f, (size_t)n + 14, &u, &why), 0);
 	cr_expect_eq(u.saddr, EDGE);
 	cr_expect_eq(u.daddr, SVC);
@@ -272,7 +272,7 @@ Test(afxdp_pkt, query_packets)
 
 struct frame_case {
 	const char *what;
-	size_t off;   /* byte to change, SIZE_MAX: truncate to `val` */
+	size_t off; /* byte to change, SIZE_MAX: truncate to `val` */
 	uint8_t val;
 	const char *why;
 };

@@ -31,18 +31,42 @@ static const struct due_case due_cases[] = {
     {"info answered 1 s ago", T0, {T0 - S}, {0}, 0, -1},
     {"info due at exactly refresh", T0, {T0 - 5 * S}, {0}, 0, A2S_K_INFO},
     {"player unwanted: never queried", T0, {T0 - S, 0, 0}, {0}, 0, -1},
-    {"player wanted now, never queried", T0, {T0 - S, 0, 0}, {0, T0, 0}, 0,
+    {"player wanted now, never queried",
+     T0,
+     {T0 - S, 0, 0},
+     {0, T0, 0},
+     0,
      A2S_K_PLAYER},
-    {"player wanted 29 s ago", T0, {T0 - S, 0, 0}, {0, T0 - 29 * S, 0}, 0,
+    {"player wanted 29 s ago",
+     T0,
+     {T0 - S, 0, 0},
+     {0, T0 - 29 * S, 0},
+     0,
      A2S_K_PLAYER},
-    {"player wanted 31 s ago: not any more", T0, {T0 - S, 0, 0},
-     {0, T0 - 31 * S, 0}, 0, -1},
-    {"the most overdue first", T0, {T0 - 6 * S, T0 - 9 * S, T0 - 7 * S},
-     {0, T0, T0}, 0, A2S_K_PLAYER},
-    {"rules queried 4.9 s ago (unanswered): wait", T0,
-     {T0 - S, T0 - S, T0 - 4900 * MS}, {0, T0, T0}, 0, -1},
-    {"wanted in the future (another clock read): ignored", T0,
-     {T0 - S, 0, 0}, {0, T0 + MS, 0}, 0, -1},
+    {"player wanted 31 s ago: not any more",
+     T0,
+     {T0 - S, 0, 0},
+     {0, T0 - 31 * S, 0},
+     0,
+     -1},
+    {"the most overdue first",
+     T0,
+     {T0 - 6 * S, T0 - 9 * S, T0 - 7 * S},
+     {0, T0, T0},
+     0,
+     A2S_K_PLAYER},
+    {"rules queried 4.9 s ago (unanswered): wait",
+     T0,
+     {T0 - S, T0 - S, T0 - 4900 * MS},
+     {0, T0, T0},
+     0,
+     -1},
+    {"wanted in the future (another clock read): ignored",
+     T0,
+     {T0 - S, 0, 0},
+     {0, T0 + MS, 0},
+     0,
+     -1},
 };
 
 Test(afxdp_sched, due)
@@ -96,8 +120,8 @@ static void flood(bool answers)
 		cr_assert_lt(nsent[due], 64);
 		sent[due][nsent[due]++] = now;
 		in.last_query_ns[due] = now;
-		lease_until = now + a2s_sched_lease_ns(in.refresh_ns,
-						       in.timeout_ns);
+		lease_until =
+		    now + a2s_sched_lease_ns(in.refresh_ns, in.timeout_ns);
 		if (answers)
 			answer_at = now + 20 * MS;
 	}
@@ -107,15 +131,21 @@ static void flood(bool answers)
 		cr_expect_geq(nsent[k], 29, "kind %u: only %u queries", k,
 			      nsent[k]);
 		for (i = 1; i < nsent[k]; i++)
-			cr_expect_geq(sent[k][i] - sent[k][i - 1], 2 * S,
-				      "kind %u: queries %u ms apart", k,
-				      (unsigned)((sent[k][i] - sent[k][i - 1]) /
-						 MS));
+			cr_expect_geq(
+			    sent[k][i] - sent[k][i - 1], 2 * S,
+			    "kind %u: queries %u ms apart", k,
+			    (unsigned)((sent[k][i] - sent[k][i - 1]) / MS));
 	}
 }
 
-Test(afxdp_sched, flood_server_answers) { flood(true); }
-Test(afxdp_sched, flood_server_silent) { flood(false); }
+Test(afxdp_sched, flood_server_answers)
+{
+	flood(true);
+}
+Test(afxdp_sched, flood_server_silent)
+{
+	flood(false);
+}
 
 Test(afxdp_sched, down)
 {

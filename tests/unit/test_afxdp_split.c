@@ -45,8 +45,7 @@ static int add(struct a2s_split *s, const uint8_t *pkt, size_t len,
 {
 	struct a2s_answer a;
 
-	cr_assert_eq(a2s_answer_parse(pkt, len, &a, why), 0, "parse: %s",
-		     *why);
+	cr_assert_eq(a2s_answer_parse(pkt, len, &a, why), 0, "parse: %s", *why);
 	return a2s_split_add(s, &a, 1, out, cap, why);
 }
 
@@ -98,7 +97,7 @@ struct seq_case {
 	const char *what;
 	struct step steps[6];
 	int nsteps;
-	int last;           /* expected result of the last step */
+	int last;	    /* expected result of the last step */
 	const char *result; /* assembled bytes when last > 0 */
 	const char *why;    /* reason when last < 0 */
 };
@@ -110,19 +109,41 @@ static const struct seq_case seq_cases[] = {
     {"reversed", {{1, 2, 1, "cd"}, {1, 2, 0, H "ab"}}, 2, 9, H "abcd", NULL},
     {"duplicate with the same bytes",
      {{1, 3, 0, H "a"}, {1, 3, 0, H "a"}, {1, 3, 1, "b"}, {1, 3, 2, "c"}},
-     4, 8, H "abc", NULL},
+     4,
+     8,
+     H "abc",
+     NULL},
     {"a newer id restarts",
-     {{1, 2, 0, H "old"}, {2, 2, 0, H "n"}, {2, 2, 1, "ew"}}, 3, 8, H "new",
+     {{1, 2, 0, H "old"}, {2, 2, 0, H "n"}, {2, 2, 1, "ew"}},
+     3,
+     8,
+     H "new",
      NULL},
     {"single fragment", {{9, 1, 0, H "x"}}, 1, 6, H "x", NULL},
-    {"duplicate with other bytes", {{1, 2, 0, H "ab"}, {1, 2, 0, H "xy"}}, 2,
-     -EBADMSG, NULL, "repeated"},
-    {"totals disagree", {{1, 2, 0, H "ab"}, {1, 3, 1, "cd"}}, 2, -EBADMSG,
-     NULL, "total"},
-    {"not an A2S answer", {{1, 2, 0, "ab"}, {1, 2, 1, "cd"}}, 2, -EBADMSG,
-     NULL, "not an A2S"},
-    {"a request inside", {{1, 1, 0, "\xff\xff\xff\xff\x55\xff\xff\xff\xff"}},
-     1, -EBADMSG, NULL, "not an A2S"},
+    {"duplicate with other bytes",
+     {{1, 2, 0, H "ab"}, {1, 2, 0, H "xy"}},
+     2,
+     -EBADMSG,
+     NULL,
+     "repeated"},
+    {"totals disagree",
+     {{1, 2, 0, H "ab"}, {1, 3, 1, "cd"}},
+     2,
+     -EBADMSG,
+     NULL,
+     "total"},
+    {"not an A2S answer",
+     {{1, 2, 0, "ab"}, {1, 2, 1, "cd"}},
+     2,
+     -EBADMSG,
+     NULL,
+     "not an A2S"},
+    {"a request inside",
+     {{1, 1, 0, "\xff\xff\xff\xff\x55\xff\xff\xff\xff"}},
+     1,
+     -EBADMSG,
+     NULL,
+     "not an A2S"},
 };
 
 Test(afxdp_split, sequences)

@@ -26,7 +26,10 @@
 #define T0 (1000 * S)
 
 static uint64_t fake_now = T0;
-static uint64_t clock_fake(void) { return fake_now; }
+static uint64_t clock_fake(void)
+{
+	return fake_now;
+}
 
 static struct kw_store st;
 static void *mem;
@@ -38,7 +41,10 @@ static void setup(void)
 	kw_store_init_mem(&st, mem, 4);
 }
 
-static void teardown(void) { free(mem); }
+static void teardown(void)
+{
+	free(mem);
+}
 
 TestSuite(afxdp_store, .init = setup, .fini = teardown);
 
@@ -76,9 +82,8 @@ Test(afxdp_store, lease)
 	cr_expect_eq(pid, 400);
 	cr_expect_eq(k, A2S_K_INFO);
 	/* The largest pid fits. */
-	cr_expect_eq(kw_lease_take(s, (1u << 22) - 1, A2S_K_RULES, T0 + 10 * S,
-				   S),
-		     1);
+	cr_expect_eq(
+	    kw_lease_take(s, (1u << 22) - 1, A2S_K_RULES, T0 + 10 * S, S), 1);
 	cr_expect_eq(kw_lease_live(s->lease, T0 + 10 * S, &pid, &k), 1);
 	cr_expect_eq(pid, (1u << 22) - 1);
 	cr_expect_eq(k, A2S_K_RULES);
@@ -129,8 +134,8 @@ Test(afxdp_store, wlock_expires)
 Test(afxdp_store, claim)
 {
 	struct kw_slot *s = kw_store_slot(&st, 2);
-	struct km_service_key a = {.proto = 17, .port = htons(27015),
-				   .addr = htonl(0xc6120a01)};
+	struct km_service_key a = {
+	    .proto = 17, .port = htons(27015), .addr = htonl(0xc6120a01)};
 	struct km_service_key b = a;
 	uint8_t out[64];
 	uint64_t upd;
@@ -138,19 +143,20 @@ Test(afxdp_store, claim)
 
 	cr_expect(kw_slot_claim(s, &a));
 	cr_expect_not(kw_slot_claim(s, &a));
-	kw_blob_write(&s->blob[A2S_K_RULES], (const uint8_t *)"\xff\xff\xff\xff\x45\0\0", 7, T0);
+	kw_blob_write(&s->blob[A2S_K_RULES],
+		      (const uint8_t *)"\xff\xff\xff\xff\x45\0\0", 7, T0);
 	s->last_query_ns[A2S_K_RULES] = T0;
 	s->flags = KW_SLOT_F_DOWN;
 	s->challenge_set = 1;
-	cr_assert_eq(kw_blob_read(&s->blob[A2S_K_RULES], out, sizeof(out), &len,
-				  &upd),
-		     0);
+	cr_assert_eq(
+	    kw_blob_read(&s->blob[A2S_K_RULES], out, sizeof(out), &len, &upd),
+	    0);
 	/* The id now names another service: nothing of the old one stays. */
 	b.port = htons(27016);
 	cr_expect(kw_slot_claim(s, &b));
-	cr_expect_eq(kw_blob_read(&s->blob[A2S_K_RULES], out, sizeof(out), &len,
-				  &upd),
-		     -ENOENT);
+	cr_expect_eq(
+	    kw_blob_read(&s->blob[A2S_K_RULES], out, sizeof(out), &len, &upd),
+	    -ENOENT);
 	cr_expect_eq(s->last_query_ns[A2S_K_RULES], 0);
 	cr_expect_eq(s->flags, 0);
 	cr_expect_eq(s->challenge_set, 0);
@@ -238,8 +244,8 @@ Test(afxdp_store, seqlock_race)
 Test(afxdp_store, info_entry)
 {
 	struct km_a2s_entry *e = calloc(1, sizeof(*e));
-	struct km_service_key k = {.proto = 17, .port = htons(27015),
-				   .addr = htonl(0xc6120a01)};
+	struct km_service_key k = {
+	    .proto = 17, .port = htons(27015), .addr = htonl(0xc6120a01)};
 	static uint8_t d[KM_A2S_INFO_MAX + 1];
 	uint32_t sum = 0;
 	size_t i;
