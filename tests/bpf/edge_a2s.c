@@ -130,7 +130,8 @@ Test(a2s_siphash, vectors,
 	k0 = le64(key, 8);
 	k1 = le64(key + 8, 8);
 	cr_assert_eq(km_siphash16(k0, k1, le64(msg, 8), le64(msg + 8, 8)),
-		     sip_vectors[16], "bpf/siphash.bpf.h on the 16-byte vector");
+		     sip_vectors[16],
+		     "bpf/siphash.bpf.h on the 16-byte vector");
 	srandom(7);
 	for (int t = 0; t < 2000; t++) {
 		for (int i = 0; i < 16; i++) {
@@ -154,10 +155,9 @@ Test(a2s_siphash, vectors,
 #define EPOCH 1000u
 #define PPORT 40000
 
-static const uint8_t INFO_REQ[25] = {0xff, 0xff, 0xff, 0xff, 0x54, 'S', 'o',
-				     'u',  'r',  'c',  'e',  ' ',  'E', 'n',
-				     'g',  'i',  'n',  'e',  ' ',  'Q', 'u',
-				     'e',  'r',  'y',  0};
+static const uint8_t INFO_REQ[25] = {
+    0xff, 0xff, 0xff, 0xff, 0x54, 'S', 'o', 'u', 'r', 'c', 'e', ' ', 'E',
+    'n',  'g',	'i',  'n',  'e',  ' ', 'Q', 'u', 'e', 'r', 'y', 0};
 
 struct keyset {
 	uint64_t k0, k1, prev_k0, prev_k1;
@@ -186,9 +186,8 @@ static void key_write(uint32_t flags)
 	};
 	uint32_t zero = 0;
 
-	cr_assert_eq(bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_KEY), &zero,
-					 &k, 0),
-		     0);
+	cr_assert_eq(
+	    bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_KEY), &zero, &k, 0), 0);
 }
 
 static void a2s_cfg_write(uint32_t id, uint32_t flags)
@@ -200,9 +199,8 @@ static void a2s_cfg_write(uint32_t id, uint32_t flags)
 	    .timeout_ns = 15 * SEC_NS,
 	};
 
-	cr_assert_eq(bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_CFG), &id, &c,
-					 0),
-		     0);
+	cr_assert_eq(
+	    bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_CFG), &id, &c, 0), 0);
 }
 
 /* The challenge the edge must issue, from the reference SipHash over the
@@ -311,9 +309,8 @@ static void entry_write(uint32_t id, const struct entry_spec *s)
 	e->len = (uint16_t)answer_len;
 	memcpy(e->data, answer, answer_len);
 	e->csum = be_sum(answer, answer_len);
-	cr_assert_eq(bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_INFO), &id, e,
-					 0),
-		     0);
+	cr_assert_eq(
+	    bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_INFO), &id, e, 0), 0);
 	free(e);
 }
 
@@ -365,8 +362,8 @@ static void worker_open(void)
 	umem_area = mmap(NULL, UMEM_FRAMES * UMEM_FRAME, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert(umem_area != MAP_FAILED);
-	err = xsk_umem__create(&umem, umem_area, UMEM_FRAMES * UMEM_FRAME,
-			       &xfq, &xcq, NULL);
+	err = xsk_umem__create(&umem, umem_area, UMEM_FRAMES * UMEM_FRAME, &xfq,
+			       &xcq, NULL);
 	cr_assert_eq(err, 0, "xsk_umem__create: %s", strerror(-err));
 	err = xsk_socket__create(&xsk, "e0", 0, umem, &xrx, &xtx, &cfg);
 	cr_assert_eq(err, 0, "xsk_socket__create(e0, queue 0): %s",
@@ -419,8 +416,7 @@ static void expect_dstat(const char *what, const struct km_a2s_stat *b,
 {
 	cr_assert(a->requests - b->requests == (__u64)d->req &&
 		      a->challenges - b->challenges == (__u64)d->chal &&
-		      a->bad_challenges - b->bad_challenges ==
-			  (__u64)d->bad &&
+		      a->bad_challenges - b->bad_challenges == (__u64)d->bad &&
 		      a->cached - b->cached == (__u64)d->cached &&
 		      a->stale - b->stale == (__u64)d->stale &&
 		      a->to_worker - b->to_worker == (__u64)d->worker &&
@@ -489,8 +485,8 @@ static void expect_reply(const struct res *r, const struct kmt_pkt *p,
 	expect_frame(r, exp, (size_t)len);
 }
 
-static void expect_challenge_reply(const struct res *r,
-				   const struct kmt_pkt *p, uint32_t c)
+static void expect_challenge_reply(const struct res *r, const struct kmt_pkt *p,
+				   uint32_t c)
 {
 	uint8_t pay[9] = {0xff, 0xff, 0xff, 0xff, 0x41};
 
@@ -507,8 +503,8 @@ enum outcome {
 };
 
 /* Run p, check outcome, stats delta and the amplification invariant. */
-static void run_case(const char *what, const struct kmt_pkt *p,
-		     enum outcome o, const struct dstat *d, int proven)
+static void run_case(const char *what, const struct kmt_pkt *p, enum outcome o,
+		     const struct dstat *d, int proven)
 {
 	struct km_a2s_stat b = a2s_stat(A2S_ID), a;
 	static const unsigned int reasons[] = {
@@ -532,9 +528,8 @@ static void run_case(const char *what, const struct kmt_pkt *p,
 	check_amplification(&r, proven);
 	switch (o) {
 	case O_CHALLENGE:
-		expect_challenge_reply(&r, p,
-				       chal_of(p->ip.saddr, p->sport,
-					       keys.epoch));
+		expect_challenge_reply(
+		    &r, p, chal_of(p->ip.saddr, p->sport, keys.epoch));
 		break;
 	case O_CACHED:
 		expect_reply(&r, p, answer, answer_len);
@@ -613,8 +608,8 @@ Test(a2s, info_worker_rows,
 	info_pkt(&p, 0, 0);
 	run_case("INFO, worker, nothing cached", &p, O_CHALLENGE, &D_CHAL, 0);
 	info_pkt(&p, 1, valid_ch());
-	run_case("INFO + valid challenge, worker, nothing cached", &p,
-		 O_WORKER, &D_WORKER, 1);
+	run_case("INFO + valid challenge, worker, nothing cached", &p, O_WORKER,
+		 &D_WORKER, 1);
 	info_pkt(&p, 1, valid_ch() + 1);
 	run_case("INFO + invalid challenge, worker", &p, O_CHALLENGE,
 		 &D_BAD_CHAL, 0);
@@ -623,8 +618,7 @@ Test(a2s, info_worker_rows,
 	run_case("INFO + valid challenge after the worker closed its socket",
 		 &p, O_FORWARD, &D_FWD, 1);
 	info_pkt(&p, 0, 0);
-	run_case("INFO, worker gone, nothing cached", &p, O_FORWARD, &D_FWD,
-		 0);
+	run_case("INFO, worker gone, nothing cached", &p, O_FORWARD, &D_FWD, 0);
 }
 
 Test(a2s, info_cache_rows,
@@ -637,8 +631,8 @@ Test(a2s, info_cache_rows,
 
 	entry_fresh();
 	info_pkt(&p, 1, valid_ch());
-	run_case("INFO + valid challenge, fresh entry", &p, O_CACHED,
-		 &D_CACHED, 1);
+	run_case("INFO + valid challenge, fresh entry", &p, O_CACHED, &D_CACHED,
+		 1);
 	info_pkt(&p, 1, chal_of(PLAYER, PPORT, EPOCH - 1));
 	run_case("INFO + previous epoch's challenge", &p, O_CACHED, &D_CACHED,
 		 1);
@@ -651,12 +645,11 @@ Test(a2s, info_cache_rows,
 	run_case("INFO, 151-byte answer", &p, O_CACHED, &D_CACHED, 1);
 	answer_make(KM_A2S_INFO_MAX, 3);
 	entry_write(A2S_ID, &s);
-	run_case("INFO, largest cacheable answer", &p, O_CACHED, &D_CACHED,
-		 1);
+	run_case("INFO, largest cacheable answer", &p, O_CACHED, &D_CACHED, 1);
 	answer_make(5, 0);
 	entry_write(A2S_ID, &s);
-	run_case("INFO, 5-byte answer (shorter than the request)", &p,
-		 O_CACHED, &D_CACHED, 1);
+	run_case("INFO, 5-byte answer (shorter than the request)", &p, O_CACHED,
+		 &D_CACHED, 1);
 
 	answer_make(150, 1);
 	s.updated_ns = t0 - REFRESH_NS - 8 * MS_NS;
@@ -665,8 +658,7 @@ Test(a2s, info_cache_rows,
 		 &D_STALE, 1);
 	s.updated_ns = t0 - MAX_AGE_NS + 8 * MS_NS;
 	entry_write(A2S_ID, &s);
-	run_case("INFO, answer just under max_age", &p, O_CACHED, &D_STALE,
-		 1);
+	run_case("INFO, answer just under max_age", &p, O_CACHED, &D_STALE, 1);
 	s.updated_ns = t0 - MAX_AGE_NS - 8 * MS_NS;
 	entry_write(A2S_ID, &s);
 	run_case("INFO, answer older than max_age, no worker", &p, O_FORWARD,
@@ -742,9 +734,9 @@ Test(a2s, key_rows,
 	key_write(KM_A2S_KEY_F_VALID);
 	info_pkt(&p, 1, c_old);
 	run_case("previous key, current epoch", &p, O_CACHED, &D_CACHED, 1);
-	info_pkt(&p, 1,
-		 ref_challenge(old0, old1, PLAYER, PPORT, SVC1, 27015,
-			       EPOCH - 1));
+	info_pkt(
+	    &p, 1,
+	    ref_challenge(old0, old1, PLAYER, PPORT, SVC1, 27015, EPOCH - 1));
 	run_case("previous key, previous epoch", &p, O_CACHED, &D_CACHED, 1);
 	info_pkt(&p, 0, 0);
 	run_case("a new challenge uses the current key", &p, O_CHALLENGE,
@@ -764,8 +756,7 @@ Test(a2s, key_rows,
 	info_pkt(&p, 0, 0);
 	run_case("no key (flags 0), entry cached", &p, O_FORWARD, &D_FWD, 0);
 	info_pkt(&p, 1, valid_ch());
-	run_case("no key, request with a challenge", &p, O_FORWARD, &D_FWD,
-		 0);
+	run_case("no key, request with a challenge", &p, O_FORWARD, &D_FWD, 0);
 }
 
 /* ---- A2S_PLAYER, A2S_RULES ---- */
@@ -820,8 +811,8 @@ Test(a2s, policy_off_rows,
 
 	a2s_cfg_write(A2S_ID, KM_A2S_F_ENABLED | KM_A2S_F_NO_CHALLENGE);
 	info_pkt(&p, 0, 0);
-	run_case("policy off, nothing cached, no worker", &p, O_FORWARD,
-		 &D_FWD, 0);
+	run_case("policy off, nothing cached, no worker", &p, O_FORWARD, &D_FWD,
+		 0);
 	other_pkt(&p, 0x55, 0xffffffffu);
 	run_case("policy off, PLAYER, no worker", &p, O_FORWARD, &D_FWD, 0);
 	entry_fresh();
@@ -830,15 +821,15 @@ Test(a2s, policy_off_rows,
 	run_case("policy off, INFO served without challenge", &p, O_CACHED,
 		 &D_CACHED, 1);
 	info_pkt(&p, 1, 0x12345678);
-	run_case("policy off, INFO with any challenge", &p, O_CACHED,
-		 &D_CACHED, 1);
+	run_case("policy off, INFO with any challenge", &p, O_CACHED, &D_CACHED,
+		 1);
 	key_write(0);
 	info_pkt(&p, 0, 0);
 	run_case("policy off needs no key", &p, O_CACHED, &D_CACHED, 1);
 	worker_open();
 	other_pkt(&p, 0x56, 0xffffffffu);
-	run_case("policy off, RULES redirected without challenge", &p,
-		 O_WORKER, &D_WORKER, 1);
+	run_case("policy off, RULES redirected without challenge", &p, O_WORKER,
+		 &D_WORKER, 1);
 }
 
 /* ---- odd requests and other traffic ---- */
@@ -855,8 +846,8 @@ Test(a2s, odd_rows,
 	worker_open();
 	info_pkt(&p, 1, valid_ch());
 	kmt_pkt_payload(&p, junk, 1);
-	run_case("INFO + challenge + 1 byte (30 bytes)", &p, O_FORWARD,
-		 &D_FWD, 0);
+	run_case("INFO + challenge + 1 byte (30 bytes)", &p, O_FORWARD, &D_FWD,
+		 0);
 	info_pkt(&p, 0, 0);
 	kmt_pkt_payload(&p, junk, 2);
 	run_case("INFO + 2 bytes (27)", &p, O_FORWARD, &D_FWD, 0);
@@ -939,8 +930,7 @@ Test(a2s, limits_first,
 	c.unvalidated.burst_pkts = 1;
 	set_limits(A2S_ID, &c);
 	info_pkt(&p, 0, 0);
-	run_case("first request within the limit", &p, O_CHALLENGE, &D_CHAL,
-		 0);
+	run_case("first request within the limit", &p, O_CHALLENGE, &D_CHAL, 0);
 	{
 		struct km_a2s_stat b = a2s_stat(A2S_ID), a;
 
@@ -998,11 +988,9 @@ Test(a2s, ingest_rows,
      .description = "a game server's answer to the edge address: to the "
 		    "worker, or to the kernel without one; nothing learned")
 {
-	run_ingest("ingest without a worker", XDP_PASS,
-		   KM_R_PASS_A2S_INGEST);
+	run_ingest("ingest without a worker", XDP_PASS, KM_R_PASS_A2S_INGEST);
 	worker_open();
-	run_ingest("ingest with a worker", XDP_REDIRECT,
-		   KM_R_REDIR_A2S_INGEST);
+	run_ingest("ingest with a worker", XDP_REDIRECT, KM_R_REDIR_A2S_INGEST);
 	worker_close();
 	run_ingest("ingest after the worker left", XDP_PASS,
 		   KM_R_PASS_A2S_INGEST);
@@ -1139,7 +1127,8 @@ static int fuzz_request(struct kmt_pkt *p)
 	p->sport = sport;
 	/* Mutations: flipped bytes, extra or missing bytes, padding. */
 	if (rnd() % 4 == 0) {
-		p->payload[rnd() % p->payload_len] ^= (uint8_t)(1 + rnd() % 255);
+		p->payload[rnd() % p->payload_len] ^=
+		    (uint8_t)(1 + rnd() % 255);
 		valid = 0;
 	}
 	if (rnd() % 6 == 0) {
@@ -1186,13 +1175,15 @@ Test(a2s, amplification_fuzz,
 		cr_assert(r.action == XDP_TX || r.action == XDP_REDIRECT,
 			  "request %d: %s/%s", i, xdp_action_name(r.action),
 			  reason_name(r.reason));
-		cr_assert_eq(kmt_verify_frame(r.out, r.out_len, NULL, why,
-					      sizeof(why)),
-			     0, "request %d: output frame: %s", i, why);
+		cr_assert_eq(
+		    kmt_verify_frame(r.out, r.out_len, NULL, why, sizeof(why)),
+		    0, "request %d: output frame: %s", i, why);
 		check_amplification(&r, valid);
 		if (r.reason == KM_R_TX_A2S_CACHED)
-			cr_assert(valid, "request %d: cached answer without "
-					 "a valid challenge", i);
+			cr_assert(valid,
+				  "request %d: cached answer without "
+				  "a valid challenge",
+				  i);
 		tx += r.reason == KM_R_TX_A2S_CHALLENGE ||
 		      r.reason == KM_R_TX_A2S_CACHED;
 		valid_total += (unsigned long)valid;
