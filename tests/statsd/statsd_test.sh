@@ -45,6 +45,11 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || fail "no bpffs"
 	"$F" service "$D" config udp 198.18.0.11 27016 198.18.1.1 >/dev/null &&
 	"$F" service "$D" cli tcp 198.18.0.10 27015 198.18.1.2 >/dev/null ||
 	fail "km_fixture service"
+# Fill levels of LRU maps (counted by the kernel's element counters).
+"$F" block "$D" cli 198.18.5.5 600 >/dev/null &&
+	"$F" punch "$D" learned udp 198.18.0.10 27015 198.18.7.7 4000 198.18.1.1 >/dev/null &&
+	"$F" punch "$D" learned udp 198.18.0.10 27015 198.18.7.8 4000 198.18.1.1 >/dev/null ||
+	fail "km_fixture block/punch"
 ncpu=$("$K" --pin-root "$D" --json status | jq '.verdicts.fwd_service.packets') # 0 now
 [ "$ncpu" = 0 ] || fail "fresh maps have fwd_service $ncpu"
 
@@ -122,6 +127,9 @@ rx0=$(ring '.services[] | select(.service == "udp:198.18.0.10:27015") | .rx_pack
 [ "$(metric 'kilimanjaro_service_packets_total{service="udp:198.18.0.10:27015",kind="rx"}')" = "$rx0" ] ||
 	fail "service_packets_total rx"
 [ "$(metric 'kilimanjaro_map_entries{map="km_services"}')" = 3 ] || fail "map_entries km_services"
+[ "$(metric 'kilimanjaro_map_entries{map="km_blocks"}')" = 1 ] || fail "map_entries km_blocks"
+[ "$(metric 'kilimanjaro_map_entries{map="km_punches"}')" = 2 ] || fail "map_entries km_punches $(metric 'kilimanjaro_map_entries{map="km_punches"}')"
+[ "$(metric 'kilimanjaro_map_capacity{map="km_rl_src"}')" = 262144 ] || fail "map_capacity km_rl_src"
 [ "$(grep -c '^kilimanjaro_packets_total{reason=' "$TMP/metrics")" = "$(direct '.verdicts | length')" ] ||
 	fail "not one packets_total per reason"
 grep -q '^# TYPE kilimanjaro_map_entries gauge$' "$TMP/raw" || fail "map_entries not a gauge"
