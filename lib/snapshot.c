@@ -336,20 +336,21 @@ struct km_fill_rec {
 
 static int fill_iter_load(struct km_snap_ctx *c)
 {
-	int r;
+	int r, prio;
 
 	if (c->fill_state)
 		return c->fill_state > 0 ? 0 : -EOPNOTSUPP;
 	c->fill_state = -1;
 	/* A kernel without the kfunc or without the privileges is not an
 	 * error: the batch count is the fallback. */
+	prio = km_log_max_prio();
 	km_log_init(NULL, LOG_CRIT);
 	c->fill = km_mapfill__open_and_load();
 	if (c->fill && km_mapfill__attach(c->fill)) {
 		km_mapfill__destroy(c->fill);
 		c->fill = NULL;
 	}
-	km_log_init(NULL, km_log_max_prio());
+	km_log_init(NULL, prio);
 	if (!c->fill) {
 		km_debug("map-fill iterator unavailable: hash maps counted by "
 			 "batch lookups");

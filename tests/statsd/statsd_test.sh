@@ -170,6 +170,18 @@ scrape
 [ "$(metric 'kilimanjaro_packets_total{reason="fwd_service"}')" = "$after_fwd" ] || fail "/metrics after restart"
 ok
 
+# The edge detached and loaded again (new maps at the same pins): statsd
+# follows the new maps instead of publishing the old ones' frozen totals.
+rm -rf "$D"
+"$F" load "$D" >/dev/null || fail "km_fixture load again"
+"$F" service "$D" config udp 198.18.0.12 27017 198.18.1.1 >/dev/null || fail "km_fixture service"
+"$F" stat "$D" 4 3 300 >/dev/null || fail "km_fixture stat"
+settle
+[ "$(ring '[.services[].service] | join(" ")')" = "udp:198.18.0.12:27017" ] ||
+	fail "services after the maps were replaced: $(ring '[.services[].service]')"
+grep -q 'removed or replaced' "$TMP/statsd.log" || fail "statsd did not say the maps were replaced"
+ok
+
 # Clean stop: the ring says the writer is gone.
 kill "$spid"
 wait "$spid"
