@@ -191,6 +191,18 @@ spid=
 [ "$(ring '.ring.writer_closed')" = true ] || fail "ring not marked closed after SIGTERM"
 ok
 
+# More services than --max-services: the lowest ids, flagged truncated.
+"$S" --interface x --pin-root "$D" --run-dir "$R" --max-services 0 --once \
+	>/dev/null 2>"$TMP/err" || fail "statsd --once exited $?"
+"$F" service "$D" config udp 198.18.0.13 27018 198.18.1.1 >/dev/null || fail "km_fixture service"
+"$S" --interface x --pin-root "$D" --run-dir "$R" --max-services 1 --once \
+	>/dev/null 2>"$TMP/err" || fail "statsd --once exited $?"
+[ "$(ring '.truncated')" = true ] || fail "2 services, --max-services 1: not truncated"
+[ "$(ring '.services_total')" = 2 ] || fail "services_total $(ring '.services_total') with a cap"
+[ "$(ring '[.services[].service] | join(" ")')" = "udp:198.18.0.12:27017" ] ||
+	fail "capped snapshot holds $(ring '[.services[].service]'), want the lowest id"
+ok
+
 # Bad command lines: one clear line, exit 2.
 for bad in "--interval 50ms" "--interval 2x" "--listen 127.0.0.1" "--listen 1.2.3.4:0" "--slots 1"; do
 	# shellcheck disable=SC2086
