@@ -147,6 +147,21 @@ grep -q '^udp:198.18.0.10:27015 ' "$TMP/top" || fail "top does not list the serv
 grep -q $'\033' "$TMP/top" && fail "top wrote escapes to a pipe"
 ok
 
+# top on a terminal (script(1) gives it a pty): the alternate screen is
+# entered and left, and the terminal modes are back (icanon, echo) after q
+# and after Ctrl-C.
+for key in q '\003'; do
+	(sleep 1; printf "$key") | timeout 10 script -qfec \
+		"$K top --run-dir $R; echo rc=\$?; stty -a" /dev/null >"$TMP/tty" 2>&1 ||
+		fail "top on a pty did not end on $key"
+	grep -q $'\033\[?1049h' "$TMP/tty" && grep -q $'\033\[?1049l' "$TMP/tty" ||
+		fail "top did not enter and leave the alternate screen ($key)"
+	grep -q 'rc=0' "$TMP/tty" || fail "top exited $(grep -o 'rc=[0-9]*' "$TMP/tty") on $key"
+	grep -qE '(^| )icanon( |$)' "$TMP/tty" && grep -qE '(^| )echo( |$)' "$TMP/tty" ||
+		fail "terminal modes not restored after $key: $(grep -o -- '-\?icanon\|-\?echo ' "$TMP/tty" | tr '\n' ' ')"
+done
+ok
+
 # statsd killed (no clean exit) and restarted: new epoch, nothing counted
 # lost or going backwards, the counting goes on meanwhile.
 e1=$(ring '.ring.epoch')
