@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
@@ -153,4 +154,16 @@ Test(ctl_config, refusals)
 		 "\"127.0.0.1:7443\", %s}",
 		 users);
 	cr_assert_eq(parse(t), 0, "a valid file with a comment");
+}
+
+Test(ctl_config, the_example_file_is_valid)
+{
+	const char *path = getenv("KM_CTL_EXAMPLE_CONFIG");
+	struct ctl_config c;
+
+	cr_assert_not_null(path, "KM_CTL_EXAMPLE_CONFIG not set");
+	cr_assert_eq(ctl_config_load(path, &c), 0);
+	cr_assert_eq(c.n_users, 1);
+	cr_assert_not(c.allow_plain_tcp);
+	ctl_config_free(&c);
 }
