@@ -63,7 +63,6 @@ struct ka_agent {
 	uint64_t connect_start_ns, last_rx_ns, last_ping_ns, next_connect_ns;
 	uint64_t ping_nonce;
 	struct ka_backoff bo;
-	bool had_snapshot; /* this session applied a snapshot */
 
 	/* config state */
 	uint64_t config_version; /* last snapshot/delta applied (0: none) */
