@@ -138,6 +138,9 @@ static enum MHD_Result serve_static(struct http *h, struct MHD_Connection *c,
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_error(c, 405, "static files: GET only");
+	if (!h->root[0])
+		return send_error(c, 404, "the dashboard is not installed "
+					  "(web_root does not exist)");
 	e = http_static_path(h->root, url, path, sizeof(path));
 	if (e)
 		return send_error(c, e == -ENOENT ? 404 : 403,
