@@ -33,6 +33,7 @@ enum cli_opt_type {
 	CLI_OPT_U64,	     /* uint64_t, at most .max */
 	CLI_OPT_SECONDS,     /* double >= 0, at most .max seconds */
 	CLI_OPT_OPT_SECONDS, /* like SECONDS, value optional (.dflt) */
+	CLI_OPT_STR,	     /* const char *, checked by the command */
 };
 
 struct cli_opt {
@@ -109,6 +110,7 @@ int cmd_deny(struct cli_ctx *c, int argc, char **argv);
 int cmd_blocks(struct cli_ctx *c, int argc, char **argv);
 int cmd_punches(struct cli_ctx *c, int argc, char **argv);
 int cmd_detach(struct cli_ctx *c, int argc, char **argv);
+int cmd_a2s(struct cli_ctx *c, int argc, char **argv);
 
 /* Dispatch "list" (default), "add", "del" of a list command. */
 struct cli_sub {

@@ -17,6 +17,7 @@ static const char usage[] =
     "  deny [list|add|del]        prefixes that are dropped\n"
     "  blocks [list|add|del]      timed block list\n"
     "  punches [list|add|del]     port punches\n"
+    "  a2s [list|key|rotate]      A2S cache per service, challenge key\n"
     "  detach                     detach the program, remove every pin\n"
     "  help                       this text; COMMAND --help for details\n"
     "\n"
@@ -35,7 +36,7 @@ static const struct {
     {"status", cmd_status}, {"services", cmd_services},
     {"allow", cmd_allow},   {"deny", cmd_deny},
     {"blocks", cmd_blocks}, {"punches", cmd_punches},
-    {"detach", cmd_detach},
+    {"detach", cmd_detach}, {"a2s", cmd_a2s},
 };
 
 /* Value of a global option at argv[*i] ("--opt V" or "--opt=V"), or NULL

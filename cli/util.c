@@ -38,6 +38,10 @@ static int opt_value(const char *cmd, const struct cli_opt *o, const char *v)
 {
 	char *end;
 
+	if (o->type == CLI_OPT_STR) {
+		*(const char **)o->dst = v;
+		return 0;
+	}
 	if (o->type == CLI_OPT_U64) {
 		unsigned long long n;
 
@@ -167,13 +171,19 @@ int cli_dispatch(struct cli_ctx *c, const char *cmd, const char *usage,
 		fputs(usage, stdout);
 		return CLI_HELP;
 	}
-	for (; subs->name; subs++)
+	char names[128] = "";
+	size_t n = 0;
+
+	for (; subs->name; subs++) {
 		if (!strcmp(subs->name, sub))
 			return subs->fn(c, argc - skip, argv + skip);
-	return km_log_errno(
-	    -EINVAL,
-	    "%s: unknown subcommand \"%s\" (list, add, del; see --help)", cmd,
-	    sub);
+		if (n < sizeof(names))
+			n += snprintf(names + n, sizeof(names) - n, "%s%s",
+				      n ? ", " : "", subs->name);
+	}
+	return km_log_errno(-EINVAL,
+			    "%s: unknown subcommand \"%s\" (%s; see --help)",
+			    cmd, sub, names);
 }
 
 /* ---- parsing ---- */

@@ -664,6 +664,224 @@ static void parse_limits(struct ctx *c, const char *path, struct json_object *v,
 	}
 }
 
+/* ------------------------------------------------------------------ a2s */
+
+static const char *proto_str(uint8_t proto)
+{
+	return proto == IPPROTO_UDP   ? "udp"
+	       : proto == IPPROTO_TCP ? "tcp"
+				      : "?";
+}
+
+/* One of refresh_ms, max_age_ms, timeout_ms: absent keeps *ms. */
+static bool a2s_ms(struct ctx *c, const char *path, struct json_object *v,
+		   const char *key, uint64_t *ms, bool *given)
+{
+	char p[PATH_MAX_LEN];
+	struct json_object *m;
+	uint64_t n;
+
+	*given = false;
+	if (!json_object_object_get_ex(v, key, &m))
+		return true;
+	path_key(p, path, key);
+	if (!get_uint(c, p, m, KM_CFG_A2S_MIN_MS, KM_CFG_A2S_MAX_MS, &n))
+		return false;
+	*ms = n;
+	*given = true;
+	return true;
+}
+
+/*
+ * A service's "a2s": true (defaults), false (off) or an object of
+ * overrides. The relations are checked on the result, defaults included,
+ * and a default that breaks one is named as such.
+ */
+static void parse_service_a2s(struct ctx *c, const char *path,
+			      struct json_object *v, uint8_t proto,
+			      struct km_a2s_cfg *out)
+{
+	static const char *const known[] = {"refresh_ms", "max_age_ms",
+					    "timeout_ms", "challenge", NULL};
+	uint64_t refresh = KM_CFG_DEF_A2S_REFRESH_MS;
+	uint64_t max_age = KM_CFG_DEF_A2S_MAX_AGE_MS;
+	uint64_t timeout = KM_CFG_DEF_A2S_TIMEOUT_MS;
+	bool ok = true, g_refresh = false, g_age = false, g_timeout = false;
+	char p[PATH_MAX_LEN], buf[80];
+	uint32_t flags = KM_A2S_F_ENABLED;
+	struct json_object *m;
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	if (json_object_get_type(v) == json_type_boolean) {
+		if (!json_object_get_boolean(v))
+			return;
+	} else if (json_object_get_type(v) == json_type_object) {
+		check_keys(c, path, v, known);
+		ok &= a2s_ms(c, path, v, "refresh_ms", &refresh, &g_refresh);
+		ok &= a2s_ms(c, path, v, "max_age_ms", &max_age, &g_age);
+		ok &= a2s_ms(c, path, v, "timeout_ms", &timeout, &g_timeout);
+		path_key(p, path, "challenge");
+		if (json_object_object_get_ex(v, "challenge", &m) &&
+		    get_string(c, p, m, 16, &s)) {
+			if (!strcmp(s, "off"))
+				flags |= KM_A2S_F_NO_CHALLENGE;
+			else if (strcmp(s, "required"))
+				cerr(c, p,
+				     "%s is not one of \"required\", \"off\"",
+				     show(m, buf, sizeof(buf)));
+		}
+	} else {
+		cerr(c, path, "must be true, false or an object, not %s",
+		     type_name(v));
+		return;
+	}
+	if (proto && proto != IPPROTO_UDP)
+		cerr(c, path, "A2S is UDP only; this service is %s",
+		     proto_str(proto));
+	if (ok && max_age < refresh) {
+		path_key(p, path, "max_age_ms");
+		cerr(c, p,
+		     "%" PRIu64 "%s is less than refresh_ms (%" PRIu64 "%s): "
+		     "an answer must stay servable until it is refreshed",
+		     max_age, g_age ? "" : " (the default)", refresh,
+		     g_refresh ? "" : ", the default");
+	}
+	if (ok && timeout < 2 * refresh) {
+		path_key(p, path, "timeout_ms");
+		cerr(c, p,
+		     "%" PRIu64 "%s is less than twice refresh_ms (%" PRIu64
+		     "%s): a healthy server would be marked down between two "
+		     "queries",
+		     timeout, g_timeout ? "" : " (the default)", refresh,
+		     g_refresh ? "" : ", the default");
+	}
+	out->flags = flags;
+	out->refresh_ns = refresh * 1000000ull;
+	out->max_age_ns = max_age * 1000000ull;
+	out->timeout_ns = timeout * 1000000ull;
+}
+
+static void parse_a2s(struct ctx *c, struct json_object *v)
+{
+	static const char *const known[] = {"epoch_s", "key_file", NULL};
+	struct json_object *m;
+	const char *s;
+	uint64_t n;
+
+	if (!want_type(c, "a2s", v, json_type_object, "an object"))
+		return;
+	check_keys(c, "a2s", v, known);
+	if (json_object_object_get_ex(v, "epoch_s", &m) &&
+	    get_uint(c, "a2s.epoch_s", m, 1, KM_CFG_A2S_EPOCH_MAX_S, &n))
+		c->cfg->a2s_epoch_s = (uint32_t)n;
+	if (!json_object_object_get_ex(v, "key_file", &m) ||
+	    !get_string(c, "a2s.key_file", m, PATH_MAX_LEN - 1, &s))
+		return;
+	if (s[0] != '/') {
+		cerr(c, "a2s.key_file", "\"%s\" is not an absolute path", s);
+		return;
+	}
+	c->cfg->a2s_key_file = strdup(s);
+	if (!c->cfg->a2s_key_file)
+		c->errs->oom = 1;
+}
+
+static int hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* 32 hex digits between optional whitespace; the reason when not. */
+static const char *key_text_parse(const char *t, size_t len, uint8_t key[16],
+				  char *why, size_t why_sz)
+{
+	size_t i = 0, nd = 0;
+
+	while (i < len && isspace((unsigned char)t[i]))
+		i++;
+	while (len > i && isspace((unsigned char)t[len - 1]))
+		len--;
+	for (; i < len; i++, nd++) {
+		int h = hexval((unsigned char)t[i]);
+
+		if (h < 0) {
+			snprintf(why, why_sz,
+				 "byte %zu is not a hex digit (the file must "
+				 "hold 32 hex digits)",
+				 i + 1);
+			return why;
+		}
+		if (nd < 32)
+			key[nd / 2] =
+			    (uint8_t)(nd % 2 ? key[nd / 2] | h : h << 4);
+	}
+	if (nd != 32) {
+		snprintf(why, why_sz,
+			 "holds %zu hex digits, 32 are needed (a 128-bit key)",
+			 nd);
+		return why;
+	}
+	return NULL;
+}
+
+int km_cfg_a2s_key_read(const char *cfg_name, const char *path, uint8_t key[16],
+			struct km_cfg_errors *errs)
+{
+	struct ctx c = {cfg_name, NULL, errs, NULL, NULL};
+	struct km_file_err e;
+	struct stat st;
+	char why[128];
+	const char *bad;
+	char *text;
+	size_t len;
+	int r;
+
+	/* Mode first: a key readable by others is refused even if valid. */
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077)) {
+		cerr(&c, "a2s.key_file",
+		     "%s: mode %04o is wider than 0600: the key is a secret "
+		     "(chmod 600 %s)",
+		     path, (unsigned int)(st.st_mode & 07777), path);
+		return -EINVAL;
+	}
+	r = km_file_read(path, 256, KM_FILE_REGULAR_ONLY, &text, &len, &e);
+	switch (e.fail) {
+	case KM_FILE_OK:
+		break;
+	case KM_FILE_OPEN:
+		cerr(&c, "a2s.key_file", "%s: cannot open: %s", path,
+		     strerror(e.err));
+		return r;
+	case KM_FILE_NOT_REGULAR:
+		cerr(&c, "a2s.key_file", "%s: not a regular file", path);
+		return r;
+	case KM_FILE_TOO_BIG:
+		cerr(&c, "a2s.key_file",
+		     "%s: %" PRIu64 " bytes, too long for a key (32 hex "
+		     "digits)",
+		     path, e.size);
+		return r;
+	case KM_FILE_READ:
+		cerr(&c, "a2s.key_file", "%s: cannot read: %s", path,
+		     strerror(e.err));
+		return r;
+	case KM_FILE_NOMEM:
+		errs->oom = 1;
+		return r;
+	}
+	bad = key_text_parse(text, len, key, why, sizeof(why));
+	free(text);
+	if (bad) {
+		cerr(&c, "a2s.key_file", "%s: %s", path, bad);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------- services */
 
 static bool get_port(struct ctx *c, const char *path, struct json_object *v,
@@ -726,8 +944,8 @@ static bool parse_service(struct ctx *c, const char *path,
 			  char **name)
 {
 	static const char *const known[] = {
-	    "name",    "protocol",     "address", "port",
-	    "backend", "backend_port", "limits",  NULL};
+	    "name",	    "protocol", "address", "port", "backend",
+	    "backend_port", "limits",	"a2s",	   NULL};
 	char p[PATH_MAX_LEN], ab[INET_ADDRSTRLEN];
 	struct json_object *m;
 	struct km_svc_cfg sc = c->cfg->defaults;
@@ -770,6 +988,12 @@ static bool parse_service(struct ctx *c, const char *path,
 	path_key(p, path, "limits");
 	if (json_object_object_get_ex(v, "limits", &m))
 		parse_limits(c, p, m, &sc, true);
+	path_key(p, path, "a2s");
+	m = NULL;
+	if (json_object_object_get_ex(v, "a2s", &m))
+		parse_service_a2s(c, p, m, s->proto, &s->a2s);
+	if (s->a2s.flags & KM_A2S_F_ENABLED)
+		s->flags |= KM_SVC_F_A2S;
 	s->unvalidated = sc.unvalidated;
 	s->validated = sc.validated;
 	s->total = sc.total;
@@ -1116,6 +1340,7 @@ static void cfg_defaults(struct km_cfg *cfg)
 	cfg->validated_idle_ns = KM_CFG_DEF_VALIDATED_IDLE_S * NS_PER_S;
 	cfg->rl_prefix_len = KM_CFG_DEF_RL_PREFIX_LEN;
 	cfg->icmp_echo = true;
+	cfg->a2s_epoch_s = KM_CFG_DEF_A2S_EPOCH_S;
 	for (i = 0; i < KM_CFG_SZ_MAX; i++)
 		cfg->map_size[i] = km_cfg_size_defaults[i];
 }
@@ -1144,6 +1369,7 @@ static void parse_document(struct ctx *c, struct json_object *root)
 	    "allow",
 	    "deny",
 	    "blocks",
+	    "a2s",
 	    NULL,
 	};
 	struct km_cfg *cfg = c->cfg;
@@ -1189,6 +1415,8 @@ static void parse_document(struct ctx *c, struct json_object *root)
 	check_prefix_dups(c);
 	if (member(root, "blocks", &m))
 		parse_blocks(c, m);
+	if (member(root, "a2s", &m))
+		parse_a2s(c, m);
 }
 
 static void pos_of(const char *text, size_t off, size_t *line, size_t *col)
@@ -1435,6 +1663,11 @@ int km_cfg_parse_file(const char *path, struct km_cfg *cfg,
 	case KM_FILE_OK:
 		ret = km_cfg_parse_string(path, text, len, cfg, errs);
 		free(text);
+		if (!ret && cfg->a2s_key_file) {
+			ret = km_cfg_a2s_key_read(path, cfg->a2s_key_file,
+						  cfg->a2s_key, errs);
+			cfg->a2s_key_loaded = !ret;
+		}
 		break;
 	case KM_FILE_OPEN:
 		cerr(&c, NULL, "cannot open: %s", strerror(e.err));
@@ -1473,6 +1706,8 @@ void km_cfg_free(struct km_cfg *cfg)
 	free(cfg->allow);
 	free(cfg->deny);
 	free(cfg->blocks);
+	free(cfg->a2s_key_file);
+	explicit_bzero(cfg->a2s_key, sizeof(cfg->a2s_key));
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -134,12 +134,26 @@ struct km_cfg {
 
 	struct km_cfg_block *blocks;
 	size_t n_blocks;
+
+	/* Top-level "a2s" (docs/config.md "A2S"). */
+	uint32_t a2s_epoch_s;
+	char *a2s_key_file;  /* NULL: a random key per edge */
+	uint8_t a2s_key[16]; /* read from a2s_key_file by km_cfg_parse_file */
+	bool a2s_key_loaded;
 };
 
 /* Built-in values of every optional key (see docs/config.md). */
 #define KM_CFG_DEF_PUNCH_IDLE_S 300
 #define KM_CFG_DEF_VALIDATED_IDLE_S 300
 #define KM_CFG_DEF_RL_PREFIX_LEN 24
+#define KM_CFG_DEF_A2S_REFRESH_MS 1000
+#define KM_CFG_DEF_A2S_MAX_AGE_MS 10000
+#define KM_CFG_DEF_A2S_TIMEOUT_MS 5000
+#define KM_CFG_DEF_A2S_EPOCH_S 30
+/* Bounds of the A2S keys (docs/config.md). */
+#define KM_CFG_A2S_MIN_MS KM_A2S_MIN_MS
+#define KM_CFG_A2S_MAX_MS KM_A2S_MAX_MS
+#define KM_CFG_A2S_EPOCH_MAX_S 3600
 
 /* Name of each map size key ("prefixes", ...), indexed by enum km_cfg_size. */
 extern const char *const km_cfg_size_names[KM_CFG_SZ_MAX];
@@ -153,9 +167,19 @@ extern const char *const km_cfg_size_names[KM_CFG_SZ_MAX];
 int km_cfg_parse_string(const char *name, const char *text, size_t len,
 			struct km_cfg *cfg, struct km_cfg_errors *errs);
 /* Read `path` (missing, unreadable, not a regular file, larger than
- * KM_CFG_MAX_FILE_BYTES: one error line) and parse it. */
+ * KM_CFG_MAX_FILE_BYTES: one error line) and parse it. When the file is
+ * valid and names an a2s.key_file, the key is read too (km_cfg_a2s_key_read),
+ * so a start or a reload refuses a bad key file before touching anything. */
 int km_cfg_parse_file(const char *path, struct km_cfg *cfg,
 		      struct km_cfg_errors *errs);
+
+/*
+ * Read an A2S key file: 32 hex digits (16 bytes; surrounding whitespace
+ * allowed), a regular file no wider than 0600. Errors are recorded as
+ * "<cfg_name>: a2s.key_file: <path>: <reason>". 0 or -EINVAL/-ENOMEM.
+ */
+int km_cfg_a2s_key_read(const char *cfg_name, const char *path, uint8_t key[16],
+			struct km_cfg_errors *errs);
 
 void km_cfg_free(struct km_cfg *cfg);
 void km_cfg_errors_free(struct km_cfg_errors *errs);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -951,6 +952,124 @@ static struct km_limit limit_per_cpu(const struct km_limit *l, int ncpus)
 	return r;
 }
 
+/* ---- A2S per service (docs/design.md "A2S") ---- */
+
+static bool a2s_on(const struct km_service_spec *s)
+{
+	return s->a2s.flags & KM_A2S_F_ENABLED;
+}
+
+/* KM_SVC_F_A2S mirrors the A2S config, whatever the caller put in flags. */
+static uint32_t svc_flags(const struct km_service_spec *s)
+{
+	return a2s_on(s) ? s->flags | KM_SVC_F_A2S : s->flags & ~KM_SVC_F_A2S;
+}
+
+const char *km_a2s_cfg_problem(const struct km_a2s_cfg *a, uint8_t proto)
+{
+	const uint64_t ms = 1000000ull;
+
+	if (a->flags & ~(uint32_t)(KM_A2S_F_ENABLED | KM_A2S_F_NO_CHALLENGE))
+		return "unknown A2S flags";
+	if (!(a->flags & KM_A2S_F_ENABLED))
+		return a->flags ? "A2S options without A2S enabled" : NULL;
+	if (proto != IPPROTO_UDP)
+		return "A2S is UDP only";
+	if (a->refresh_ns < KM_A2S_MIN_MS * ms ||
+	    a->max_age_ns < KM_A2S_MIN_MS * ms ||
+	    a->timeout_ns < KM_A2S_MIN_MS * ms ||
+	    a->refresh_ns > KM_A2S_MAX_MS * ms ||
+	    a->max_age_ns > KM_A2S_MAX_MS * ms ||
+	    a->timeout_ns > KM_A2S_MAX_MS * ms)
+		return "A2S times must be 100..3600000 ms";
+	if (a->max_age_ns < a->refresh_ns)
+		return "A2S max_age is less than refresh";
+	if (a->timeout_ns < 2 * a->refresh_ns)
+		return "A2S timeout is less than twice refresh";
+	return NULL;
+}
+
+static int a2s_spec_check(const struct km_service_spec *s)
+{
+	const char *why = km_a2s_cfg_problem(&s->a2s, s->proto);
+	struct km_strbuf b;
+
+	if (!why)
+		return 0;
+	return km_log_errno(-EINVAL, "service %s: %s",
+			    fmt_svc(&b, s->proto, s->addr, s->port), why);
+}
+
+/* A new id starts with zero A2S counters (the workers' included). */
+static int a2s_zero_counters(const struct km_maps *m, uint32_t id)
+{
+	size_t sz = percpu_size(m, sizeof(struct km_a2s_stat));
+	struct km_a2s_wstat wz = {0};
+	void *zero = calloc(1, sz);
+	int r = 0;
+
+	if (!zero)
+		return km_log_errno(-ENOMEM, "%s: out of memory",
+				    KM_MAP_A2S_STATS);
+	if (bpf_map_update_elem(mfd(m, KM_M_A2S_STATS), &id, zero, BPF_ANY))
+		r = km_log_errno(-errno, "%s: cannot zero id %u: %s",
+				 KM_MAP_A2S_STATS, id, strerror(errno));
+	else if (bpf_map_update_elem(mfd(m, KM_M_A2S_WSTATS), &id, &wz,
+				     BPF_ANY))
+		r = km_log_errno(-errno, "%s: cannot zero id %u: %s",
+				 KM_MAP_A2S_WSTATS, id, strerror(errno));
+	free(zero);
+	return r;
+}
+
+/* Before the km_services entry is written: a packet that finds the service
+ * (or KM_SVC_F_A2S) already finds its A2S config complete. */
+static int a2s_cfg_write(const struct km_maps *m,
+			 const struct km_service_spec *s, uint32_t id,
+			 bool fresh)
+{
+	struct km_a2s_cfg a = {0};
+	struct km_strbuf b;
+	int r;
+
+	if (a2s_on(s))
+		a = s->a2s;
+	if (fresh) {
+		r = a2s_zero_counters(m, id);
+		if (r)
+			return r;
+	}
+	if (bpf_map_update_elem(mfd(m, KM_M_A2S_CFG), &id, &a, BPF_ANY))
+		return km_log_errno(-errno, "%s: cannot write id %u for %s: %s",
+				    KM_MAP_A2S_CFG, id,
+				    fmt_svc(&b, s->proto, s->addr, s->port),
+				    strerror(errno));
+	return 0;
+}
+
+/* After the service is gone and svc_epoch moved: a free id reads A2S off. */
+static int a2s_cfg_clear(const struct km_maps *m, uint32_t id)
+{
+	struct km_a2s_cfg a = {0};
+
+	if (id >= KM_MAX_SERVICES)
+		return 0;
+	if (bpf_map_update_elem(mfd(m, KM_M_A2S_CFG), &id, &a, BPF_ANY))
+		return km_log_errno(-errno, "%s: cannot clear id %u: %s",
+				    KM_MAP_A2S_CFG, id, strerror(errno));
+	return 0;
+}
+
+static int a2s_cfg_clear_ids(const struct km_maps *m, const uint8_t *gone)
+{
+	int r = 0;
+
+	for (uint32_t id = 0; id < KM_MAX_SERVICES; id++)
+		if (gone[id / 8] & (1u << (id % 8)))
+			r = a2s_cfg_clear(m, id) ?: r;
+	return r;
+}
+
 static int spec_check(const struct km_service_spec *s)
 {
 	struct km_strbuf b, c;
@@ -968,7 +1087,7 @@ static int spec_check(const struct km_service_spec *s)
 				    "service %s: backend %s is not an address",
 				    fmt_svc(&b, s->proto, s->addr, s->port),
 				    fmt_addr(&c, s->backend));
-	return 0;
+	return a2s_spec_check(s);
 }
 
 static struct km_service_key spec_key(const struct km_service_spec *s)
@@ -1056,6 +1175,7 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 	struct km_strbuf b;
 	int r;
 
+	cfg.flags = svc_flags(s);
 	if (bpf_map_update_elem(mfd(m, KM_M_SVC_CFG), &v->id, &cfg, BPF_ANY))
 		return km_log_errno(-errno, "%s: cannot write id %u for %s: %s",
 				    KM_MAP_SVC_CFG, v->id,
@@ -1066,6 +1186,9 @@ static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 		if (r)
 			return r;
 	}
+	r = a2s_cfg_write(m, s, v->id, fresh);
+	if (r)
+		return r;
 	if (bpf_map_update_elem(mfd(m, KM_M_SERVICES), &k, v, BPF_ANY))
 		return km_log_errno(
 		    -errno, "%s: cannot write %s: %s", KM_MAP_SERVICES,
@@ -1151,6 +1274,7 @@ static int svc_apply(const struct km_maps *m,
 	struct km_service_entry *cur = NULL, *all = NULL;
 	struct km_service *vals = NULL;
 	uint8_t used[KM_MAX_SERVICES / 8] = {}, fresh[KM_MAX_SERVICES / 8] = {};
+	uint8_t gone[KM_MAX_SERVICES / 8] = {};
 	bool *is_new = NULL, any_new = false, wrote = false;
 	size_t ncur, nall = 0, next_id = 0;
 	struct km_strbuf b;
@@ -1203,7 +1327,7 @@ static int svc_apply(const struct km_maps *m,
 		    .backend = specs[i].backend,
 		    .backend_port = specs[i].backend_port,
 		    .origin = origin,
-		    .flags = specs[i].flags,
+		    .flags = svc_flags(&specs[i]),
 		};
 		if (c >= 0) {
 			vals[i].id = cur[c].val.id;
@@ -1255,6 +1379,8 @@ static int svc_apply(const struct km_maps *m,
 			    fmt_svc(&b, cur[i].key.proto, cur[i].key.addr,
 				    cur[i].key.port),
 			    strerror(errno));
+		else if (cur[i].val.id < KM_MAX_SERVICES)
+			gone[cur[i].val.id / 8] |= 1u << (cur[i].val.id % 8);
 	}
 	/* Derive from what the map holds now, also after a failed write, so
 	 * the derived maps never keep entries of services that are gone
@@ -1262,6 +1388,9 @@ static int svc_apply(const struct km_maps *m,
 	if (wrote) {
 		int r2 = km_services_derive_nolock(m);
 
+		if (!r)
+			r = r2;
+		r2 = a2s_cfg_clear_ids(m, gone);
 		if (!r)
 			r = r2;
 	}
@@ -1310,7 +1439,8 @@ static int km_service_del_nolock(const struct km_maps *m, uint8_t proto,
 		return km_log_errno(
 		    -errno, "%s: cannot delete %s: %s", KM_MAP_SERVICES,
 		    fmt_svc(&b, proto, addr, port), strerror(errno));
-	return km_services_derive_nolock(m);
+	r = km_services_derive_nolock(m);
+	return a2s_cfg_clear(m, v.id) ?: r;
 }
 
 /* ---- allow / deny prefix lists ---- */
@@ -2381,4 +2511,295 @@ int km_punch_del(const struct km_maps *m, const struct km_punch_key *k)
 	int l = km_lock();
 
 	return km_unlock(l, km_punch_del_nolock(m, k));
+}
+
+/* ---- A2S reads and the challenge key ---- */
+
+static int array_read(const struct km_maps *m, enum km_map_id id, uint32_t key,
+		      void *out)
+{
+	if (key >= KM_MAX_SERVICES)
+		return km_log_errno(-EINVAL, "%s: service id %u out of range",
+				    km_map_names[id], key);
+	if (bpf_map_lookup_elem(mfd(m, id), &key, out))
+		return km_log_errno(-errno, "%s: cannot read index %u: %s",
+				    km_map_names[id], key, strerror(errno));
+	return 0;
+}
+
+int km_a2s_cfg_read(const struct km_maps *m, uint32_t id,
+		    struct km_a2s_cfg *out)
+{
+	return array_read(m, KM_M_A2S_CFG, id, out);
+}
+
+int km_a2s_wstat_read(const struct km_maps *m, uint32_t id,
+		      struct km_a2s_wstat *out)
+{
+	return array_read(m, KM_M_A2S_WSTATS, id, out);
+}
+
+int km_a2s_stat_read(const struct km_maps *m, uint32_t id,
+		     struct km_a2s_stat *out)
+{
+	uint64_t v[8];
+	int r;
+
+	_Static_assert(sizeof(v) == sizeof(*out), "km_a2s_stat is 8 u64");
+	if (id >= KM_MAX_SERVICES)
+		return km_log_errno(-EINVAL, "%s: service id %u out of range",
+				    KM_MAP_A2S_STATS, id);
+	r = percpu_sum(m, KM_M_A2S_STATS, id, v, 8);
+	if (!r)
+		memcpy(out, v, sizeof(*out));
+	return r;
+}
+
+/* Workers write the entry through mmap as a seqlock; a syscall copy can
+ * catch a write half done, so two copies with the same even seq count. */
+int km_a2s_info_head(const struct km_maps *m, uint32_t id,
+		     struct km_a2s_head *out)
+{
+	struct km_a2s_entry *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	int r = -EAGAIN;
+
+	if (!a || !b) {
+		r = km_log_errno(-ENOMEM, "%s: out of memory", KM_MAP_A2S_INFO);
+		goto out;
+	}
+	for (int tries = 0; tries < 100 && r == -EAGAIN; tries++) {
+		r = array_read(m, KM_M_A2S_INFO, id, a);
+		if (!r)
+			r = array_read(m, KM_M_A2S_INFO, id, b);
+		if (r)
+			break;
+		if ((a->seq & 1) || a->seq != b->seq) {
+			r = -EAGAIN;
+			continue;
+		}
+		*out = (struct km_a2s_head){.flags = a->flags,
+					    .updated_ns = a->updated_ns,
+					    .svc = a->svc,
+					    .len = a->len};
+	}
+out:
+	free(a);
+	free(b);
+	return r;
+}
+
+enum km_a2s_state km_a2s_state_of(const struct km_a2s_cfg *cfg,
+				  const struct km_a2s_head *h,
+				  const struct km_service_key *svc,
+				  uint64_t now_ns)
+{
+	uint64_t age;
+
+	/* An entry of another service (a reused id) is not this one's. */
+	if (!(h->flags & KM_A2S_E_VALID) || !h->len ||
+	    memcmp(&h->svc, svc, sizeof(*svc)))
+		return KM_A2S_ST_EMPTY;
+	if (h->flags & KM_A2S_E_DOWN)
+		return KM_A2S_ST_DOWN;
+	age = now_ns > h->updated_ns ? now_ns - h->updated_ns : 0;
+	if (age < cfg->refresh_ns)
+		return KM_A2S_ST_FRESH;
+	return age < cfg->max_age_ns ? KM_A2S_ST_STALE : KM_A2S_ST_EXPIRED;
+}
+
+const char *km_a2s_state_name(enum km_a2s_state st)
+{
+	static const char *const names[KM_A2S_ST_MAX] = {
+	    [KM_A2S_ST_EMPTY] = "empty", [KM_A2S_ST_FRESH] = "fresh",
+	    [KM_A2S_ST_STALE] = "stale", [KM_A2S_ST_EXPIRED] = "expired",
+	    [KM_A2S_ST_DOWN] = "down",
+	};
+
+	return (unsigned int)st < KM_A2S_ST_MAX ? names[st] : "unknown";
+}
+
+uint32_t km_a2s_epoch_of(int64_t now_s, uint32_t epoch_s)
+{
+	return now_s > 0 && epoch_s ? (uint32_t)((uint64_t)now_s / epoch_s) : 0;
+}
+
+static uint32_t a2s_epoch_now(uint32_t epoch_s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return km_a2s_epoch_of(ts.tv_sec, epoch_s);
+}
+
+int km_a2s_key_read(const struct km_maps *m, struct km_a2s_key *out)
+{
+	uint32_t k = 0;
+
+	if (bpf_map_lookup_elem(mfd(m, KM_M_A2S_KEY), &k, out))
+		return km_log_errno(-errno, "%s: cannot read: %s",
+				    KM_MAP_A2S_KEY, strerror(errno));
+	return 0;
+}
+
+static int a2s_key_write(const struct km_maps *m, const struct km_a2s_key *v)
+{
+	uint32_t k = 0;
+
+	if (bpf_map_update_elem(mfd(m, KM_M_A2S_KEY), &k, v, BPF_ANY))
+		return km_log_errno(-errno, "%s: cannot write: %s",
+				    KM_MAP_A2S_KEY, strerror(errno));
+	return 0;
+}
+
+static uint64_t le64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* 16 key bytes: the caller's, or fresh ones from the kernel's CSPRNG. */
+static int a2s_key_bytes(const uint8_t *key, uint64_t *k0, uint64_t *k1)
+{
+	uint8_t b[16];
+	ssize_t n;
+
+	if (key) {
+		memcpy(b, key, sizeof(b));
+	} else {
+		do
+			n = getrandom(b, sizeof(b), 0);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof(b))
+			return km_log_errno(n < 0 ? -errno : -EIO,
+					    "%s: getrandom: %s", KM_MAP_A2S_KEY,
+					    n < 0 ? strerror(errno) : "short");
+	}
+	*k0 = le64(b);
+	*k1 = le64(b + 8);
+	explicit_bzero(b, sizeof(b));
+	return 0;
+}
+
+static void a2s_key_to(struct km_a2s_key *v, uint64_t k0, uint64_t k1,
+		       bool rotate)
+{
+	if (rotate && (v->flags & KM_A2S_KEY_F_VALID)) {
+		v->prev_k0 = v->k0;
+		v->prev_k1 = v->k1;
+		v->key_id++;
+	} else {
+		v->prev_k0 = k0;
+		v->prev_k1 = k1;
+		v->key_id = 1;
+	}
+	v->k0 = k0;
+	v->k1 = k1;
+	v->flags |= KM_A2S_KEY_F_VALID;
+}
+
+static int km_a2s_key_install_nolock(const struct km_maps *m,
+				     const uint8_t *key, uint32_t epoch_s,
+				     enum km_a2s_key_action *action)
+{
+	struct km_a2s_key v;
+	uint64_t k0, k1;
+	bool valid;
+	int r;
+
+	if (!epoch_s)
+		return km_log_errno(-EINVAL, "%s: epoch_s must not be 0",
+				    KM_MAP_A2S_KEY);
+	r = km_a2s_key_read(m, &v);
+	if (r)
+		return r;
+	valid = v.flags & KM_A2S_KEY_F_VALID;
+	*action = KM_A2S_KEY_KEPT;
+	if (key || !valid) {
+		r = a2s_key_bytes(key, &k0, &k1);
+		if (r)
+			return r;
+		if (!valid)
+			*action = KM_A2S_KEY_NEW;
+		else if (k0 != v.k0 || k1 != v.k1)
+			*action = KM_A2S_KEY_ROTATED;
+		if (*action != KM_A2S_KEY_KEPT)
+			a2s_key_to(&v, k0, k1, valid);
+	}
+	v.epoch_s = epoch_s;
+	v.epoch = a2s_epoch_now(epoch_s);
+	r = a2s_key_write(m, &v);
+	explicit_bzero(&v, sizeof(v));
+	return r;
+}
+
+int km_a2s_key_install(const struct km_maps *m, const uint8_t *key,
+		       uint32_t epoch_s, enum km_a2s_key_action *action)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_a2s_key_install_nolock(m, key, epoch_s, action));
+}
+
+static int km_a2s_key_rotate_nolock(const struct km_maps *m, const uint8_t *key)
+{
+	struct km_a2s_key v;
+	uint64_t k0, k1;
+	int r;
+
+	r = km_a2s_key_read(m, &v);
+	if (!r && !(v.flags & KM_A2S_KEY_F_VALID))
+		r = km_log_errno(
+		    -ENOENT,
+		    "%s: no key installed yet (the loader installs "
+		    "it at start)",
+		    KM_MAP_A2S_KEY);
+	if (!r)
+		r = a2s_key_bytes(key, &k0, &k1);
+	if (!r) {
+		a2s_key_to(&v, k0, k1, true);
+		v.epoch = a2s_epoch_now(v.epoch_s);
+		r = a2s_key_write(m, &v);
+	}
+	explicit_bzero(&v, sizeof(v));
+	return r;
+}
+
+int km_a2s_key_rotate(const struct km_maps *m, const uint8_t *key)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_a2s_key_rotate_nolock(m, key));
+}
+
+static int km_a2s_epoch_advance_nolock(const struct km_maps *m, bool *changed)
+{
+	struct km_a2s_key v;
+	uint32_t e;
+	int r;
+
+	r = km_a2s_key_read(m, &v);
+	if (r || !(v.flags & KM_A2S_KEY_F_VALID) || !v.epoch_s)
+		goto out;
+	e = a2s_epoch_now(v.epoch_s);
+	if (e == v.epoch)
+		goto out;
+	v.epoch = e;
+	r = a2s_key_write(m, &v);
+	if (!r && changed)
+		*changed = true;
+out:
+	explicit_bzero(&v, sizeof(v));
+	return r;
+}
+
+int km_a2s_epoch_advance(const struct km_maps *m, bool *changed)
+{
+	int l = km_lock();
+
+	if (changed)
+		*changed = false;
+	return km_unlock(l, km_a2s_epoch_advance_nolock(m, changed));
 }

@@ -11,6 +11,7 @@
 #ifndef KM_MAPS_H
 #define KM_MAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,6 +100,11 @@ struct km_service_spec {
 	/* Limits as configured; `total` is service-wide here, km_service_put
 	 * divides its rates by ncpus for the per-CPU budget. */
 	struct km_limit unvalidated, validated, total, icmp;
+	/* A2S caching: a2s.flags 0 = off (the other fields are then ignored
+	 * and written as 0). km_service_put/sync write km_a2s_cfg[id] before
+	 * the service, and KM_SVC_F_A2S in km_service.flags and
+	 * km_svc_cfg.flags follows a2s.flags & KM_A2S_F_ENABLED. */
+	struct km_a2s_cfg a2s;
 };
 
 /* Add or replace one service (id kept when it exists, else the lowest free
@@ -233,5 +239,85 @@ int km_prefix_active_map(const struct km_maps *m, enum km_list l,
 
 /* 0 / -EINVAL (not logged) for a prefix length > 32 or host bits set. */
 int km_prefix_check(const struct km_prefix_key *k);
+
+/* ---- A2S (docs/design.md "A2S") ---- */
+
+/* Bounds of refresh, max_age and timeout (ms), as docs/config.md states. */
+#define KM_A2S_MIN_MS 100ull
+#define KM_A2S_MAX_MS 3600000ull
+
+/* Why an A2S config cannot be installed for a service of `proto` (flags,
+ * UDP only, times within bounds, max_age >= refresh, timeout >= 2 x
+ * refresh), or NULL when it can. km_service_put/sync refuse it (-EINVAL). */
+const char *km_a2s_cfg_problem(const struct km_a2s_cfg *a, uint8_t proto);
+
+/* Reads for the CLI: one service id's A2S config, its XDP counters summed
+ * over CPUs, its workers' counters. */
+int km_a2s_cfg_read(const struct km_maps *m, uint32_t id,
+		    struct km_a2s_cfg *out);
+int km_a2s_stat_read(const struct km_maps *m, uint32_t id,
+		     struct km_a2s_stat *out);
+int km_a2s_wstat_read(const struct km_maps *m, uint32_t id,
+		      struct km_a2s_wstat *out);
+
+/* The header of km_a2s_info[id], read consistently (seq even and unchanged
+ * across two reads; -EAGAIN when a worker kept writing). */
+struct km_a2s_head {
+	uint32_t flags;	     /* KM_A2S_E_* */
+	uint64_t updated_ns; /* CLOCK_MONOTONIC */
+	struct km_service_key svc;
+	uint16_t len;
+};
+int km_a2s_info_head(const struct km_maps *m, uint32_t id,
+		     struct km_a2s_head *out);
+
+/* What a player would get from the cache of service `svc` now. */
+enum km_a2s_state {
+	KM_A2S_ST_EMPTY = 0, /* nothing cached for this service */
+	KM_A2S_ST_FRESH,     /* younger than refresh */
+	KM_A2S_ST_STALE,     /* served, being refreshed */
+	KM_A2S_ST_EXPIRED,   /* older than max_age: not served */
+	KM_A2S_ST_DOWN,	     /* the server missed its timeout: not served */
+	KM_A2S_ST_MAX,
+};
+enum km_a2s_state km_a2s_state_of(const struct km_a2s_cfg *cfg,
+				  const struct km_a2s_head *h,
+				  const struct km_service_key *svc,
+				  uint64_t now_ns);
+const char *km_a2s_state_name(enum km_a2s_state st);
+
+/*
+ * The challenge key (km_a2s_key). Key bytes map to SipHash's k0/k1 as in
+ * the reference implementation: k0 = bytes 0..7, k1 = bytes 8..15, each
+ * little-endian. Every write holds the edit lock and rewrites the whole
+ * value from a fresh read, so the loader's epoch advance and a rotation
+ * never undo each other.
+ */
+int km_a2s_key_read(const struct km_maps *m, struct km_a2s_key *out);
+
+enum km_a2s_key_action {
+	KM_A2S_KEY_KEPT = 0, /* the valid key in the map stays current */
+	KM_A2S_KEY_NEW,	     /* no valid key was there: current = prev = new */
+	KM_A2S_KEY_ROTATED,  /* current -> prev, new -> current, key_id + 1 */
+};
+/*
+ * key NULL: keep a valid key already in the map (a restart keeps the
+ * challenges in flight valid), else install a random one (getrandom).
+ * key given: keep it when it is already current, else rotate to it.
+ * Writes epoch_s and the epoch of now in the same update.
+ */
+int km_a2s_key_install(const struct km_maps *m, const uint8_t *key,
+		       uint32_t epoch_s, enum km_a2s_key_action *action);
+/* Rotate to key (NULL: a new random key), whatever the current one. */
+int km_a2s_key_rotate(const struct km_maps *m, const uint8_t *key);
+/*
+ * Set the epoch to that of now (CLOCK_REALTIME / epoch_s of the map). Only
+ * the epoch word differs from what the map holds, so a reader racing the
+ * copy sees the key bytes unchanged (docs/design.md "A2S"). *changed (may
+ * be NULL) tells whether it moved; a map without a valid key is left alone.
+ */
+int km_a2s_epoch_advance(const struct km_maps *m, bool *changed);
+/* The epoch number of wall-clock time now_s for epoch_s (> 0). */
+uint32_t km_a2s_epoch_of(int64_t now_s, uint32_t epoch_s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "log.h"
 
 static int apply_blocks(const struct km_maps *m, const struct km_cfg *cfg)
@@ -49,6 +50,10 @@ int apply_config(const struct km_maps *m, const struct km_cfg *cfg)
 				     cfg->n_deny, KM_ORIGIN_CONFIG);
 	if (!r)
 		r = apply_blocks(m, cfg);
+	/* The key before the services: an A2S service is challenged from its
+	 * first packet on. */
+	if (!r)
+		r = a2s_apply(m, cfg);
 	if (!r)
 		r = km_services_sync(m, cfg->services, cfg->n_services,
 				     KM_ORIGIN_CONFIG);

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "a2s.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -51,19 +52,23 @@ static int on_signal(struct loader *l, int sfd)
 
 int loop_run(struct loader *l)
 {
-	struct pollfd p[2];
+	struct pollfd p[3];
 	sigset_t set;
-	int sfd, wfd, r = 0;
+	int sfd, wfd, efd, r = 0;
 
 	handled(&set);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return km_log_errno(-errno, "signalfd: %s", strerror(errno));
 	wfd = notify_watchdog_timer();
+	efd = a2s_timer_open();
+	a2s_timer_arm(efd, l->cfg.a2s_epoch_s);
+	/* A negative fd is ignored by poll(). */
 	p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	p[1] = (struct pollfd){.fd = wfd, .events = POLLIN};
+	p[2] = (struct pollfd){.fd = efd, .events = POLLIN};
 	for (;;) {
-		if (poll(p, wfd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = km_log_errno(-errno, "poll: %s", strerror(errno));
@@ -71,9 +76,17 @@ int loop_run(struct loader *l)
 		}
 		if (wfd >= 0 && (p[1].revents & POLLIN))
 			notify_watchdog_ping(wfd);
-		if ((p[0].revents & POLLIN) && on_signal(l, sfd))
-			break;
+		if (efd >= 0 && (p[2].revents & (POLLIN | POLLERR)))
+			a2s_timer_fire(&l->maps, efd, l->cfg.a2s_epoch_s);
+		if (p[0].revents & POLLIN) {
+			if (on_signal(l, sfd))
+				break;
+			/* A reload may change epoch_s. */
+			a2s_timer_arm(efd, l->cfg.a2s_epoch_s);
+		}
 	}
+	if (efd >= 0)
+		close(efd);
 	if (wfd >= 0)
 		close(wfd);
 	close(sfd);

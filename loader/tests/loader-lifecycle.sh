@@ -215,8 +215,10 @@ bpftool map create "$PIN/km_config" type array key 4 value 48 entries 1 name km_
 bpftool map update pinned "$PIN/km_config" key hex 00 00 00 00 value hex \
 	63 00 00 00 $(printf '00 %.0s' $(seq 44))
 out=$(innet "$LOADER" --config "$CFG" --pin-root "$PIN" 2>&1)
+ABI=$(sed -n 's/^#define KM_ABI_VERSION \([0-9]*\).*/\1/p' \
+	"$(dirname "$0")/../../bpf/kilimanjaro_abi.h")
 check "a km_config of another ABI version: refused" \
-	grep -q "km_config was written by ABI version 99, this loader is version 1" <<<"$out"
+	grep -q "km_config was written by ABI version 99, this loader is version $ABI" <<<"$out"
 rm -rf "$PIN"
 
 # --- skb mode (and --object) ---------------------------------------------------------

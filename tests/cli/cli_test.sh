@@ -206,6 +206,152 @@ is "watch --json exit" "$rc" 0
 [ "$(jq -s '[.[] | select(.verdicts.fwd_service.pps > 0)] | length' \
 	"$TMP/out")" -gt 0 ] || fail "watch --json: no fwd_service rate"
 
+# ---- A2S: services add --a2s, a2s list, a2s key ----
+ok "services add --a2s" "$K" --pin-root "$D" services add udp \
+	198.18.20.1:27015 backend 198.18.2.5 --a2s --a2s-refresh-ms 500 \
+	--a2s-max-age-ms 4000 --a2s-timeout-ms 1000
+grep -qE "added udp 198.18.20.1:27015 -> 198.18.2.5 \(id [0-9]+\), A2S cached$" \
+	"$TMP/out" || fail "services add --a2s output"
+ok "services --json" "$K" --pin-root "$D" --json services
+A=$(jqo '.services[] | select(.address == "198.18.20.1") | .id')
+is "a2s flag in the list" \
+	"$(jqo ".services[] | select(.id == $A) | .a2s")" true
+is "a2s challenge in the list" \
+	"$(jqo ".services[] | select(.id == $A) | .a2s_challenge")" required
+is "a2s off elsewhere" \
+	"$(jqo '[.services[] | select(.address != "198.18.20.1") | .a2s_challenge] | unique | .[0]')" null
+is "km_a2s_cfg written" "$("$F" dump "$D" km_a2s_cfg | grep "^id=$A ")" \
+	"id=$A flags=1 refresh_ms=500 max_age_ms=4000 timeout_ms=1000 svc_flags=1"
+ok "services list" "$K" --pin-root "$D" services
+grep -qE "^$A +udp 198.18.20.1:27015 +198.18.2.5 +cli +on " "$TMP/out" ||
+	fail "services list: A2S column"
+run "$K" --pin-root "$D" services add udp 198.18.20.1:27016 backend \
+	198.18.2.5:27016 --a2s --a2s-challenge off
+is "challenge off: added" "$rc" 0
+grep -q "A2S cached WITHOUT challenges" "$TMP/out" || fail "challenge off: output"
+is "challenge off: one warning line" "$(wc -l <"$TMP/err")" 1
+grep -q "udp 198.18.20.1:27016: --a2s-challenge off: cached answers go to unproven, spoofable sources (a reflection amplifier)" \
+	"$TMP/err" || fail "challenge off: warning text"
+B=$("$F" dump "$D" km_a2s_cfg | grep "flags=3 " | sed 's/^id=\([0-9]*\) .*/\1/')
+is "challenge off: flags 3, defaults" "$("$F" dump "$D" km_a2s_cfg | grep "^id=$B ")" \
+	"id=$B flags=3 refresh_ms=1000 max_age_ms=10000 timeout_ms=5000 svc_flags=1"
+
+ok "a2s --json, nothing cached" "$K" --pin-root "$D" --json a2s
+is "two A2S services" "$(jqo '.a2s | length')" 2
+is "empty cache" "$(jqo ".a2s[] | select(.id == $A) | .cache.state")" empty
+is "no age" "$(jqo ".a2s[] | select(.id == $A) | .cache.age_ms")" null
+is "policy" "$(jqo ".a2s[] | select(.id == $A) | [.refresh_ms, .max_age_ms, .timeout_ms, .challenge] | join(\" \")")" \
+	"500 4000 1000 required"
+is "policy off" "$(jqo ".a2s[] | select(.id == $B) | .challenge")" off
+"$F" a2sentry "$D" "$A" udp 198.18.20.1 27015 100 142 1 2 || fail "fixture a2sentry"
+"$F" a2sstat "$D" "$A" 3 || fail "fixture a2sstat"
+"$F" a2swstat "$D" "$A" 2 || fail "fixture a2swstat"
+ok "a2s --json" "$K" --pin-root "$D" --json a2s list
+is "fresh" "$(jqo ".a2s[] | select(.id == $A) | .cache.state")" fresh
+is "size" "$(jqo ".a2s[] | select(.id == $A) | .cache.size")" 142
+age=$(jqo ".a2s[] | select(.id == $A) | .cache.age_ms")
+[ "$age" -ge 100 ] && [ "$age" -lt 500 ] || fail "age $age ms"
+# km_a2s_stat field i holds 3*(i+1) per CPU; km_a2s_wstat 2*(i+1).
+is "xdp counters summed over cpus" \
+	"$(jqo ".a2s[] | select(.id == $A) | .xdp | [.requests, .challenges, .bad_challenges, .cached, .stale, .to_worker, .forwarded, .ingested] | join(\" \")")" \
+	"$((3 * ncpus)) $((6 * ncpus)) $((9 * ncpus)) $((12 * ncpus)) $((15 * ncpus)) $((18 * ncpus)) $((21 * ncpus)) $((24 * ncpus))"
+is "worker counters" \
+	"$(jqo ".a2s[] | select(.id == $A) | .worker | [.refreshes, .ingested, .served, .served_frames, .pending_dropped, .server_down, .bad_answers] | join(\" \")")" \
+	"2 4 6 8 10 12 14"
+"$F" a2sentry "$D" "$A" udp 198.18.20.1 27015 700 142 1 2 || fail "fixture a2sentry"
+ok "a2s" "$K" --pin-root "$D" a2s
+grep -qE "^$A +udp 198.18.20.1:27015 +198.18.2.5 +0.5s/4.0s/1.0s challenge +stale +0.[78]s +142B" \
+	"$TMP/out" || fail "a2s: stale row"
+grep -qE "^ +xdp: +challenges $((6 * ncpus)) +cached $((12 * ncpus)) +stale $((15 * ncpus)) +forwarded $((21 * ncpus)) +to_worker $((18 * ncpus)) +bad_challenges $((9 * ncpus)) +ingested $((24 * ncpus))$" \
+	"$TMP/out" || fail "a2s: xdp row"
+grep -qE "^ +worker: +refreshes 2 +ingested 4 +served 6 +pending_dropped 10 +server_down 12$" \
+	"$TMP/out" || fail "a2s: worker row"
+grep -qE "^$B .* NO-CHALLENGE +empty +- +0B" "$TMP/out" || fail "a2s: open row"
+"$F" a2sentry "$D" "$A" udp 198.18.20.1 27015 5000 142 1 2 || fail "fixture a2sentry"
+ok "expired" "$K" --pin-root "$D" --json a2s
+is "expired" "$(jqo ".a2s[] | select(.id == $A) | .cache.state")" expired
+"$F" a2sentry "$D" "$A" udp 198.18.20.1 27015 10 142 3 2 || fail "fixture a2sentry"
+ok "down" "$K" --pin-root "$D" --json a2s
+is "down" "$(jqo ".a2s[] | select(.id == $A) | .cache.state")" down
+"$F" a2sentry "$D" "$A" udp 198.18.20.9 27015 10 142 1 2 || fail "fixture a2sentry"
+ok "another service's entry" "$K" --pin-root "$D" --json a2s
+is "an entry of another service is not this one's" \
+	"$(jqo ".a2s[] | select(.id == $A) | .cache.state")" empty
+"$F" a2sentry "$D" "$A" udp 198.18.20.1 27015 10 142 1 3 || fail "fixture a2sentry"
+ok "a worker mid-write" "$K" --pin-root "$D" --json a2s
+is "a torn entry reads as empty" "$(jqo ".a2s[] | select(.id == $A) | .cache.state")" empty
+
+ok "a2s key, none" "$K" --pin-root "$D" a2s key
+grep -q "^no key installed" "$TMP/out" || fail "a2s key: none"
+err "a2s rotate without a key" 1 "km_a2s_key: no key installed yet" \
+	"$K" --pin-root "$D" a2s rotate
+"$F" a2skey "$D" install 00112233445566778899aabbccddeeff || fail "fixture a2skey"
+ok "a2s key --json" "$K" --pin-root "$D" a2s key --json
+is "key valid" "$(jqo .valid)" true
+is "key id" "$(jqo .key_id)" 1
+is "epoch_s" "$(jqo .epoch_s)" 30
+is "epoch" "$(jqo .epoch)" "$(( $(date +%s) / 30 ))"
+is "no previous key yet" "$(jqo .previous_key_accepted)" false
+"$F" a2skey "$D" install ffeeddccbbaa99887766554433221100 || fail "fixture a2skey"
+ok "a2s key" "$K" --pin-root "$D" a2s key
+grep -q "^key id    2 (the previous key is still accepted)$" "$TMP/out" ||
+	fail "a2s key: rotated"
+grep -qE "^epoch     [0-9]+ \(30 s each; the next in [0-9]+s\)$" "$TMP/out" ||
+	fail "a2s key: epoch line"
+for f in "$K --pin-root $D a2s key" "$K --pin-root $D --json a2s key"; do
+	# never the key: neither hex nor k0/k1 as decimals
+	$f | grep -qiE "ffeedd|00112233|77665544|8899aabb|8603657889541918976|18441921395520346504|9843086184167632639|4822678189205111" &&
+		fail "a2s key prints key material"
+done
+passed=$((passed + 1))
+ok "a2s rotate" "$K" --pin-root "$D" a2s rotate
+is "a2s rotate output" "$(cat "$TMP/out")" \
+	"rotated to key 3 (key 2 still accepted until the next rotation)"
+is "rotated in the map" "$("$F" a2skey "$D")" \
+	"key_id=3 epoch=$(( $(date +%s) / 30 )) epoch_s=30 flags=1 rotated=1"
+ok "a2s rotate --json" "$K" --pin-root "$D" --json a2s rotate
+is "a2s rotate --json" "$(jqo '[.key_id, .previous_key_id] | join(" ")')" "4 3"
+
+ok "services del an A2S service" "$K" --pin-root "$D" services del udp 198.18.20.1:27016
+ok "a2s after del" "$K" --pin-root "$D" --json a2s
+is "one A2S service left" "$(jqo '.a2s | length')" 1
+ok "services del" "$K" --pin-root "$D" services del udp 198.18.20.1:27015
+ok "a2s, none" "$K" --pin-root "$D" a2s
+grep -q "^no service has A2S caching" "$TMP/out" || fail "a2s: none"
+
+err "a2s on tcp" 2 "services add: --a2s: A2S is udp only" \
+	"$K" --pin-root "$D" services add tcp 198.18.20.1:1 backend 198.18.2.2 --a2s
+err "a2s option without --a2s" 2 "services add: --a2s-\* options need --a2s" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s-refresh-ms 500
+err "a2s refresh too small" 2 "services add: --a2s-\*-ms values are 100..3600000 ms" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-refresh-ms 50
+err "a2s timeout too large" 2 "--a2s-timeout-ms wants a whole number 0..3600000, not \"3600001\"" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-timeout-ms 3600001
+err "a2s max age below refresh" 2 "--a2s-max-age-ms 1000 is less than the refresh \(2000 ms\)" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-refresh-ms 2000 --a2s-max-age-ms 1000 --a2s-timeout-ms 9000
+err "a2s timeout below twice refresh" 2 "--a2s-timeout-ms 5000 is less than twice the refresh \(3000 ms\)" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-refresh-ms 3000
+err "a2s challenge word" 2 "--a2s-challenge wants required or off, not \"none\"" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-challenge none
+err "a2s challenge value missing" 2 "--a2s-challenge needs a value" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 \
+	--a2s --a2s-challenge
+err "a2s flag with a value" 2 "--a2s takes no value" \
+	"$K" --pin-root "$D" services add udp 198.18.20.1:1 backend 198.18.2.2 --a2s=1
+err "a2s unknown subcommand" 2 'a2s: unknown subcommand "frob" \(list, key, rotate; see --help\)' \
+	"$K" --pin-root "$D" a2s frob
+err "a2s key extra argument" 2 'a2s key: unexpected argument "x"' \
+	"$K" --pin-root "$D" a2s key x
+err "a2s nothing loaded" 1 "nothing loaded at /nonexistent/kmb4" \
+	"$K" --pin-root /nonexistent/kmb4 a2s
+is "nothing was added by the bad lines" "$("$F" dump "$D" km_a2s_cfg | grep -c "flags=[13]")" 0
+
 # ---- command-line errors: one line, exit 2 ----
 err "unknown command" 2 'unknown command "frob"' "$K" frob
 err "no command" 2 "missing command" "$K"
@@ -237,7 +383,7 @@ err "nothing loaded" 1 "nothing loaded at /nonexistent/kmb4" \
 	"$K" --pin-root /nonexistent/kmb4 status
 err "both roots" 2 "not both" "$K" --pin-root "$D" -i lo status
 for c in status services allow deny blocks punches detach "services add" \
-	"allow del" "blocks add" "punches add"; do
+	"allow del" "blocks add" "punches add" a2s "a2s key" "a2s list" "a2s rotate"; do
 	# shellcheck disable=SC2086
 	ok "$c --help" "$K" $c --help
 	grep -q "^usage: kilimanjaro" "$TMP/out" || fail "$c --help: no usage"
@@ -249,7 +395,10 @@ for a in "" "--json" "-i" "--interface=" "--pin-root=" "services add" \
 	"allow add 1.2.3.4/" "deny add 1.2.3.4/-1" "blocks add 1.2.3.4 --seconds" \
 	"blocks add 1.2.3.4 --seconds=1e999" "punches add udp a:b c:d backend e" \
 	"status --watch -1" "status --watch=0" "services add udp 1.1.1.1:99999 backend 1.1.1.1" \
-	"services add udp 1.1.1.1:1 backend 1.1.1.1:65536" "-- status" "allow -- add"; do
+	"services add udp 1.1.1.1:1 backend 1.1.1.1:65536" "-- status" "allow -- add" \
+	"a2s frob" "a2s key x" "a2s rotate x" "a2s --a2s" "services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s-challenge" \
+	"services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s --a2s-refresh-ms=" \
+	"services add udp 1.1.1.1:1 backend 1.1.1.1 --a2s --a2s-refresh-ms 99999999999999999999"; do
 	# shellcheck disable=SC2086
 	run "$K" --pin-root "$D" $a
 	[ "$rc" -lt 128 ] || fail "argv '$a' crashed (exit $rc)"

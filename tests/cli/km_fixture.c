@@ -16,6 +16,16 @@
  *   km_fixture prefixes PINDIR ORIGIN [allow|deny PREFIX]...   sync
  *   km_fixture block PINDIR ORIGIN ADDR SECONDS
  *   km_fixture punch PINDIR ORIGIN PROTO SVCADDR SVCPORT REMOTE RPORT BACKEND
+ *   km_fixture a2sstat PINDIR ID N           add N*(i+1) to field i of
+ *                                             km_a2s_stats[ID] on every CPU
+ *   km_fixture a2swstat PINDIR ID N          add N*(i+1) to field i of
+ *                                             km_a2s_wstats[ID]
+ *   km_fixture a2sentry PINDIR ID PROTO ADDR PORT AGE_MS LEN FLAGS SEQ
+ *                                             a worker's km_a2s_info[ID]
+ *   km_fixture a2skey PINDIR [install [HEX32]]   print km_a2s_key without
+ *                                             the key bytes (key_id epoch
+ *                                             epoch_s flags), or install
+ *                                             one as the loader does
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -254,6 +264,30 @@ static int dump_svc_cfg(const struct km_maps *m)
 	return r;
 }
 
+/* One line per service: its km_a2s_cfg in ms. */
+static int dump_a2s_cfg(const struct km_maps *m)
+{
+	struct km_service_entry *s;
+	struct km_a2s_cfg a;
+	size_t n;
+	int r;
+
+	r = km_services_list(m, &s, &n);
+	for (size_t i = 0; i < n && !r; i++) {
+		r = km_a2s_cfg_read(m, s[i].val.id, &a);
+		if (!r)
+			printf("id=%u flags=%u refresh_ms=%llu max_age_ms=%llu "
+			       "timeout_ms=%llu svc_flags=%u\n",
+			       s[i].val.id, a.flags,
+			       (unsigned long long)a.refresh_ns / 1000000,
+			       (unsigned long long)a.max_age_ns / 1000000,
+			       (unsigned long long)a.timeout_ns / 1000000,
+			       s[i].val.flags);
+	}
+	free(s);
+	return r;
+}
+
 static int cmd_dump(const struct km_maps *m, const char *map)
 {
 	struct km_config cfg;
@@ -267,6 +301,8 @@ static int cmd_dump(const struct km_maps *m, const char *map)
 		return dump_backend_svc(m);
 	if (!strcmp(map, KM_MAP_SVC_CFG))
 		return dump_svc_cfg(m);
+	if (!strcmp(map, KM_MAP_A2S_CFG))
+		return dump_a2s_cfg(m);
 	for (int i = KM_M_ALLOW_A; i <= KM_M_DENY_B; i++)
 		if (!strcmp(map, km_map_names[i]))
 			return dump_lpm(m, i);
@@ -352,6 +388,83 @@ static int cmd_edit(const struct km_maps *m, const char *cmd, uint8_t origin,
 	return km_log_errno(-EINVAL, "bad arguments for %s", cmd);
 }
 
+static int hex16(const char *s, uint8_t out[16])
+{
+	if (strlen(s) != 32)
+		return km_log_errno(-EINVAL, "want 32 hex digits: %s", s);
+	for (int i = 0; i < 16; i++) {
+		unsigned int b;
+
+		if (sscanf(s + 2 * i, "%2x", &b) != 1)
+			return km_log_errno(-EINVAL, "bad hex: %s", s);
+		out[i] = (uint8_t)b;
+	}
+	return 0;
+}
+
+static int cmd_a2s(const struct km_maps *m, const char *cmd, int argc,
+		   char **argv)
+{
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 0;
+	uint64_t v[8];
+	int r;
+
+	for (int i = 0; i < 8; i++)
+		v[i] = n * (i + 1);
+	if (!strcmp(cmd, "a2sstat") && argc == 2)
+		return percpu_add(m, KM_M_A2S_STATS, atoi(argv[0]), v, 8);
+	if (!strcmp(cmd, "a2swstat") && argc == 2) {
+		uint32_t id = atoi(argv[0]);
+
+		return bpf_map_update_elem(m->fd[KM_M_A2S_WSTATS], &id, v,
+					   BPF_ANY)
+			   ? -errno
+			   : 0;
+	}
+	if (!strcmp(cmd, "a2sentry") && argc == 8) {
+		struct km_a2s_entry *e = calloc(1, sizeof(*e));
+		uint32_t id = atoi(argv[0]);
+
+		if (!e)
+			return -ENOMEM;
+		r = parse_proto(argv[1], &e->svc.proto);
+		r = r ?: parse_addr(argv[2], &e->svc.addr);
+		r = r ?: parse_u16(argv[3], &e->svc.port);
+		e->updated_ns =
+		    km_mono_ns() - strtoull(argv[4], NULL, 0) * 1000000ull;
+		e->len = atoi(argv[5]);
+		e->flags = atoi(argv[6]);
+		e->seq = atoi(argv[7]);
+		if (!r &&
+		    bpf_map_update_elem(m->fd[KM_M_A2S_INFO], &id, e, BPF_ANY))
+			r = -errno;
+		free(e);
+		return r;
+	}
+	if (!strcmp(cmd, "a2skey") && argc == 0) {
+		struct km_a2s_key k;
+
+		r = km_a2s_key_read(m, &k);
+		if (!r)
+			printf("key_id=%u epoch=%u epoch_s=%u flags=%u "
+			       "rotated=%d\n",
+			       k.key_id, k.epoch, k.epoch_s, k.flags,
+			       k.prev_k0 != k.k0 || k.prev_k1 != k.k1);
+		return r;
+	}
+	if (!strcmp(cmd, "a2skey") && argc >= 1 && argc <= 2 &&
+	    !strcmp(argv[0], "install")) {
+		enum km_a2s_key_action act;
+		uint8_t key[16];
+
+		r = argc == 2 ? hex16(argv[1], key) : 0;
+		return r
+			   ?: km_a2s_key_install(m, argc == 2 ? key : NULL, 30,
+						 &act);
+	}
+	return km_log_errno(-EINVAL, "bad arguments for %s", cmd);
+}
+
 int main(int argc, char **argv)
 {
 	struct km_maps m;
@@ -384,6 +497,8 @@ int main(int argc, char **argv)
 		uint64_t v[8] = {p, p * 100, p, p * 120, 0, 0, p, p * 100};
 
 		r = percpu_add(&m, KM_M_SVC_STATS, atoi(argv[3]), v, 8);
+	} else if (!strncmp(cmd, "a2s", 3)) {
+		r = cmd_a2s(&m, cmd, argc - 3, argv + 3);
 	} else if (argc >= 4 && !km_origin_parse(argv[3], &origin)) {
 		r = cmd_edit(&m, cmd, origin, argc - 4, argv + 4);
 	} else {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -862,4 +863,301 @@ Test(maps, concurrent_adds_get_distinct_ids)
 		seen[s[i].val.id] = 1;
 	}
 	free(s);
+}
+
+/* ------------------------------------------------------------------ A2S */
+
+static struct km_a2s_cfg a2s_read(uint32_t id)
+{
+	struct km_a2s_cfg a;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_A2S_CFG], &id, &a), 0);
+	return a;
+}
+
+static struct km_service svc_val(const char *addr, int port)
+{
+	struct km_service_key k = {
+	    .proto = IPPROTO_UDP, .port = htons(port), .addr = ip(addr)};
+	struct km_service v;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SERVICES], &k, &v), 0);
+	return v;
+}
+
+static struct km_service_spec a2s_svc(const char *addr, int port,
+				      uint64_t refresh_ms)
+{
+	struct km_service_spec s = svc(addr, port, "198.18.2.2");
+
+	s.a2s = (struct km_a2s_cfg){.flags = KM_A2S_F_ENABLED,
+				    .refresh_ns = refresh_ms * 1000000,
+				    .max_age_ns = 10 * refresh_ms * 1000000,
+				    .timeout_ns = 5 * refresh_ms * 1000000};
+	return s;
+}
+
+Test(maps, a2s_cfg_is_written_with_the_service_and_cleared_after_it)
+{
+	struct km_service_spec a = a2s_svc("198.18.10.1", 27015, 1000);
+	struct km_service_spec b = a2s_svc("198.18.10.1", 27016, 500);
+	struct km_svc_cfg sc;
+	struct km_a2s_cfg got;
+	uint32_t id;
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	id = svc_id("198.18.10.1", 27015);
+	got = a2s_read(id);
+	cr_assert_arr_eq(&got, &a.a2s, sizeof(got));
+	cr_assert_eq(svc_val("198.18.10.1", 27015).flags, KM_SVC_F_A2S);
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_SVC_CFG], &id, &sc), 0);
+	cr_assert_eq(sc.flags, KM_SVC_F_A2S, "km_svc_cfg.flags mirrors it");
+	cr_assert_eq(km_a2s_cfg_read(&m, id, &got), 0);
+	cr_assert_eq(got.refresh_ns, 1000000000ull);
+
+	/* Replaced with A2S off: zero config, flag gone, even if the caller
+	 * set KM_SVC_F_A2S itself. */
+	a.a2s = (struct km_a2s_cfg){0};
+	a.flags = KM_SVC_F_A2S;
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CONFIG), 0);
+	got = a2s_read(id);
+	cr_assert_eq(got.flags | got.refresh_ns | got.timeout_ns, 0);
+	cr_assert_eq(svc_val("198.18.10.1", 27015).flags, 0);
+
+	/* A sync that drops a service clears its entry; the kept one stays. */
+	a = a2s_svc("198.18.10.1", 27015, 1000);
+	cr_assert_eq(km_services_sync(&m, (struct km_service_spec[]){a, b}, 2,
+				      KM_ORIGIN_CONFIG),
+		     0);
+	cr_assert_eq(a2s_read(svc_id("198.18.10.1", 27016)).refresh_ns,
+		     500000000ull);
+	id = svc_id("198.18.10.1", 27016);
+	cr_assert_eq(km_services_sync(&m, &a, 1, KM_ORIGIN_CONFIG), 0);
+	got = a2s_read(id);
+	cr_assert_eq(got.flags | got.refresh_ns, 0, "dropped by the sync");
+	cr_assert_eq(a2s_read(svc_id("198.18.10.1", 27015)).flags,
+		     KM_A2S_F_ENABLED);
+
+	/* A delete clears it too. */
+	id = svc_id("198.18.10.1", 27015);
+	cr_assert_eq(
+	    km_service_del(&m, IPPROTO_UDP, a.addr, a.port, KM_ORIGIN_CONFIG),
+	    0);
+	cr_assert_eq(a2s_read(id).flags, 0);
+}
+
+Test(maps, a2s_cfg_the_data_plane_cannot_use_is_refused_before_any_write)
+{
+	struct km_service_spec t = a2s_svc("198.18.10.1", 27015, 1000);
+	struct km_service_spec u = a2s_svc("198.18.10.1", 27016, 1000);
+
+	t.proto = IPPROTO_TCP;
+	cr_assert_eq(km_service_put(&m, &t, KM_ORIGIN_CLI), -EINVAL);
+	u.a2s.timeout_ns = u.a2s.refresh_ns;
+	cr_assert_eq(km_services_sync(&m, &u, 1, KM_ORIGIN_CONFIG), -EINVAL);
+	u = a2s_svc("198.18.10.1", 27016, 1000);
+	u.a2s.flags = KM_A2S_F_NO_CHALLENGE;
+	cr_assert_eq(km_service_put(&m, &u, KM_ORIGIN_CLI), -EINVAL);
+	cr_assert_eq(count(KM_M_SERVICES), 0);
+	cr_assert_eq(a2s_read(0).flags, 0);
+}
+
+Test(maps, a2s_counters_of_a_new_id_start_from_zero_and_are_summed)
+{
+	struct km_service_spec a = a2s_svc("198.18.10.1", 27015, 1000);
+	struct km_a2s_stat *st = calloc(m.ncpus, sizeof(*st)), out;
+	struct km_a2s_wstat w = {.refreshes = 9, .server_down = 2}, wout;
+	uint32_t id = 0;
+
+	for (int c = 0; c < m.ncpus; c++)
+		st[c] = (struct km_a2s_stat){.challenges = c + 1, .cached = 3};
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_A2S_STATS], &id, st, 0), 0);
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_A2S_WSTATS], &id, &w, 0), 0);
+	cr_assert_eq(km_a2s_stat_read(&m, id, &out), 0);
+	cr_assert_eq(out.challenges, (uint64_t)m.ncpus * (m.ncpus + 1) / 2);
+	cr_assert_eq(out.cached, 3ull * m.ncpus);
+	cr_assert_eq(km_a2s_wstat_read(&m, id, &wout), 0);
+	cr_assert_eq(wout.refreshes, 9);
+	cr_assert_eq(wout.server_down, 2);
+
+	cr_assert_eq(km_service_put(&m, &a, KM_ORIGIN_CLI), 0);
+	cr_assert_eq(svc_id("198.18.10.1", 27015), id);
+	cr_assert_eq(km_a2s_stat_read(&m, id, &out), 0);
+	cr_assert_eq(out.challenges | out.cached, 0);
+	cr_assert_eq(km_a2s_wstat_read(&m, id, &wout), 0);
+	cr_assert_eq(wout.refreshes | wout.server_down, 0);
+	cr_assert_eq(km_a2s_stat_read(&m, KM_MAX_SERVICES, &out), -EINVAL);
+	free(st);
+}
+
+Test(maps, a2s_cache_head_and_state)
+{
+	struct km_service_spec a = a2s_svc("198.18.10.1", 27015, 1000);
+	struct km_service_key k = {IPPROTO_UDP, 0, a.port, a.addr};
+	struct km_service_key other = {IPPROTO_UDP, 0, htons(1), a.addr};
+	struct km_a2s_entry *e = calloc(1, sizeof(*e));
+	struct km_a2s_head h;
+	const uint64_t s = 1000000000ull, now = 100 * s;
+	uint32_t id = 3;
+
+	e->seq = 4;
+	e->flags = KM_A2S_E_VALID;
+	e->updated_ns = now - s / 2;
+	e->svc = k;
+	e->len = 120;
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_A2S_INFO], &id, e, 0), 0);
+	cr_assert_eq(km_a2s_info_head(&m, id, &h), 0);
+	cr_assert_eq(h.flags, KM_A2S_E_VALID);
+	cr_assert_eq(h.len, 120);
+	cr_assert_eq(h.updated_ns, now - s / 2);
+	cr_assert_arr_eq(&h.svc, &k, sizeof(k));
+	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now), KM_A2S_ST_FRESH);
+	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now + s), KM_A2S_ST_STALE);
+	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now + 10 * s),
+		     KM_A2S_ST_EXPIRED);
+	cr_assert_eq(
+	    km_a2s_state_of(&a.a2s, &h, &other, now), KM_A2S_ST_EMPTY,
+	    "an entry of another service (reused id) is not this one's");
+	h.flags |= KM_A2S_E_DOWN;
+	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now), KM_A2S_ST_DOWN);
+	h.flags = 0;
+	cr_assert_eq(km_a2s_state_of(&a.a2s, &h, &k, now), KM_A2S_ST_EMPTY);
+	cr_assert_str_eq(km_a2s_state_name(KM_A2S_ST_STALE), "stale");
+	cr_assert_str_eq(km_a2s_state_name(KM_A2S_ST_MAX), "unknown");
+
+	/* A worker stuck mid-write (odd seq): no header, no wrong one. */
+	e->seq = 5;
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_A2S_INFO], &id, e, 0), 0);
+	cr_assert_eq(km_a2s_info_head(&m, id, &h), -EAGAIN);
+	free(e);
+}
+
+static struct km_a2s_key key_read(void)
+{
+	struct km_a2s_key k;
+	uint32_t z = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(m.fd[KM_M_A2S_KEY], &z, &k), 0);
+	return k;
+}
+
+static uint32_t epoch_now(uint32_t epoch_s)
+{
+	return (uint32_t)(time(NULL) / epoch_s);
+}
+
+Test(maps, a2s_key_install_keep_rotate)
+{
+	static const uint8_t fkey[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+					 8, 9, 10, 11, 12, 13, 14, 15};
+	enum km_a2s_key_action act;
+	struct km_a2s_key k1, k;
+
+	cr_assert_eq(key_read().flags, 0, "a fresh map has no key");
+	cr_assert_eq(km_a2s_key_install(&m, NULL, 30, &act), 0);
+	cr_assert_eq(act, KM_A2S_KEY_NEW);
+	k1 = key_read();
+	cr_assert_eq(k1.flags, KM_A2S_KEY_F_VALID);
+	cr_assert_eq(k1.key_id, 1);
+	cr_assert(k1.k0 || k1.k1);
+	cr_assert_eq(k1.prev_k0, k1.k0);
+	cr_assert_eq(k1.prev_k1, k1.k1);
+	cr_assert_eq(k1.epoch_s, 30);
+	cr_assert_leq(epoch_now(30) - k1.epoch, 1);
+
+	/* A restart (no key file): the key stays, epoch_s may change. */
+	cr_assert_eq(km_a2s_key_install(&m, NULL, 10, &act), 0);
+	cr_assert_eq(act, KM_A2S_KEY_KEPT);
+	k = key_read();
+	cr_assert_eq(k.k0, k1.k0);
+	cr_assert_eq(k.k1, k1.k1);
+	cr_assert_eq(k.key_id, 1);
+	cr_assert_eq(k.epoch_s, 10);
+	cr_assert_leq(epoch_now(10) - k.epoch, 1);
+
+	/* A key file: rotate to it (little-endian k0/k1), old one previous. */
+	cr_assert_eq(km_a2s_key_install(&m, fkey, 10, &act), 0);
+	cr_assert_eq(act, KM_A2S_KEY_ROTATED);
+	k = key_read();
+	cr_assert_eq(k.k0, 0x0706050403020100ull);
+	cr_assert_eq(k.k1, 0x0f0e0d0c0b0a0908ull);
+	cr_assert_eq(k.prev_k0, k1.k0);
+	cr_assert_eq(k.prev_k1, k1.k1);
+	cr_assert_eq(k.key_id, 2);
+	cr_assert_eq(km_a2s_key_install(&m, fkey, 10, &act), 0);
+	cr_assert_eq(act, KM_A2S_KEY_KEPT, "the same file again");
+	cr_assert_eq(key_read().key_id, 2);
+	cr_assert_eq(key_read().prev_k0, k1.k0);
+
+	/* Rotation to a random key. */
+	cr_assert_eq(km_a2s_key_rotate(&m, NULL), 0);
+	k = key_read();
+	cr_assert_eq(k.key_id, 3);
+	cr_assert_eq(k.prev_k0, 0x0706050403020100ull);
+	cr_assert(k.k0 != 0x0706050403020100ull);
+	cr_assert_eq(km_a2s_key_install(&m, NULL, 0, &act), -EINVAL);
+}
+
+Test(maps, a2s_key_first_install_from_a_file_and_rotate_needs_a_key)
+{
+	static const uint8_t fkey[16] = {0xff, 0, 0, 0, 0, 0, 0, 0,
+					 1,    0, 0, 0, 0, 0, 0, 0};
+	enum km_a2s_key_action act;
+	struct km_a2s_key k;
+
+	cr_assert_eq(km_a2s_key_rotate(&m, NULL), -ENOENT);
+	cr_assert_eq(key_read().flags, 0);
+	cr_assert_eq(km_a2s_key_install(&m, fkey, 5, &act), 0);
+	cr_assert_eq(act, KM_A2S_KEY_NEW);
+	k = key_read();
+	cr_assert_eq(k.k0, 0xff);
+	cr_assert_eq(k.k1, 1);
+	cr_assert_eq(k.prev_k0, 0xff, "no previous key: the current one");
+	cr_assert_eq(k.key_id, 1);
+}
+
+Test(maps, a2s_epoch_advance_changes_only_the_epoch)
+{
+	enum km_a2s_key_action act;
+	struct km_a2s_key before, k;
+	uint32_t z = 0;
+	bool changed = true;
+
+	cr_assert_eq(km_a2s_epoch_advance(&m, &changed), 0);
+	cr_assert_not(changed, "no key: nothing to advance");
+	cr_assert_eq(key_read().flags, 0);
+	cr_assert_eq(km_a2s_key_install(&m, NULL, 1, &act), 0);
+	before = key_read();
+	before.epoch -= 5; /* as if the loader had been stopped */
+	cr_assert_eq(bpf_map_update_elem(m.fd[KM_M_A2S_KEY], &z, &before, 0),
+		     0);
+	cr_assert_eq(km_a2s_epoch_advance(&m, &changed), 0);
+	cr_assert(changed);
+	k = key_read();
+	cr_assert_geq(k.epoch, before.epoch + 5);
+	cr_assert_leq(epoch_now(1) - k.epoch, 1);
+	k.epoch = before.epoch;
+	cr_assert_arr_eq(&k, &before, sizeof(k),
+			 "every byte but the epoch is unchanged");
+	cr_assert_eq(km_a2s_epoch_of(1000, 30), 33);
+	cr_assert_eq(km_a2s_epoch_of(1000, 0), 0);
+	cr_assert_eq(km_a2s_epoch_of(-5, 30), 0);
+}
+
+Test(maps, a2s_cfg_of_other_origins_survives_a_sync)
+{
+	struct km_service_spec cli = a2s_svc("198.18.10.1", 27015, 700);
+	struct km_service_spec cfg = a2s_svc("198.18.10.1", 27016, 1000);
+	struct km_a2s_cfg got;
+	uint32_t id;
+
+	cli.a2s.flags |= KM_A2S_F_NO_CHALLENGE;
+	cr_assert_eq(km_service_put(&m, &cli, KM_ORIGIN_CLI), 0);
+	id = svc_id("198.18.10.1", 27015);
+	cr_assert_eq(km_services_sync(&m, &cfg, 1, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_services_sync(&m, NULL, 0, KM_ORIGIN_CONFIG), 0);
+	got = a2s_read(id);
+	cr_assert_arr_eq(&got, &cli.a2s, sizeof(got),
+			 "a config reload touches only the config's services");
+	cr_assert_eq(svc_val("198.18.10.1", 27015).flags, KM_SVC_F_A2S);
 }

@@ -110,6 +110,11 @@ Test(config, example_file_is_valid)
 	cr_assert_eq(cfg.n_services, 3);
 	cr_assert_str_eq(cfg.service_names[1], "gmod-1");
 	cr_assert_eq(cfg.services[1].backend_port, htons(27015));
+	cr_assert_eq(cfg.services[0].a2s.flags, KM_A2S_F_ENABLED);
+	cr_assert_eq(cfg.services[1].a2s.flags, KM_A2S_F_ENABLED);
+	cr_assert_eq(cfg.services[1].a2s.timeout_ns, 5000 * 1000000ull);
+	cr_assert_eq(cfg.services[2].a2s.flags, 0, "the tcp service");
+	cr_assert_eq(cfg.a2s_epoch_s, 30);
 	cr_assert_eq(cfg.n_allow, 1);
 	cr_assert_eq(cfg.n_deny, 2);
 	cr_assert_eq(cfg.n_blocks, 2);
@@ -511,6 +516,67 @@ static const struct bad_case bad_cases[] = {
      "{ " E ", \"timeouts\": null, \"defaults\": [] }",
      "t.json: timeouts: must be an object, not null\n"
      "t.json: defaults: must be an object, not a list\n"},
+    /* A2S (docs/config.md "A2S") */
+    {"a2s of the wrong type",
+     "{ " E ", \"services\": [ " SVC(", \"a2s\": 1") ", " SVC(
+	 ", \"port\": 27016, \"a2s\": null") " ] }",
+     "t.json: services[0].a2s: must be true, false or an object, not an "
+     "integer\n"
+     "t.json: services[1].a2s: must be true, false or an object, not null\n"},
+    {"a2s on a tcp service",
+     "{ " E ", \"services\": [ {\"protocol\": \"tcp\", \"address\": "
+	    "\"198.18.10.1\", \"port\": 27015, \"backend\": \"198.19.0.10\", "
+	    "\"a2s\": true} ] }",
+     "t.json: services[0].a2s: A2S is UDP only; this service is tcp\n"},
+    {"a2s unknown key and bad values",
+     "{ " E ", \"services\": [ " SVC(
+	 ", \"a2s\": { \"refesh_ms\": 1, \"refresh_ms\": 99, \"max_age_ms\": "
+	 "\"10s\", \"timeout_ms\": 3600001, \"challenge\": \"none\" }") " ] }",
+     "t.json: services[0].a2s.refesh_ms: unknown key (did you mean "
+     "\"refresh_ms\"?)\n"
+     "t.json: services[0].a2s.refresh_ms: 99 is out of range 100..3600000\n"
+     "t.json: services[0].a2s.max_age_ms: must be an integer, not a string\n"
+     "t.json: services[0].a2s.timeout_ms: 3600001 is out of range "
+     "100..3600000\n"
+     "t.json: services[0].a2s.challenge: \"none\" is not one of "
+     "\"required\", \"off\"\n"},
+    {"a2s challenge of the wrong type",
+     "{ " E ", \"services\": [ " SVC(", \"a2s\": { \"challenge\": false }") " ] }",
+     "t.json: services[0].a2s.challenge: must be a string, not a boolean\n"},
+    {"a2s max_age below refresh, timeout below twice refresh",
+     "{ " E ", \"services\": [ " SVC(
+	 ", \"a2s\": { \"refresh_ms\": 2000, \"max_age_ms\": 1500, "
+	 "\"timeout_ms\": 3999 }") " ] }",
+     "t.json: services[0].a2s.max_age_ms: 1500 is less than refresh_ms "
+     "(2000): an answer must stay servable until it is refreshed\n"
+     "t.json: services[0].a2s.timeout_ms: 3999 is less than twice "
+     "refresh_ms (2000): a healthy server would be marked down between two "
+     "queries\n"},
+    {"a2s defaults that a longer refresh breaks are named as defaults",
+     "{ " E ", \"services\": [ " SVC(", \"a2s\": { \"refresh_ms\": 20000 }") " ] }",
+     "t.json: services[0].a2s.max_age_ms: 10000 (the default) is less than "
+     "refresh_ms (20000): an answer must stay servable until it is "
+     "refreshed\n"
+     "t.json: services[0].a2s.timeout_ms: 5000 (the default) is less than "
+     "twice refresh_ms (20000): a healthy server would be marked down "
+     "between two queries\n"},
+    {"a2s timeout against the default refresh",
+     "{ " E ", \"services\": [ " SVC(", \"a2s\": { \"timeout_ms\": 1000 }") " ] }",
+     "t.json: services[0].a2s.timeout_ms: 1000 is less than twice "
+     "refresh_ms (1000, the default): a healthy server would be marked "
+     "down between two queries\n"},
+    {"top-level a2s",
+     "{ " E ", \"a2s\": { \"epoch_s\": 0, \"key_file\": \"a2s.key\", "
+	    "\"key\": \"00\" } }",
+     "t.json: a2s.key: unknown key\n"
+     "t.json: a2s.epoch_s: 0 is out of range 1..3600\n"
+     "t.json: a2s.key_file: \"a2s.key\" is not an absolute path\n"},
+    {"top-level a2s values",
+     "{ " E ", \"a2s\": { \"epoch_s\": 3601, \"key_file\": 5 } }",
+     "t.json: a2s.epoch_s: 3601 is out of range 1..3600\n"
+     "t.json: a2s.key_file: must be a string, not an integer\n"},
+    {"top-level a2s not an object", "{ " E ", \"a2s\": true }",
+     "t.json: a2s: must be an object, not a boolean\n"},
 };
 
 /* One test over the table (criterion's parameterized tests run in a fresh
@@ -561,6 +627,217 @@ Test(config, every_error_is_collected_up_to_the_cap)
 	free(text);
 	km_cfg_free(&cfg);
 	km_cfg_errors_free(&e);
+}
+
+/* ------------------------------------------------------------------ A2S */
+
+Test(config, a2s_defaults_overrides_and_off)
+{
+	static const char text[] =
+	    "{ " E ", \"services\": [ " SVC(", \"a2s\": true") ", " SVC(
+		", \"port\": 27016, \"a2s\": { \"refresh_ms\": 500, "
+		"\"max_age_ms\": 500, \"timeout_ms\": 1000, \"challenge\": "
+		"\"off\" }") ", " SVC(", \"port\": 27017, \"a2s\": false") ", " SVC(
+		", \"port\": 27018, \"a2s\": { \"challenge\": \"required\" "
+		"}") ", " SVC(", \"port\": 27019") " ] }";
+	const struct km_service_spec *s;
+	struct km_cfg cfg;
+	struct km_cfg_errors e;
+
+	cr_assert_eq(parse(text, &cfg, &e), 0, "%s", e.n ? e.msg[0] : "");
+	s = cfg.services;
+	cr_assert_eq(s[0].a2s.flags, KM_A2S_F_ENABLED);
+	cr_assert_eq(s[0].flags & KM_SVC_F_A2S, KM_SVC_F_A2S);
+	cr_assert_eq(s[0].a2s.refresh_ns, 1000 * 1000000ull);
+	cr_assert_eq(s[0].a2s.max_age_ns, 10000 * 1000000ull);
+	cr_assert_eq(s[0].a2s.timeout_ns, 5000 * 1000000ull);
+	cr_assert_eq(s[1].a2s.flags, KM_A2S_F_ENABLED | KM_A2S_F_NO_CHALLENGE);
+	cr_assert_eq(s[1].a2s.refresh_ns, 500 * 1000000ull);
+	cr_assert_eq(s[1].a2s.max_age_ns, 500 * 1000000ull);
+	cr_assert_eq(s[1].a2s.timeout_ns, 1000 * 1000000ull);
+	cr_assert_eq(s[2].a2s.flags, 0, "a2s: false is off");
+	cr_assert_eq(s[2].flags & KM_SVC_F_A2S, 0);
+	cr_assert_eq(s[2].a2s.refresh_ns, 0);
+	cr_assert_eq(s[3].a2s.flags, KM_A2S_F_ENABLED);
+	cr_assert_eq(s[3].a2s.max_age_ns, 10000 * 1000000ull);
+	cr_assert_eq(s[4].a2s.flags, 0, "no a2s key is off");
+	for (size_t i = 0; i < cfg.n_services; i++)
+		cr_assert_null(km_a2s_cfg_problem(&s[i].a2s, s[i].proto),
+			       "services[%zu]: the library refuses what the "
+			       "config accepted",
+			       i);
+	cr_assert_eq(cfg.a2s_epoch_s, KM_CFG_DEF_A2S_EPOCH_S);
+	cr_assert_null(cfg.a2s_key_file);
+	cr_assert(!cfg.a2s_key_loaded);
+	km_cfg_free(&cfg);
+	km_cfg_errors_free(&e);
+}
+
+Test(config, a2s_library_check_agrees_with_the_config_rules)
+{
+	const uint64_t ms = 1000000ull;
+	struct km_a2s_cfg a = {KM_A2S_F_ENABLED, 0, 1000 * ms, 10000 * ms,
+			       5000 * ms};
+
+	cr_assert_null(km_a2s_cfg_problem(&a, IPPROTO_UDP));
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_TCP),
+			 "A2S is UDP only");
+	a.timeout_ns = 1999 * ms;
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_UDP),
+			 "A2S timeout is less than twice refresh");
+	a.timeout_ns = 2000 * ms;
+	a.max_age_ns = 999 * ms;
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_UDP),
+			 "A2S max_age is less than refresh");
+	a.max_age_ns = 1000 * ms;
+	a.refresh_ns = 99 * ms;
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_UDP),
+			 "A2S times must be 100..3600000 ms");
+	a = (struct km_a2s_cfg){KM_A2S_F_NO_CHALLENGE, 0, 0, 0, 0};
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_UDP),
+			 "A2S options without A2S enabled");
+	a.flags = 0x100 | KM_A2S_F_ENABLED;
+	cr_assert_str_eq(km_a2s_cfg_problem(&a, IPPROTO_UDP),
+			 "unknown A2S flags");
+	a = (struct km_a2s_cfg){0};
+	cr_assert_null(km_a2s_cfg_problem(&a, IPPROTO_TCP), "off is fine");
+}
+
+/* A config file naming a key file, both in a fresh directory. */
+struct keyfix {
+	char dir[64], cfg[96], key[96];
+};
+
+static void keyfix_make(struct keyfix *f, const char *key_text, mode_t mode)
+{
+	FILE *c;
+	int fd;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/km-unit-key-XXXXXX");
+	cr_assert_not_null(mkdtemp(f->dir));
+	snprintf(f->cfg, sizeof(f->cfg), "%s/km.json", f->dir);
+	snprintf(f->key, sizeof(f->key), "%s/a2s.key", f->dir);
+	c = fopen(f->cfg, "w");
+	cr_assert_not_null(c);
+	fprintf(c,
+		"{ " E ", \"a2s\": { \"epoch_s\": 10, \"key_file\": \"%s\" } }",
+		f->key);
+	fclose(c);
+	if (!key_text)
+		return;
+	fd = open(f->key, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, key_text, strlen(key_text)),
+		     (ssize_t)strlen(key_text));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void keyfix_clean(struct keyfix *f)
+{
+	unlink(f->key);
+	unlink(f->cfg);
+	rmdir(f->dir);
+}
+
+/* Parse the fixture; the one error line (or "" when valid). */
+static char *keyfix_parse(struct keyfix *f, struct km_cfg *cfg)
+{
+	struct km_cfg_errors e = {0};
+	char *got;
+	int r;
+
+	r = km_cfg_parse_file(f->cfg, cfg, &e);
+	got = errors_joined(&e);
+	cr_assert_eq(r == 0, e.n == 0, "r=%d with %zu errors", r, e.n);
+	km_cfg_errors_free(&e);
+	return got;
+}
+
+Test(config, a2s_key_file_is_read_with_the_config)
+{
+	static const uint8_t want[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+					 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+					 0xcc, 0xdd, 0xee, 0xff};
+	struct keyfix f;
+	struct km_cfg cfg;
+	char *got;
+
+	keyfix_make(&f, "  00112233445566778899AABBccddeeff\n", 0600);
+	got = keyfix_parse(&f, &cfg);
+	cr_assert_str_empty(got);
+	cr_assert(cfg.a2s_key_loaded);
+	cr_assert_arr_eq(cfg.a2s_key, want, 16);
+	cr_assert_eq(cfg.a2s_epoch_s, 10);
+	cr_assert_str_eq(cfg.a2s_key_file, f.key);
+	free(got);
+	km_cfg_free(&cfg);
+	keyfix_clean(&f);
+}
+
+Test(config, a2s_bad_key_files_are_named)
+{
+	static const struct {
+		const char *text; /* NULL: no file */
+		mode_t mode;
+		const char *why; /* after "<cfg>: a2s.key_file: <key>: " */
+	} cases[] = {
+	    {NULL, 0600, "cannot open: No such file or directory"},
+	    {"00112233445566778899aabbccddeeff", 0644,
+	     "mode 0644 is wider than 0600: the key is a secret (chmod 600 "
+	     "KEY)"},
+	    {"00112233445566778899aabbccddeeff", 0640,
+	     "mode 0640 is wider than 0600: the key is a secret (chmod 600 "
+	     "KEY)"},
+	    {"00112233445566778899aabbccddee", 0600,
+	     "holds 30 hex digits, 32 are needed (a 128-bit key)"},
+	    {"00112233445566778899aabbccddeeff00", 0600,
+	     "holds 34 hex digits, 32 are needed (a 128-bit key)"},
+	    {"", 0600, "holds 0 hex digits, 32 are needed (a 128-bit key)"},
+	    {"0011223344556677 8899aabbccddeeff", 0600,
+	     "byte 17 is not a hex digit (the file must hold 32 hex digits)"},
+	    {"0x112233445566778899aabbccddeeff", 0600,
+	     "byte 2 is not a hex digit (the file must hold 32 hex digits)"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[512], why[256], *got, *k;
+		struct keyfix f;
+		struct km_cfg cfg;
+
+		keyfix_make(&f, cases[i].text, cases[i].mode);
+		snprintf(why, sizeof(why), "%s", cases[i].why);
+		k = strstr(why, "KEY");
+		if (k)
+			snprintf(k, sizeof(why) - (size_t)(k - why), "%s)",
+				 f.key);
+		snprintf(want, sizeof(want), "%s: a2s.key_file: %s: %s\n",
+			 f.cfg, f.key, why);
+		got = keyfix_parse(&f, &cfg);
+		cr_expect_str_eq(got, want, "case %zu", i);
+		cr_expect(!cfg.a2s_key_loaded, "case %zu", i);
+		free(got);
+		km_cfg_free(&cfg);
+		keyfix_clean(&f);
+	}
+}
+
+Test(config, a2s_key_file_that_is_a_directory)
+{
+	struct keyfix f;
+	struct km_cfg cfg;
+	char want[512], *got;
+
+	keyfix_make(&f, NULL, 0);
+	cr_assert_eq(mkdir(f.key, 0700), 0);
+	got = keyfix_parse(&f, &cfg);
+	snprintf(want, sizeof(want),
+		 "%s: a2s.key_file: %s: not a regular file\n", f.cfg, f.key);
+	cr_assert_str_eq(got, want);
+	free(got);
+	km_cfg_free(&cfg);
+	rmdir(f.key);
+	keyfix_clean(&f);
 }
 
 /* --------------------------------------------------------------- files */
