@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# The multi-edge lab: lib.sh's lab plus a second edge and a controller host,
+# sourced by the controller tests (test-controller-*.sh):
+#
+#   player (pl0) ── router ──┬── edge A (ed0, 198.18.1.2)  loader, statsd, agent
+#                            ├── edge B (ed0, 198.18.3.2)  loader, statsd, agent
+#                            ├── controller host (ct0, 198.18.8.2)
+#                            └── game-server host (gs0: mapper, both edges)
+#
+# Both edges announce the service prefix; the router's route to it says
+# which one the players reach (lab_route_to a|b), as an anycast route shift
+# would. Both edges' interfaces are named ed0, as on real edges: each runs
+# in its own namespace, with its own pins and run directory.
+#
+# TLS material is made per run by lab_make_pki: a CA, the controller's
+# certificate, one per edge (CN = edge id), and an edge certificate from
+# another CA (for the refusal test).
+
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+LAB_NS_EB=$LAB_PREFIX-eb
+LAB_NS_CT=$LAB_PREFIX-ct
+LAB_EDGE_B=198.18.3.2
+LAB_EDGE_B_GW=198.18.3.1
+LAB_CTL=198.18.8.2
+LAB_CTL_GW=198.18.8.1
+LAB_CTL_PORT=7443
+LAB_HTTP_PORT=8080 # on the controller host's loopback only
+LAB_PIN_EDGE_B=$LAB_PIN/edgeb
+LAB_EDGE_A_ID=edge-a
+LAB_EDGE_B_ID=edge-b
+
+KM_STATSD=$KM_BUILD_DIR/statsd/kilimanjaro-statsd
+KM_AGENT=$KM_BUILD_DIR/agent/kilimanjaro-agent
+KM_CONTROLLER=$KM_BUILD_DIR/controller/kilimanjaro-controller
+KM_WEB_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../../controller/web
+
+# lab_multi_up: lib.sh's lab, then edge B and the controller host.
+lab_multi_up() {
+	local ns
+
+	lab_up
+	trap lab_multi_teardown EXIT
+	LAB_NAMESPACES+=("$LAB_NS_EB" "$LAB_NS_CT")
+	for ns in "$LAB_NS_EB" "$LAB_NS_CT"; do
+		ip netns add "$ns" || lab_fail "ip netns add $ns"
+		ip -n "$ns" link set lo up
+		_lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.default.rp_filter=0
+	done
+	mkdir -p -m 0700 "$LAB_PIN_EDGE_B"
+	mkdir -p "$LAB_DIR/run-a" "$LAB_DIR/run-b"
+
+	_lab_veth "$LAB_NS_EB" ed0 "$LAB_NS_RT" rt-eb
+	_lab_veth "$LAB_NS_CT" ct0 "$LAB_NS_RT" rt-ct
+	ip -n "$LAB_NS_RT" addr add "$LAB_EDGE_B_GW/24" dev rt-eb
+	ip -n "$LAB_NS_RT" addr add "$LAB_CTL_GW/24" dev rt-ct
+	ip -n "$LAB_NS_EB" addr add "$LAB_EDGE_B/24" dev ed0
+	ip -n "$LAB_NS_CT" addr add "$LAB_CTL/24" dev ct0
+	ip -n "$LAB_NS_EB" link set ed0 mtu "$LAB_TUNNEL_MTU"
+	ip -n "$LAB_NS_RT" link set rt-eb mtu "$LAB_TUNNEL_MTU"
+	ip -n "$LAB_NS_EB" link set ed0 up
+	ip -n "$LAB_NS_CT" link set ct0 up
+	ip -n "$LAB_NS_RT" link set rt-eb up
+	ip -n "$LAB_NS_RT" link set rt-ct up
+	lab_exec "$LAB_NS_EB" ethtool -K ed0 tx off >/dev/null 2>&1 ||
+		lab_fail "ethtool -K ed0 tx off (edge B)"
+	lab_exec "$LAB_NS_RT" ethtool -K rt-eb tx off >/dev/null 2>&1 ||
+		lab_fail "ethtool -K rt-eb tx off"
+	ip -n "$LAB_NS_RT" link set dev rt-eb xdpdrv obj "$KM_XDP_PASS" sec xdp ||
+		lab_fail "cannot attach the pass program to rt-eb"
+	ip -n "$LAB_NS_EB" route add default via "$LAB_EDGE_B_GW"
+	ip -n "$LAB_NS_CT" route add default via "$LAB_CTL_GW"
+	_lab_sysctl "$LAB_NS_EB" net.ipv4.ip_forward=1 \
+		net.ipv4.conf.ed0.forwarding=1 net.ipv4.conf.ed0.rp_filter=0
+	_lab_sysctl "$LAB_NS_RT" net.ipv4.conf.rt-eb.rp_filter=0 \
+		net.ipv4.conf.rt-ct.rp_filter=0
+	_lab_neigh "$LAB_NS_EB" ed0 "$LAB_EDGE_B_GW" "$LAB_NS_RT" rt-eb
+	_lab_neigh "$LAB_NS_RT" rt-eb "$LAB_EDGE_B" "$LAB_NS_EB" ed0
+	_lab_neigh "$LAB_NS_CT" ct0 "$LAB_CTL_GW" "$LAB_NS_RT" rt-ct
+	_lab_neigh "$LAB_NS_RT" rt-ct "$LAB_CTL" "$LAB_NS_CT" ct0
+	lab_log "edge B and the controller host up"
+}
+
+# lab_route_to a|b: the router sends the service prefix to that edge.
+lab_route_to() {
+	local via=$LAB_EDGE
+	[[ $1 == b ]] && via=$LAB_EDGE_B
+	ip -n "$LAB_NS_RT" route replace "$LAB_SVC_NET" via "$via" ||
+		lab_fail "route to edge $1"
+	ip -n "$LAB_NS_RT" route flush cache 2>/dev/null
+	return 0
+}
+
+# lab_edge_b_config FILE [JSON-FRAGMENT]: edge A's configuration with edge
+# B's address.
+lab_edge_b_config() {
+	lab_edge_config "$1" "${2:-}"
+	jq --arg a "$LAB_EDGE_B" '.edge_addresses = [$a]' "$1" >"$1.b" &&
+		mv "$1.b" "$1" || lab_fail "edge B config"
+}
+
+# lab_start_loader_b CONFIG: edge B's loader (edge A: lab_start_loader).
+lab_start_loader_b() {
+	local cfg=$1 pos
+
+	: >>"$LAB_DIR/loader-b.log"
+	pos=$(stat -c %s "$LAB_DIR/loader-b.log")
+	nsenter --net="/run/netns/$LAB_NS_EB" -- "$KM_LOADER" --interface ed0 \
+		--config "$cfg" --pin-root "$LAB_PIN_EDGE_B" \
+		>>"$LAB_DIR/loader-b.log" 2>&1 &
+	LAB_PIDS[loader-b]=$!
+	LAB_SPAWNED+=($!)
+	_lab_wait_ready loader-b 'running on' "$pos"
+}
+
+# lab_start_mapper_ab: the mapper, knowing both edges (replies go back
+# through the edge each player came from; new remotes through edge A).
+lab_start_mapper_ab() {
+	lab_start_mapper --edge "$LAB_EDGE_B"
+}
+
+# km_b ARGS...: the CLI on edge B's pins (edge A: km).
+km_b() { "$KM_CLI" --pin-root "$LAB_PIN_EDGE_B" "$@"; }
+
+# lab_stat_b REASON: lab_stat on edge B.
+lab_stat_b() {
+	km_b --json status | jq -r --arg r "$1" '.verdicts[$r].packets // 0'
+}
+
+# ---- TLS material ------------------------------------------------------------
+
+# _lab_cert DIR NAME CN CA-NAME [SAN]: a key and a certificate signed by CA.
+_lab_cert() {
+	local dir=$1 name=$2 cn=$3 ca=$4 san=${5:-}
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$dir/$name.key" -subj "/CN=$cn" -out "$dir/$name.csr" \
+		2>>"$dir/openssl.log" || return 1
+	if [[ -n $san ]]; then
+		printf 'subjectAltName=%s\n' "$san" >"$dir/$name.ext"
+	else
+		: >"$dir/$name.ext"
+	fi
+	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.crt" \
+		-CAkey "$dir/$ca.key" -CAcreateserial -days 2 -sha256 \
+		-extfile "$dir/$name.ext" -out "$dir/$name.crt" \
+		2>>"$dir/openssl.log" || return 1
+	rm -f "$dir/$name.csr" "$dir/$name.ext"
+}
+
+_lab_ca() { # DIR NAME CN
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1/$2.key" -subj "/CN=$3" -days 2 -out "$1/$2.crt" \
+		2>>"$1/openssl.log"
+}
+
+# lab_make_pki: $LAB_PKI/{ca,controller,edge-a,edge-b,rogue-ca,rogue}.{crt,key}
+lab_make_pki() {
+	LAB_PKI=$LAB_DIR/pki
+	mkdir -p -m 0700 "$LAB_PKI"
+	_lab_ca "$LAB_PKI" ca "kilimanjaro lab CA" &&
+		_lab_cert "$LAB_PKI" controller controller ca \
+			"IP:$LAB_CTL,IP:127.0.0.1,DNS:controller" &&
+		_lab_cert "$LAB_PKI" "$LAB_EDGE_A_ID" "$LAB_EDGE_A_ID" ca &&
+		_lab_cert "$LAB_PKI" "$LAB_EDGE_B_ID" "$LAB_EDGE_B_ID" ca &&
+		_lab_ca "$LAB_PKI" rogue-ca "another CA" &&
+		_lab_cert "$LAB_PKI" rogue "$LAB_EDGE_B_ID" rogue-ca ||
+		lab_fail "openssl: $(tail -n 5 "$LAB_PKI/openssl.log")"
+}
+
+# ---- teardown ---------------------------------------------------------------
+
+# Edge B's pinned link needs its own --detach; the rest is lib.sh's.
+lab_multi_teardown() {
+	local rc=$? name
+
+	for name in "${!LAB_PIDS[@]}"; do
+		lab_stop "$name" TERM
+	done
+	if [[ -e $LAB_PIN_EDGE_B/km_link && -x $KM_LOADER ]]; then
+		timeout 10 nsenter --net="/run/netns/$LAB_NS_EB" -- "$KM_LOADER" \
+			--interface ed0 --pin-root "$LAB_PIN_EDGE_B" --detach \
+			>>"$LAB_DIR/teardown.log" 2>&1
+	fi
+	(exit "$rc")
+	lab_teardown
+}
