@@ -14,9 +14,7 @@
 # would. Both edges' interfaces are named ed0, as on real edges: each runs
 # in its own namespace, with its own pins and run directory.
 #
-# TLS material is made per run by lab_make_pki: a CA, the controller's
-# certificate, one per edge (CN = edge id), and an edge certificate from
-# another CA (for the refusal test).
+# TLS material is made per run by lab_make_pki (tests/lib/gen-certs.sh).
 
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
@@ -132,42 +130,13 @@ lab_stat_b() {
 
 # ---- TLS material ------------------------------------------------------------
 
-# _lab_cert DIR NAME CN CA-NAME [SAN]: a key and a certificate signed by CA.
-_lab_cert() {
-	local dir=$1 name=$2 cn=$3 ca=$4 san=${5:-}
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$dir/$name.key" -subj "/CN=$cn" -out "$dir/$name.csr" \
-		2>>"$dir/openssl.log" || return 1
-	if [[ -n $san ]]; then
-		printf 'subjectAltName=%s\n' "$san" >"$dir/$name.ext"
-	else
-		: >"$dir/$name.ext"
-	fi
-	openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.crt" \
-		-CAkey "$dir/$ca.key" -CAcreateserial -days 2 -sha256 \
-		-extfile "$dir/$name.ext" -out "$dir/$name.crt" \
-		2>>"$dir/openssl.log" || return 1
-	rm -f "$dir/$name.csr" "$dir/$name.ext"
-}
-
-_lab_ca() { # DIR NAME CN
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$1/$2.key" -subj "/CN=$3" -days 2 -out "$1/$2.crt" \
-		2>>"$1/openssl.log"
-}
-
-# lab_make_pki: $LAB_PKI/{ca,controller,edge-a,edge-b,rogue-ca,rogue}.{crt,key}
+# lab_make_pki: tests/lib/gen-certs.sh's set in $LAB_PKI (ca.pem,
+# controller.pem with the controller host's address, edge-a.pem, edge-b.pem,
+# rogue.pem from other-ca.pem; keys beside them).
 lab_make_pki() {
 	LAB_PKI=$LAB_DIR/pki
-	mkdir -p -m 0700 "$LAB_PKI"
-	_lab_ca "$LAB_PKI" ca "kilimanjaro lab CA" &&
-		_lab_cert "$LAB_PKI" controller controller ca \
-			"IP:$LAB_CTL,IP:127.0.0.1,DNS:controller" &&
-		_lab_cert "$LAB_PKI" "$LAB_EDGE_A_ID" "$LAB_EDGE_A_ID" ca &&
-		_lab_cert "$LAB_PKI" "$LAB_EDGE_B_ID" "$LAB_EDGE_B_ID" ca &&
-		_lab_ca "$LAB_PKI" rogue-ca "another CA" &&
-		_lab_cert "$LAB_PKI" rogue "$LAB_EDGE_B_ID" rogue-ca ||
-		lab_fail "openssl: $(tail -n 5 "$LAB_PKI/openssl.log")"
+	KM_CERT_IPS=$LAB_CTL "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/gen-certs.sh" \
+		"$LAB_PKI" || lab_fail "gen-certs.sh failed"
 }
 
 # ---- teardown ---------------------------------------------------------------
