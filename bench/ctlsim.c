@@ -4,7 +4,7 @@
  * punch-sync and controller_edges lines of bench/run (bench/README.md).
  *
  *   ctlsim --connect ADDR:PORT --edges N --punches P [--rate R]
- *          [--id-prefix S] [--base B] [--wait-ms T]
+ *          [--id-prefix S] [--base B] [--wait-ms T] [--hold-ms H]
  *
  * Opens N agent sessions over plain TCP (the controller must allow it; the
  * bench runs on a namespace's loopback), each says Hello and acknowledges
@@ -20,6 +20,9 @@
  *   median_ms X
  *   p99_ms X
  *   max_ms X
+ * With --hold-ms, the sessions then stay up H more milliseconds, each
+ * sending a StatsSnapshot every second with counters that grow at a steady
+ * rate per edge (traffic for the dashboard's charts and its test).
  * Exit status 0 when it ran (whatever the figures), 1 on an error (named).
  *
  * Punch i is remote 198.19.0.0 + B + i (B: --base, so that runs against the
@@ -60,7 +63,7 @@ struct sim_edge {
 
 struct sim {
 	struct sockaddr_in to;
-	unsigned int n_edges, n_punches, rate, wait_ms;
+	unsigned int n_edges, n_punches, rate, wait_ms, hold_ms;
 	uint32_t base;
 	const char *id_prefix;
 	struct sim_edge *e;
@@ -160,6 +163,35 @@ static int sim_punch(struct sim *s, unsigned int i)
 	env.punch_learned = &l;
 	s->sent_ms[i] = now_ms();
 	return sim_send(&s->e[0], &env);
+}
+
+/* Edge i's counters after t seconds: (i + 1) * 1000 packets/s in, a tenth
+ * of it dropped as denied. */
+static int sim_stats(struct sim_edge *e, unsigned int i, double t_s)
+{
+	KmEnvelope env = KILIMANJARO__V1__ENVELOPE__INIT;
+	Kilimanjaro__V1__StatsSnapshot st = KILIMANJARO__V1__STATS_SNAPSHOT__INIT;
+	Kilimanjaro__V1__ReasonCount rc[2] = {KILIMANJARO__V1__REASON_COUNT__INIT,
+					      KILIMANJARO__V1__REASON_COUNT__INIT};
+	Kilimanjaro__V1__ReasonCount *rcp[2] = {&rc[0], &rc[1]};
+	uint64_t pk = (uint64_t)((i + 1) * 1000 * t_s);
+
+	rc[0].reason = "fwd_service";
+	rc[0].has_packets = rc[0].has_bytes = true;
+	rc[0].packets = pk - pk / 10;
+	rc[0].bytes = rc[0].packets * 100;
+	rc[1].reason = "drop_denied";
+	rc[1].has_packets = rc[1].has_bytes = true;
+	rc[1].packets = pk / 10;
+	rc[1].bytes = rc[1].packets * 100;
+	st.has_uptime_ms = st.has_interval_ms = true;
+	st.uptime_ms = (uint64_t)(t_s * 1000);
+	st.interval_ms = 1000;
+	st.n_reasons = 2;
+	st.reasons = rcp;
+	env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_STATS;
+	env.stats = &st;
+	return sim_send(e, &env);
 }
 
 static void sim_record(struct sim *s, unsigned int edge,
@@ -380,13 +412,34 @@ static int sim_run(struct sim *s)
 		printf("max_ms %.2f\n", v[n - 1]);
 	}
 	free(v);
+	if (s->hold_ms) {
+		double t0 = now_ms(), end = t0 + s->hold_ms, tick = t0;
+
+		/* Results first: a caller holding the sessions reads them now. */
+		fflush(stdout);
+		while (now_ms() < end) {
+			if (now_ms() >= tick) {
+				for (i = 0; i < s->n_edges; i++) {
+					r = sim_stats(&s->e[i], i, (now_ms() - start) / 1e3);
+					if (r)
+						return km_log_errno(r, "edge %u: stats", i);
+				}
+				tick += 1000;
+			}
+			r = sim_poll(s, 100);
+			if (r)
+				return r;
+		}
+	}
+
 	return 0;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ctlsim --connect ADDR:PORT --edges N --punches P "
-		   "[--rate R] [--id-prefix S] [--base B] [--wait-ms T]\n");
+		   "[--rate R] [--id-prefix S] [--base B] [--wait-ms T] "
+		   "[--hold-ms H]\n");
 }
 
 static int parse_uint(const char *opt, const char *v, unsigned int min,
@@ -437,6 +490,7 @@ int main(int argc, char **argv)
 		{"id-prefix", required_argument, NULL, 'i'},
 		{"base", required_argument, NULL, 'b'},
 		{"wait-ms", required_argument, NULL, 'w'},
+		{"hold-ms", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -479,6 +533,10 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_uint("wait-ms", optarg, 1, 600000, &s.wait_ms))
+				return 1;
+			break;
+		case 'H':
+			if (parse_uint("hold-ms", optarg, 0, 3600000, &s.hold_ms))
 				return 1;
 			break;
 		case 'h':
