@@ -462,3 +462,27 @@ int km_ring_read_next(struct km_ring_reader *r, void *buf, size_t cap,
 {
 	return ring_read(r, false, buf, cap, len, info);
 }
+
+int km_ring_read_at(struct km_ring_reader *r, uint64_t seq, void *buf,
+		    size_t cap, size_t *len, struct km_ring_info *info)
+{
+	const struct km_ring_hdr *h = r->map;
+	uint64_t latest;
+	int e = -EAGAIN;
+	uint32_t tries;
+
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		latest = A_LOAD(&h->seq, memory_order_acquire);
+		if (!seq || seq > latest)
+			return -EAGAIN;
+		if (latest - seq >= h->nslots - 1)
+			return -ESTALE;
+		e = copy_slot(r, seq, buf, cap, len);
+		if (e != -EAGAIN)
+			break;
+	}
+	if (e)
+		return e;
+	fill_info(r, info, seq, latest, 0, tries);
+	return 0;
+}
