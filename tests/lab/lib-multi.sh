@@ -128,6 +128,106 @@ lab_stat_b() {
 	km_b --json status | jq -r --arg r "$1" '.verdicts[$r].packets // 0'
 }
 
+# ---- controller, statsd, agents --------------------------------------------
+
+LAB_API_TOKEN=
+LAB_PASSWORD=
+
+# lab_controller_config FILE [JSON-FRAGMENT]: the controller's configuration
+# (TLS for the agents on the controller host's address; HTTP on its
+# loopback; SQLite in the lab's directory; user "admin" with a random
+# password in LAB_PASSWORD and a random API token in LAB_API_TOKEN). The
+# fragment (object members) is merged over it.
+lab_controller_config() {
+	local file=$1 extra=${2:-} hash
+	[[ -n $LAB_API_TOKEN ]] ||
+		LAB_API_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	[[ -n $LAB_PASSWORD ]] ||
+		LAB_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	hash=$(printf '%s\n' "$LAB_PASSWORD" | "$KM_CONTROLLER" --hash-password 2>>"$LAB_DIR/hash.log") ||
+		lab_fail "kilimanjaro-controller --hash-password: $(cat "$LAB_DIR/hash.log")"
+	jq -n --arg listen "$LAB_CTL:$LAB_CTL_PORT" \
+		--arg http "127.0.0.1:$LAB_HTTP_PORT" --arg pki "$LAB_PKI" \
+		--arg db "$LAB_DIR/controller.db" --arg web "$KM_WEB_DIR" \
+		--arg hash "$hash" --arg token "$LAB_API_TOKEN" \
+		--argjson extra "{${extra}}" '{
+			agents_listen: $listen, http_listen: $http,
+			tls: { ca: ($pki + "/ca.pem"), cert: ($pki + "/controller.pem"),
+			       key: ($pki + "/controller.key") },
+			db: $db, web_root: $web,
+			users: [ { name: "admin", password_hash: $hash } ],
+			api_tokens: [ $token ]
+		} * $extra' >"$file" || lab_fail "bad controller config fragment: $extra"
+}
+
+# lab_api METHOD PATH [BODY]: the controller's HTTP API with the token;
+# prints the body, fails (status 1) on a non-2xx answer.
+lab_api() {
+	lab_exec "$LAB_NS_CT" curl -sS --fail-with-body --max-time 5 -X "$1" \
+		-H "Authorization: Bearer $LAB_API_TOKEN" \
+		-H 'Content-Type: application/json' ${3:+--data "$3"} \
+		"http://127.0.0.1:$LAB_HTTP_PORT/api$2"
+}
+
+# lab_start_controller CONFIG: returns once its API answers.
+lab_start_controller() {
+	local deadline=$((SECONDS + 20))
+	lab_spawn controller "$LAB_NS_CT" "$KM_CONTROLLER" --config "$1"
+	until lab_api GET /state >/dev/null 2>&1; do
+		lab_alive controller || {
+			cat "$LAB_DIR/controller.log" >&2
+			lab_fail "the controller exited"
+		}
+		((SECONDS < deadline)) || lab_fail "the controller's API did not answer within 20 s"
+		sleep 0.1
+	done
+}
+
+# lab_start_statsd a|b: statsd on that edge (ring in $LAB_DIR/run-a|b,
+# Prometheus on the edge's loopback).
+lab_start_statsd() {
+	local ns=$LAB_NS_ED pin=$LAB_PIN_EDGE
+	[[ $1 == b ]] && ns=$LAB_NS_EB pin=$LAB_PIN_EDGE_B
+	lab_spawn "statsd-$1" "$ns" "$KM_STATSD" --interface ed0 --pin-root "$pin" \
+		--run-dir "$LAB_DIR/run-$1" --interval 200ms --listen 127.0.0.1:9477
+	lab_wait_for 10 test -s "$LAB_DIR/run-$1/stats.ring" ||
+		lab_fail "statsd on edge $1 made no ring: $(tail -n 5 "$LAB_DIR/statsd-$1.log")"
+}
+
+# lab_start_agent a|b [EXTRA ARGS...]: the agent of that edge, with its
+# certificate (CN = edge id); does not wait (lab_wait_synced does).
+lab_start_agent() {
+	local e=$1 ns=$LAB_NS_ED pin=$LAB_PIN_EDGE id=$LAB_EDGE_A_ID
+	shift
+	[[ $e == b ]] && ns=$LAB_NS_EB pin=$LAB_PIN_EDGE_B id=$LAB_EDGE_B_ID
+	lab_spawn "agent-$e" "$ns" "$KM_AGENT" --interface ed0 \
+		--controller "$LAB_CTL:$LAB_CTL_PORT" --edge-id "$id" \
+		--ca "$LAB_PKI/ca.pem" --cert "$LAB_PKI/$id.pem" \
+		--key "$LAB_PKI/$id.key" --server-name controller \
+		--pin-root "$pin" --run-dir "$LAB_DIR/run-$e" "$@"
+}
+
+# lab_synced ID...: every edge named is connected and acknowledged the
+# controller's current version.
+lab_synced() {
+	local v edges id
+	v=$(lab_api GET /state | jq -r .version) || return 1
+	edges=$(lab_api GET /edges) || return 1
+	for id in "$@"; do
+		jq -e --arg id "$id" --argjson v "$v" \
+			'.edges[] | select(.id == $id and .connected and .acked_version == $v)' \
+			<<<"$edges" >/dev/null || return 1
+	done
+}
+
+# lab_wait_synced SECONDS ID...
+lab_wait_synced() {
+	local s=$1
+	shift
+	lab_wait_for "$s" lab_synced "$@" ||
+		lab_fail "edges $* not in sync within $s s: state $(lab_api GET /state | jq -c '{version}') edges $(lab_api GET /edges | jq -c '[.edges[] | {id, connected, config_version, acked_version}]')"
+}
+
 # ---- TLS material ------------------------------------------------------------
 
 # lab_make_pki: tests/lib/gen-certs.sh's set in $LAB_PKI (ca.pem,
