@@ -52,7 +52,7 @@
 #define REMOTE_BASE 0xC6130000u /* 198.19.0.0 */
 #define SVC_ADDR 0xC6120A01u	/* 198.18.10.1 */
 #define SVC_PORT 27015
-#define BACKEND 0xC6120202u	/* 198.18.2.2 */
+#define BACKEND 0xC6120202u /* 198.18.2.2 */
 
 struct sim_edge {
 	int fd;
@@ -67,8 +67,8 @@ struct sim {
 	uint32_t base;
 	const char *id_prefix;
 	struct sim_edge *e;
-	double *sent_ms;  /* [punch] */
-	float *lat_ms;	  /* [edge * n_punches + punch], NAN: not yet */
+	double *sent_ms; /* [punch] */
+	float *lat_ms;	 /* [edge * n_punches + punch], NAN: not yet */
 	unsigned int synced, seen;
 	int ep;
 };
@@ -149,7 +149,8 @@ static int sim_pong(struct sim_edge *e, uint64_t nonce)
 static int sim_punch(struct sim *s, unsigned int i)
 {
 	KmEnvelope env = KILIMANJARO__V1__ENVELOPE__INIT;
-	Kilimanjaro__V1__PortPunchLearned l = KILIMANJARO__V1__PORT_PUNCH_LEARNED__INIT;
+	Kilimanjaro__V1__PortPunchLearned l =
+	    KILIMANJARO__V1__PORT_PUNCH_LEARNED__INIT;
 	Kilimanjaro__V1__PortPunch p = KILIMANJARO__V1__PORT_PUNCH__INIT;
 
 	p.proto = KILIMANJARO__V1__PROTO__PROTO_UDP;
@@ -170,9 +171,11 @@ static int sim_punch(struct sim *s, unsigned int i)
 static int sim_stats(struct sim_edge *e, unsigned int i, double t_s)
 {
 	KmEnvelope env = KILIMANJARO__V1__ENVELOPE__INIT;
-	Kilimanjaro__V1__StatsSnapshot st = KILIMANJARO__V1__STATS_SNAPSHOT__INIT;
-	Kilimanjaro__V1__ReasonCount rc[2] = {KILIMANJARO__V1__REASON_COUNT__INIT,
-					      KILIMANJARO__V1__REASON_COUNT__INIT};
+	Kilimanjaro__V1__StatsSnapshot st =
+	    KILIMANJARO__V1__STATS_SNAPSHOT__INIT;
+	Kilimanjaro__V1__ReasonCount rc[2] = {
+	    KILIMANJARO__V1__REASON_COUNT__INIT,
+	    KILIMANJARO__V1__REASON_COUNT__INIT};
 	Kilimanjaro__V1__ReasonCount *rcp[2] = {&rc[0], &rc[1]};
 	uint64_t pk = (uint64_t)((i + 1) * 1000 * t_s);
 
@@ -254,8 +257,12 @@ static int sim_readable(struct sim *s, unsigned int i)
 		km_err("edge %u: the controller closed the session", i);
 		return -ECONNRESET;
 	}
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return km_log_errno(-errno, "edge %u: recv: %s", i,
+				    strerror(errno));
+	}
 	while (off < (size_t)n) {
 		const uint8_t *frame;
 		const char *why = NULL;
@@ -315,18 +322,22 @@ static int sim_connect(struct sim *s)
 
 		e->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (e->fd < 0)
-			return km_log_errno(-errno, "socket for edge %u", i);
+			return km_log_errno(-errno, "socket for edge %u: %s", i,
+					    strerror(errno));
 		setsockopt(e->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(e->fd, (struct sockaddr *)&s->to, sizeof(s->to)))
-			return km_log_errno(-errno, "edge %u: connect", i);
+			return km_log_errno(-errno, "edge %u: connect: %s", i,
+					    strerror(errno));
 		km_frame_reader_init(&e->rd, 0);
 		ev.data.u32 = i;
 		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, e->fd, &ev))
-			return km_log_errno(-errno, "epoll_ctl");
+			return km_log_errno(-errno, "epoll_ctl: %s",
+					    strerror(errno));
 		r = sim_hello(s, i);
 		if (r)
-			return km_log_errno(r, "edge %u: hello", i);
+			return km_log_errno(r, "edge %u: hello: %s", i,
+					    strerror(-r));
 		/* Keep the controller's accept queue short. */
 		r = sim_poll(s, 0);
 		if (r)
@@ -370,7 +381,8 @@ static int sim_run(struct sim *s)
 		if (t >= next) {
 			r = sim_punch(s, sent++);
 			if (r)
-				return km_log_errno(r, "reporting punch %u", sent - 1);
+				return km_log_errno(r, "reporting punch %u: %s",
+						    sent - 1, strerror(-r));
 			next = start + sent * interval;
 			continue;
 		}
@@ -415,14 +427,18 @@ static int sim_run(struct sim *s)
 	if (s->hold_ms) {
 		double t0 = now_ms(), end = t0 + s->hold_ms, tick = t0;
 
-		/* Results first: a caller holding the sessions reads them now. */
+		/* Results first: a caller holding the sessions reads them now.
+		 */
 		fflush(stdout);
 		while (now_ms() < end) {
 			if (now_ms() >= tick) {
 				for (i = 0; i < s->n_edges; i++) {
-					r = sim_stats(&s->e[i], i, (now_ms() - start) / 1e3);
+					r = sim_stats(&s->e[i], i,
+						      (now_ms() - start) / 1e3);
 					if (r)
-						return km_log_errno(r, "edge %u: stats", i);
+						return km_log_errno(
+						    r, "edge %u: stats: %s", i,
+						    strerror(-r));
 				}
 				tick += 1000;
 			}
@@ -451,7 +467,8 @@ static int parse_uint(const char *opt, const char *v, unsigned int min,
 	errno = 0;
 	x = strtoul(v, &end, 10);
 	if (errno || !*v || *end || x < min || x > max) {
-		km_err("--%s: '%s' is not a number in %u..%u", opt, v, min, max);
+		km_err("--%s: '%s' is not a number in %u..%u", opt, v, min,
+		       max);
 		return -EINVAL;
 	}
 	*out = x;
@@ -483,16 +500,16 @@ bad:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"connect", required_argument, NULL, 'c'},
-		{"edges", required_argument, NULL, 'n'},
-		{"punches", required_argument, NULL, 'p'},
-		{"rate", required_argument, NULL, 'r'},
-		{"id-prefix", required_argument, NULL, 'i'},
-		{"base", required_argument, NULL, 'b'},
-		{"wait-ms", required_argument, NULL, 'w'},
-		{"hold-ms", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"edges", required_argument, NULL, 'n'},
+	    {"punches", required_argument, NULL, 'p'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"id-prefix", required_argument, NULL, 'i'},
+	    {"base", required_argument, NULL, 'b'},
+	    {"wait-ms", required_argument, NULL, 'w'},
+	    {"hold-ms", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct sim s = {.rate = 500, .wait_ms = 3000, .id_prefix = "sim"};
 	struct rlimit rl;
@@ -513,7 +530,8 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		case 'p':
-			if (parse_uint("punches", optarg, 1, 1000000, &s.n_punches))
+			if (parse_uint("punches", optarg, 1, 1000000,
+				       &s.n_punches))
 				return 1;
 			break;
 		case 'r':
@@ -532,11 +550,13 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		case 'w':
-			if (parse_uint("wait-ms", optarg, 1, 600000, &s.wait_ms))
+			if (parse_uint("wait-ms", optarg, 1, 600000,
+				       &s.wait_ms))
 				return 1;
 			break;
 		case 'H':
-			if (parse_uint("hold-ms", optarg, 0, 3600000, &s.hold_ms))
+			if (parse_uint("hold-ms", optarg, 0, 3600000,
+				       &s.hold_ms))
 				return 1;
 			break;
 		case 'h':

@@ -159,7 +159,8 @@ static bool peer_wait_for(struct peer *p, int want, uint64_t nonce)
 		ack.ok = true;
 		if (env->body_case == KILIMANJARO__V1__ENVELOPE__BODY_SNAPSHOT)
 			ack.version = env->snapshot->version;
-		else if (env->body_case == KILIMANJARO__V1__ENVELOPE__BODY_DELTA)
+		else if (env->body_case ==
+			 KILIMANJARO__V1__ENVELOPE__BODY_DELTA)
 			ack.version = env->delta->version;
 		if (ack.version) {
 			ack_env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_ACK;
@@ -186,7 +187,8 @@ static int send_mode(struct peer *p, const char *mode)
 {
 	KmEnvelope env = KILIMANJARO__V1__ENVELOPE__INIT;
 	Kilimanjaro__V1__BlockAdded b = KILIMANJARO__V1__BLOCK_ADDED__INIT;
-	Kilimanjaro__V1__PortPunchLearned l = KILIMANJARO__V1__PORT_PUNCH_LEARNED__INIT;
+	Kilimanjaro__V1__PortPunchLearned l =
+	    KILIMANJARO__V1__PORT_PUNCH_LEARNED__INIT;
 	Kilimanjaro__V1__PortPunch pp = KILIMANJARO__V1__PORT_PUNCH__INIT;
 	uint8_t raw[68];
 
@@ -265,15 +267,15 @@ static int parse_hostport(const char *v, struct sockaddr_in *sa)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"connect", required_argument, NULL, 'c'},
-		{"edge-id", required_argument, NULL, 'e'},
-		{"mode", required_argument, NULL, 'm'},
-		{"ca", required_argument, NULL, 'a'},
-		{"cert", required_argument, NULL, 't'},
-		{"key", required_argument, NULL, 'k'},
-		{"server-name", required_argument, NULL, 's'},
-		{"plain", no_argument, NULL, 'p'},
-		{},
+	    {"connect", required_argument, NULL, 'c'},
+	    {"edge-id", required_argument, NULL, 'e'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"ca", required_argument, NULL, 'a'},
+	    {"cert", required_argument, NULL, 't'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"server-name", required_argument, NULL, 's'},
+	    {"plain", no_argument, NULL, 'p'},
+	    {},
 	};
 	const char *ca = NULL, *cert = NULL, *key = NULL, *sni = NULL;
 	const char *id = NULL, *mode = "hello", *to = NULL, *hs = "ok";
@@ -287,22 +289,40 @@ int main(int argc, char **argv)
 	km_log_init("kmpeer", LOG_WARNING);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': to = optarg; break;
-		case 'e': id = optarg; break;
-		case 'm': mode = optarg; break;
-		case 'a': ca = optarg; break;
-		case 't': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 's': sni = optarg; break;
-		case 'p': plain = true; break;
-		default: return 1;
+		case 'c':
+			to = optarg;
+			break;
+		case 'e':
+			id = optarg;
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'a':
+			ca = optarg;
+			break;
+		case 't':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 's':
+			sni = optarg;
+			break;
+		case 'p':
+			plain = true;
+			break;
+		default:
+			return 1;
 		}
 	}
 	if (!to || !id || parse_hostport(to, &sa) ||
 	    (!plain && (!ca || !cert || !key))) {
-		fprintf(stderr, "usage: kmpeer --connect ADDR:PORT --edge-id ID "
-				"--mode MODE [--ca F --cert F --key F "
-				"[--server-name N] | --plain]\n");
+		fprintf(stderr,
+			"usage: kmpeer --connect ADDR:PORT --edge-id ID "
+			"--mode MODE [--ca F --cert F --key F "
+			"[--server-name N] | --plain]\n");
 		return 1;
 	}
 	if (!plain && km_tls_ctx_new(&ctx, KM_TLS_CLIENT, ca, cert, key))
@@ -348,7 +368,8 @@ int main(int argc, char **argv)
 	}
 	/* With TLS 1.3 a refused client certificate shows here, as an alert
 	 * on the first read. */
-	snapshot = peer_wait_for(&p, KILIMANJARO__V1__ENVELOPE__BODY_SNAPSHOT, 0);
+	snapshot =
+	    peer_wait_for(&p, KILIMANJARO__V1__ENVELOPE__BODY_SNAPSHOT, 0);
 	if (!snapshot)
 		goto report;
 	r = send_mode(&p, mode);
@@ -372,17 +393,19 @@ int main(int argc, char **argv)
 		env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_PING;
 		env.ping = &ping;
 		if (!peer_send(&p, &env))
-			pong = peer_wait_for(&p, KILIMANJARO__V1__ENVELOPE__BODY_PONG,
-					     ping.nonce);
+			pong = peer_wait_for(
+			    &p, KILIMANJARO__V1__ENVELOPE__BODY_PONG,
+			    ping.nonce);
 	}
 report:
 	printf("{\"handshake\":\"");
 	for (const char *s = hs; *s; s++)
 		if (*s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
 			putchar(*s);
-	printf("\",\"snapshot\":%s,\"sent\":\"%s\",\"pong\":%s,\"closed\":%s}\n",
-	       snapshot ? "true" : "false", snapshot ? mode : "",
-	       pong ? "true" : "false", p.closed ? "true" : "false");
+	printf(
+	    "\",\"snapshot\":%s,\"sent\":\"%s\",\"pong\":%s,\"closed\":%s}\n",
+	    snapshot ? "true" : "false", snapshot ? mode : "",
+	    pong ? "true" : "false", p.closed ? "true" : "false");
 	if (p.ssl)
 		SSL_free(p.ssl);
 	if (p.fd >= 0)
