@@ -85,6 +85,16 @@ function fmtAge(ms) {
 	return Math.round(s / 3600) + ' h ago';
 }
 
+// How long ago an edge was last heard from: the controller's age if it
+// gives one, else from the absolute time (ms since the epoch).
+function lastSeenAgo(e) {
+	if (typeof e.last_seen_ago_ms === 'number')
+		return e.last_seen_ago_ms;
+	if (typeof e.last_seen_ms === 'number' && e.last_seen_ms > 0)
+		return Math.max(0, Date.now() - e.last_seen_ms);
+	return undefined;
+}
+
 function sumValues(obj) {
 	let n = 0;
 	for (const v of Object.values(obj || {}))
@@ -134,7 +144,7 @@ function renderEdges(edges) {
 			el('td', { class: 'status' }, status),
 			el('td', {}, e.peer || '–'),
 			el('td', { class: 'num' }, cfg),
-			el('td', {}, fmtAge(e.last_seen_ms)),
+			el('td', {}, fmtAge(lastSeenAgo(e))),
 			el('td', { class: 'num', title: reasonsTitle(e.pps) },
 				KmPlot.si(sumValues(e.pps))),
 			el('td', { class: 'num' }, KmPlot.si(e.bps || 0))));
@@ -247,10 +257,12 @@ function renderState(st) {
 	for (const b of st.blocks || []) {
 		const addr = addrOf(b);
 		let note = '';
-		if (typeof b === 'object' && b.expires_ms)
-			note = ` until ${new Date(b.expires_ms).toLocaleTimeString()}`;
+		if (typeof b === 'object' && b.remaining_ms)
+			note = ` ${Math.ceil(b.remaining_ms / 1000)} s left`;
 		else if (typeof b === 'object' && b.duration_ms)
 			note = ` for ${Math.round(b.duration_ms / 1000)} s`;
+		else
+			note = ' until removed';
 		bl.append(el('li', { 'data-addr': addr },
 			el('span', {}, addr, el('span', { class: 'muted' }, note)),
 			delButton(`remove block ${addr}`, `/api/blocks/${encodeURIComponent(addr)}`)));

@@ -16,6 +16,13 @@ const KmPlot = (() => {
 		return 10 * p;
 	}
 
+	// Grid lines that fall on round values of a niceMax() axis: quarters of
+	// 2 × 10^n, fifths otherwise.
+	function ticksFor(max) {
+		const lead = Math.round(max / Math.pow(10, Math.floor(Math.log10(max))));
+		return lead === 2 ? 4 : 5;
+	}
+
 	function si(v) {
 		const units = [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
 		for (const [d, u] of units)
@@ -56,13 +63,14 @@ const KmPlot = (() => {
 		ctx.lineWidth = 1;
 		ctx.textAlign = 'right';
 		ctx.textBaseline = 'middle';
-		for (let i = 0; i <= 4; i++) {
-			const y = top + h - (h * i) / 4;
+		const ticks = ticksFor(ymax);
+		for (let i = 0; i <= ticks; i++) {
+			const y = top + h - (h * i) / ticks;
 			ctx.beginPath();
 			ctx.moveTo(left, Math.round(y) + 0.5);
 			ctx.lineTo(left + w, Math.round(y) + 0.5);
 			ctx.stroke();
-			ctx.fillText(si((ymax * i) / 4), left - 4, y);
+			ctx.fillText(si((ymax * i) / ticks), left - 4, y);
 		}
 		ctx.textAlign = 'left';
 		ctx.textBaseline = 'alphabetic';

@@ -2,13 +2,14 @@
 // The dashboard in a real headless browser (Debian's chromium driven by
 // playwright-core) against a running controller:
 //   node dashboard.js --url URL --user U --password P --deny PREFIX
-//                     [--edge ID]... [--bad-deny PREFIX]
+//                     [--edge ID]... [--bad-deny PREFIX] [--remove yes]
 // Checks, in order: anonymous API reads and writes are refused (401); the
 // page shows the login form and a wrong password's error; after login the
 // edges (--edge: each one connected) and their traffic charts appear; a deny
 // added through the form shows in the list and in /api/state; an invalid
-// prefix is refused with the API's error shown next to the form; after
-// logout the API refuses again. Prints one "ok: ..." line per check; exits
+// prefix is refused with the API's error shown next to the form; with
+// --remove yes, the deny's remove button takes it out of /api/state again;
+// after logout the API refuses again. Prints one "ok: ..." line per check; exits
 // non-zero on the first failure. Bounded: every wait has a timeout and the
 // whole run a deadline.
 'use strict';
@@ -158,6 +159,21 @@ async function main() {
 		r = await pageFetch(page, 'GET', '/api/state', null);
 		check(JSON.parse(r.text).version === before,
 			'the refused deny changed nothing (same state version)');
+
+		if (a.remove === 'yes') {
+			await page.click(`#deny li[data-prefix="${a.deny}"] button.del`);
+			await page.locator(`#deny li[data-prefix="${a.deny}"]`)
+				.waitFor({ state: 'detached' });
+			r = await pageFetch(page, 'GET', '/api/state', null);
+			const left = (JSON.parse(r.text).deny || [])
+				.map((p) => (typeof p === 'string' ? p : p.prefix));
+			check(!left.includes(a.deny),
+				`deny ${a.deny} removed with its button, gone from /api/state`);
+			// Back, for the caller's checks on the edges.
+			await page.fill('#deny-form input[name=prefix]', a.deny);
+			await page.click('#deny-form button[type=submit]');
+			await page.locator(`#deny li[data-prefix="${a.deny}"]`).waitFor();
+		}
 
 		// Writes without Content-Type: application/json are refused (the
 		// CSRF guard), even with a valid session.

@@ -9,7 +9,8 @@
 #   tests/web/dashboard.js driving Debian's chromium through playwright-core:
 #   anonymous reads and writes refused, login, both edges connected with
 #   their charts, a deny added through the form listed in /api/state, an
-#   invalid prefix refused with the API's reason, logout.
+#   invalid prefix refused with the API's reason, the deny removed with its
+#   button and added again, logout.
 # Then, with the API token: the deny reached both edges (each acknowledged
 # the new version).
 #
@@ -134,7 +135,7 @@ log "ok: two simulated edges connected"
 deny=198.18.44.0/24
 in_ns timeout 90 node "$here/dashboard.js" --url http://127.0.0.1:8080 \
 	--user admin --password "$password" --deny "$deny" \
-	--edge web-0 --edge web-1 || fail "dashboard checks"
+	--edge web-0 --edge web-1 --remove yes || fail "dashboard checks"
 
 # The deny added through the page reached both edges.
 version=$(api GET /state | jq -r .version)
