@@ -55,6 +55,7 @@ struct server {
 	size_t n_conns;
 	uint64_t last_sweep_ms;
 	bool stop;
+	bool dirty; /* the state changed during this loop turn */
 };
 
 static uint64_t mono_ms(void)
@@ -301,8 +302,9 @@ static void on_punch(struct server *s, struct conn *c,
 		km_warn("%s: punch not stored: %s", who(c), strerror(-r));
 		return;
 	}
-	/* The fast path: relay now, not at the next loop turn. */
-	push_all(s);
+	/* Relayed at the end of this loop turn (not at the next one), so
+	 * the punches of one burst leave in one write per edge. */
+	s->dirty = true;
 }
 
 static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
@@ -481,6 +483,13 @@ static void do_sniff(struct server *s, struct conn *c)
 	c->phase = PH_HELLO;
 }
 
+/* EOF inside a frame (not just after a complete one). */
+static bool mid_frame(const struct km_frame_reader *r)
+{
+	return km_frame_partial(r) &&
+	       !(r->hdr_got == KM_FRAME_HDR && r->got == r->len);
+}
+
 static void conn_read(struct server *s, struct conn *c)
 {
 	uint8_t buf[16384];
@@ -504,7 +513,7 @@ static void conn_read(struct server *s, struct conn *c)
 			}
 			conn_close(s, c,
 				   e == SSL_ERROR_ZERO_RETURN
-					   ? (km_frame_partial(&c->rd)
+					   ? (mid_frame(&c->rd)
 						      ? "closed inside a frame"
 						      : "closed by the agent")
 					   : km_tls_error(c->ssl));
@@ -519,7 +528,7 @@ static void conn_read(struct server *s, struct conn *c)
 			return;
 		conn_close(s, c,
 			   n < 0 ? strerror(errno)
-			   : km_frame_partial(&c->rd) ? "closed inside a frame"
+			   : mid_frame(&c->rd) ? "closed inside a frame"
 						      : "closed by the agent");
 		return;
 	}
@@ -736,7 +745,7 @@ int server_run(struct server *s)
 			} else if (tag == TAG_NOTIFY) {
 				if (read(s->st->notify_fd, &x, sizeof(x)) < 0)
 					km_debug("notify: %s", strerror(errno));
-				push_all(s);
+				s->dirty = true;
 			} else if (tag == TAG_TIMER) {
 				if (read(s->tfd, &x, sizeof(x)) < 0)
 					km_debug("timer: %s", strerror(errno));
@@ -752,6 +761,10 @@ int server_run(struct server *s)
 			} else if (!((struct conn *)tag)->dead) {
 				conn_io(s, tag);
 			}
+		}
+		if (s->dirty) {
+			s->dirty = false;
+			push_all(s);
 		}
 		reap(s);
 	}
