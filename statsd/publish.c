@@ -24,6 +24,7 @@ struct ks_state {
 	const struct ks_opts *o;
 	struct km_maps maps;
 	bool maps_open;
+	ino_t stats_ino; /* inode of the km_stats pin the fds came from */
 	struct km_snap_ctx ctx;
 	struct km_snapshot *snap;
 	struct km_ring_writer *ring;
@@ -56,15 +57,48 @@ static int mkdir_p(const char *dir)
 
 /* The pins may not exist yet (statsd started before the loader): keep
  * trying every interval, saying so once. */
+static int pin_ino(const struct ks_state *st, ino_t *ino)
+{
+	char p[320];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/%s", st->o->pin_root, KM_MAP_STATS);
+	if (stat(p, &sb))
+		return -errno;
+	*ino = sb.st_ino;
+	return 0;
+}
+
+/*
+ * Our fds keep maps alive after a detach, and a new loader pins new maps:
+ * reading the old ones would publish frozen counters forever. One stat()
+ * of the km_stats pin per snapshot tells (a new pin is a new inode).
+ */
+static bool maps_replaced(struct ks_state *st)
+{
+	ino_t ino;
+
+	return pin_ino(st, &ino) || ino != st->stats_ino;
+}
+
 static int open_maps(struct ks_state *st)
 {
 	static bool said;
 	int r;
 
+	if (st->maps_open && maps_replaced(st)) {
+		km_info("maps at %s were removed or replaced: reopening",
+			st->o->pin_root);
+		km_maps_close(&st->maps);
+		st->maps_open = false;
+	}
 	if (st->maps_open)
 		return 0;
+	/* The inode first: pins replaced in between are seen next time. */
+	r = pin_ino(st, &st->stats_ino);
 	km_log_init(NULL, said ? LOG_CRIT : st->o->log_prio);
-	r = km_maps_open_pinned(&st->maps, st->o->pin_root);
+	if (!r)
+		r = km_maps_open_pinned(&st->maps, st->o->pin_root);
 	km_log_init(NULL, st->o->log_prio);
 	if (r) {
 		if (!said)

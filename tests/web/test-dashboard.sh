@@ -3,9 +3,10 @@
 #
 # The dashboard in a real headless browser against a real controller, in a
 # network namespace of its own (its loopback only):
-#   kilimanjaro-controller (TLS listener with plain TCP allowed on loopback,
+#   kilimanjaro-controller (TLS listener,
 #   SQLite in a temporary directory, one user, one API token), two simulated
-#   edges (bench/ctlsim: Hello, Acks, a stats snapshot every second), and
+#   edges (tests/ctl's km-ctl-load over mutual TLS: Hello, Acks, a stats
+#   snapshot every second), and
 #   tests/web/dashboard.js driving Debian's chromium through playwright-core:
 #   anonymous reads and writes refused, login, both edges connected with
 #   their charts, a deny added through the form listed in /api/state, an
@@ -22,7 +23,7 @@ here=$(dirname "$(readlink -f "$0")")
 repo=$(readlink -f "$here/../..")
 KM_BUILD_DIR=${KM_BUILD_DIR:?KM_BUILD_DIR must name the meson build directory}
 ctl=$KM_BUILD_DIR/controller/kilimanjaro-controller
-sim=$KM_BUILD_DIR/bench/ctlsim
+sim=$KM_BUILD_DIR/tests/ctl/km-ctl-load
 prefix=${KMW_PREFIX:-kmw-$$}
 ns=$prefix
 dir=
@@ -93,7 +94,6 @@ cat >"$dir/controller.json" <<EOF
 	"http_listen": "127.0.0.1:8080",
 	"tls": { "ca": "$dir/pki/ca.pem", "cert": "$dir/pki/controller.pem",
 		 "key": "$dir/pki/controller.key" },
-	"allow_plain_tcp": true,
 	"db": "$dir/state.db",
 	"web_root": "$repo/controller/web",
 	"users": [ { "name": "admin", "password_hash": "$hash" } ],
@@ -118,8 +118,9 @@ done
 log "controller up"
 
 setsid nsenter --net="/run/netns/$ns" -- "$sim" --connect 127.0.0.1:7443 \
-	--edges 2 --punches 1 --id-prefix web --hold-ms 120000 \
-	>"$dir/ctlsim.log" 2>&1 &
+	--ca "$dir/pki/ca.pem" --ca-key "$dir/pki/ca.key" --agents 2 \
+	--punches 1 --id-prefix web- --stats-ms 1000 --timeout 150 --hold 150 \
+	>"$dir/km-ctl-load.log" 2>&1 &
 pids+=($!)
 connected() {
 	api GET /edges | jq -e '[.edges[] | select(.connected and (.id | startswith("web-")))] | length == 2' >/dev/null
