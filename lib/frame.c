@@ -27,6 +27,9 @@ void km_frame_reader_free(struct km_frame_reader *r)
 
 int km_frame_partial(const struct km_frame_reader *r)
 {
+	/* A frame returned last time is complete, not partial. */
+	if (r->hdr_got == KM_FRAME_HDR && r->buf && r->got == r->len)
+		return 0;
 	return r->hdr_got > 0;
 }
 
