@@ -44,8 +44,8 @@ lab_wait_synced 5 "$LAB_EDGE_A_ID" "$LAB_EDGE_B_ID"
 lab_route_to a
 ip -n "$LAB_NS_RT" route replace "$LAB_SVC2/32" via "$LAB_EDGE_B" ||
 	lab_fail "route to $LAB_SVC2 via edge B"
-lab_flow_start flow-a "$LAB_NS_PL" "$LAB_PLAYER" "$LAB_SVC:$LAB_GAME_PORT" 100 30
-lab_flow_start flow-b "$LAB_NS_PL" "$LAB_ALLOWED" "$svc2" 100 30
+lab_flow_start flow-a "$LAB_NS_PL" "$LAB_PLAYER" "$LAB_SVC:$LAB_GAME_PORT" 100 15
+lab_flow_start flow-b "$LAB_NS_PL" "$LAB_ALLOWED" "$svc2" 100 15
 flows_t0=$SECONDS
 sleep 1
 
@@ -61,6 +61,7 @@ prom() {
 	lab_exec "$ns" curl -sS --max-time 2 http://127.0.0.1:9477/metrics |
 		awk -v r="kilimanjaro_packets_total{reason=\"$2\"}" '$1 == r { print $2 }'
 }
+prom_ready() { [[ -n $(prom "$1" fwd_service) ]]; }
 state_json() { lab_api GET /state | jq -S 'del(.version)'; }
 
 for e in km km_b; do
@@ -109,7 +110,7 @@ lab_stop statsd-a KILL
 lab_log "statsd A killed (fwd_service: metrics $m0, maps $k0)"
 sleep 0.5
 lab_start_statsd a
-lab_wait_for 5 test -n "$(prom a fwd_service)" || lab_fail "statsd A serves no metrics after its restart"
+lab_wait_for 5 prom_ready a || lab_fail "statsd A serves no metrics after its restart"
 m1=$(prom a fwd_service)
 k1=$(lab_stat fwd_service)
 lab_assert "statsd restart: /metrics fwd_service never goes backwards ($m0 -> $m1)" "$m1" -ge "$m0"
@@ -117,7 +118,7 @@ lab_assert "statsd restart: the maps' fwd_service never goes backwards ($k0 -> $
 lab_wait_synced 5 "$LAB_EDGE_A_ID" "$LAB_EDGE_B_ID"
 
 # ---- the flows ran throughout -------------------------------------------------
-lab_log "restarts done after $((SECONDS - flows_t0)) s of the 30 s flows"
+lab_log "restarts done after $((SECONDS - flows_t0)) s of the 15 s flows"
 lab_flow_wait flow-a
 lab_flow_wait flow-b
 for f in flow-a flow-b; do
