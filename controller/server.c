@@ -130,7 +130,8 @@ static int out_append(struct server *s, struct conn *c, const uint8_t *b,
 			conn_close(s, c, "out of memory");
 			return -ENOMEM;
 		}
-		memcpy(nb, c->out + c->out_off, keep);
+		if (keep)
+			memcpy(nb, c->out + c->out_off, keep);
 		free(c->out);
 		c->out = nb;
 		c->out_cap = cap;

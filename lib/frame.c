@@ -4,6 +4,7 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,49 @@ int km_frame_encode(KmEnvelope *env, uint32_t max, uint8_t **out,
 	return 0;
 }
 
+/*
+ * protobuf-c keeps a field numbered 0 as an "unknown field", though no
+ * valid encoder writes one, and packs it again into bytes that no longer
+ * decode (found by tests/fuzz/fuzz_envelope.c). Such input is malformed:
+ * refuse it here, so that whatever is accepted re-encodes faithfully.
+ */
+static bool fields_valid(const ProtobufCMessage *m, int depth)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+
+	if (depth > 16)
+		return false;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return false;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v =
+			    *(ProtobufCMessage *const *const *)(base + f->offset);
+
+			for (size_t j = 0; j < n; j++)
+				if (!fields_valid(v[j], depth + 1))
+					return false;
+		} else {
+			const ProtobufCMessage *v =
+			    *(const ProtobufCMessage *const *)(base + f->offset);
+
+			if (v && !fields_valid(v, depth + 1))
+				return false;
+		}
+	}
+	return true;
+}
+
 int km_envelope_decode(const uint8_t *buf, size_t len, KmEnvelope **env,
 		       const char **why)
 {
@@ -135,6 +179,14 @@ int km_envelope_decode(const uint8_t *buf, size_t len, KmEnvelope **env,
 			*why = len ? "not a valid Envelope protobuf (malformed, "
 				     "or a required field is missing)"
 				   : "empty frame (an Envelope needs schema)";
+		return -EBADMSG;
+	}
+	if (!fields_valid(&(*env)->base, 0)) {
+		km_envelope_free(*env);
+		*env = NULL;
+		if (why)
+			*why = "not a valid Envelope protobuf (a field "
+			       "numbered 0)";
 		return -EBADMSG;
 	}
 	return 0;

@@ -195,3 +195,28 @@ Test(frame, decode_truncated_payload)
 	cr_assert_not_null(why);
 	free(a);
 }
+
+/* protobuf-c keeps a field numbered 0 and re-encodes it into bytes that
+ * do not decode (found by fuzz-envelope): refused at decoding. */
+Test(frame, decode_refuses_field_number_0)
+{
+	const uint8_t ok[] = {0x08, 0x01, 0x8a, 0x01, 0x02, 0x08, 0x2a};
+	/* Tag 0 written in two bytes (0x80 0x00): protobuf-c refuses the
+	 * one-byte form itself, not this one. */
+	const uint8_t bad[] = {0x08, 0x01, 0x80, 0x00, 0x00,
+			       0x8a, 0x01, 0x02, 0x08, 0x2a};
+	const uint8_t nested[] = {0x08, 0x01, 0x8a, 0x01, 0x05,
+				  0x08, 0x2a, 0x80, 0x00, 0x00};
+	KmEnvelope *env = NULL;
+	const char *why = NULL;
+
+	cr_assert_eq(km_envelope_decode(ok, sizeof(ok), &env, &why), 0, "%s",
+		     why);
+	cr_assert_eq(env->ping->nonce, 42);
+	km_envelope_free(env);
+	cr_assert_eq(km_envelope_decode(bad, sizeof(bad), &env, &why),
+		     -EBADMSG);
+	cr_assert(strstr(why, "numbered 0"), "%s", why);
+	cr_assert_eq(km_envelope_decode(nested, sizeof(nested), &env, &why),
+		     -EBADMSG);
+}
