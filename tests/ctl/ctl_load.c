@@ -12,6 +12,11 @@
  * Prints agents_connected, punch_sync_median_ms, punch_sync_p99_ms (and
  * --json for one object). Exit 0 when every agent connected, every sample
  * arrived and no agent saw a delta out of order; 1 otherwise.
+ *
+ * --expect-refused turns it into a negative test: exit 0 only when the
+ * controller closes every session before sending any snapshot (wrong CA
+ * with --cert-ca/--cert-ca-key, plain TCP it does not allow, or
+ * --hello-id naming another edge than the certificate's CN).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,7 +57,9 @@ struct agent {
 static struct {
 	struct sockaddr_in to;
 	const char *ca, *ca_key, *prefix;
-	bool plain, json;
+	const char *mint_ca, *mint_key; /* default: ca, ca_key */
+	const char *hello_id;
+	bool plain, json, expect_refused;
 	int agents, punches, rate, stats_ms, timeout_s, hold_s;
 } o = {.prefix = "sim-", .agents = 100, .punches = 1000, .rate = 500,
        .stats_ms = 1000, .timeout_s = 60};
@@ -85,7 +92,8 @@ static EVP_PKEY *ca_pkey;
 
 static void load_ca(void)
 {
-	FILE *f = fopen(o.ca, "r"), *k = fopen(o.ca_key, "r");
+	FILE *f = fopen(o.mint_ca ? o.mint_ca : o.ca, "r");
+	FILE *k = fopen(o.mint_key ? o.mint_key : o.ca_key, "r");
 
 	if (!f || !k)
 		die("--ca / --ca-key: cannot open");
@@ -215,7 +223,7 @@ static void send_hello(struct agent *a)
 	KV1(Envelope) env = KILIMANJARO__V1__ENVELOPE__INIT;
 	KV1(Hello) h = KILIMANJARO__V1__HELLO__INIT;
 
-	h.edge_id = a->id;
+	h.edge_id = o.hello_id ? (char *)o.hello_id : a->id;
 	h.software_version = "km-ctl-load";
 	env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
@@ -449,6 +457,8 @@ static void parse(int argc, char **argv)
 		{"rate", 1, NULL, 'r'},    {"stats-ms", 1, NULL, 's'},
 		{"timeout", 1, NULL, 't'}, {"hold", 1, NULL, 'H'},
 		{"id-prefix", 1, NULL, 'i'}, {"json", 0, NULL, 'j'},
+		{"hello-id", 1, NULL, 'e'}, {"expect-refused", 0, NULL, 'x'},
+		{"cert-ca", 1, NULL, 'A'}, {"cert-ca-key", 1, NULL, 'K'},
 		{NULL, 0, NULL, 0}};
 	int c;
 
@@ -479,18 +489,25 @@ static void parse(int argc, char **argv)
 		case 'H': o.hold_s = atoi(optarg); break;
 		case 'i': o.prefix = optarg; break;
 		case 'j': o.json = true; break;
+		case 'e': o.hello_id = optarg; break;
+		case 'x': o.expect_refused = true; break;
+		case 'A': o.mint_ca = optarg; break;
+		case 'K': o.mint_key = optarg; break;
 		default:
 			fprintf(stderr,
 				"usage: km-ctl-load --connect HOST:PORT "
 				"(--plain | --ca CA.pem --ca-key CA.key) "
 				"[--agents N] [--punches M] [--rate R/s] "
 				"[--stats-ms MS] [--timeout S] [--hold S] "
-				"[--id-prefix P] [--json]\n");
+				"[--id-prefix P] [--json] [--hello-id ID] "
+				"[--expect-refused] [--cert-ca CA.pem "
+				"--cert-ca-key CA.key (signs the agents' "
+				"certificates; default --ca/--ca-key)]\n");
 			exit(2);
 		}
 	}
 	if (!o.to.sin_port || (!o.plain && (!o.ca || !o.ca_key)) ||
-	    o.agents < 2 || o.punches < 0 || o.rate < 1)
+	    o.agents < (o.expect_refused ? 1 : 2) || o.punches < 0 || o.rate < 1)
 		die("need --connect, --plain or --ca/--ca-key, --agents >= 2");
 }
 
@@ -501,6 +518,25 @@ static size_t count(bool ready)
 	for (int i = 0; i < o.agents; i++)
 		c += !ag[i].dead && (ready ? ag[i].ready : true);
 	return c;
+}
+
+/* Every session closed by the controller, none after a snapshot. */
+static int expect_refused(double deadline)
+{
+	size_t snap = 0;
+
+	while (now_ms() < deadline && count(false) > 0) {
+		struct epoll_event ev[256];
+		int n = epoll_wait(epfd, ev, 256, 10);
+
+		for (int i = 0; i < n; i++)
+			on_event(ev[i].data.ptr);
+	}
+	for (int i = 0; i < o.agents; i++)
+		snap += ag[i].ready;
+	printf("refused %zu of %d, snapshots received %zu\n", refused,
+	       o.agents, snap);
+	return refused == (size_t)o.agents && !snap ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -533,6 +569,8 @@ int main(int argc, char **argv)
 	}
 	t0 = now_ms();
 	deadline = t0 + o.timeout_s * 1e3;
+	if (o.expect_refused)
+		return expect_refused(deadline);
 	while (now_ms() < deadline) {
 		struct epoll_event ev[256];
 		double now;
