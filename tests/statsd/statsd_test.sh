@@ -147,6 +147,21 @@ grep -q '^udp:198.18.0.10:27015 ' "$TMP/top" || fail "top does not list the serv
 grep -q $'\033' "$TMP/top" && fail "top wrote escapes to a pipe"
 ok
 
+# top on a terminal (script(1) gives it a pty): the alternate screen is
+# entered and left, and the terminal modes are back (icanon, echo) after q
+# and after Ctrl-C.
+for key in q '\003'; do
+	(sleep 1; printf "$key") | timeout 10 script -qfec \
+		"$K top --run-dir $R; echo rc=\$?; stty -a" /dev/null >"$TMP/tty" 2>&1 ||
+		fail "top on a pty did not end on $key"
+	grep -q $'\033\[?1049h' "$TMP/tty" && grep -q $'\033\[?1049l' "$TMP/tty" ||
+		fail "top did not enter and leave the alternate screen ($key)"
+	grep -q 'rc=0' "$TMP/tty" || fail "top exited $(grep -o 'rc=[0-9]*' "$TMP/tty") on $key"
+	grep -qE '(^| )icanon( |$)' "$TMP/tty" && grep -qE '(^| )echo( |$)' "$TMP/tty" ||
+		fail "terminal modes not restored after $key: $(grep -o -- '-\?icanon\|-\?echo ' "$TMP/tty" | tr '\n' ' ')"
+done
+ok
+
 # statsd killed (no clean exit) and restarted: new epoch, nothing counted
 # lost or going backwards, the counting goes on meanwhile.
 e1=$(ring '.ring.epoch')
@@ -189,6 +204,18 @@ rc=$?
 spid=
 [ "$rc" = 0 ] || fail "statsd exited $rc on SIGTERM"
 [ "$(ring '.ring.writer_closed')" = true ] || fail "ring not marked closed after SIGTERM"
+ok
+
+# More services than --max-services: the lowest ids, flagged truncated.
+"$S" --interface x --pin-root "$D" --run-dir "$R" --max-services 0 --once \
+	>/dev/null 2>"$TMP/err" || fail "statsd --once exited $?"
+"$F" service "$D" config udp 198.18.0.13 27018 198.18.1.1 >/dev/null || fail "km_fixture service"
+"$S" --interface x --pin-root "$D" --run-dir "$R" --max-services 1 --once \
+	>/dev/null 2>"$TMP/err" || fail "statsd --once exited $?"
+[ "$(ring '.truncated')" = true ] || fail "2 services, --max-services 1: not truncated"
+[ "$(ring '.services_total')" = 2 ] || fail "services_total $(ring '.services_total') with a cap"
+[ "$(ring '[.services[].service] | join(" ")')" = "udp:198.18.0.12:27017" ] ||
+	fail "capped snapshot holds $(ring '[.services[].service]'), want the lowest id"
 ok
 
 # Bad command lines: one clear line, exit 2.
