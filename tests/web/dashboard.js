@@ -3,12 +3,16 @@
 // playwright-core) against a running controller:
 //   node dashboard.js --url URL --user U --password P --deny PREFIX
 //                     [--edge ID]... [--bad-deny PREFIX] [--remove yes]
+//                     [--service ADDR:PORT:BACKEND] [--rotate yes]
 // Checks, in order: anonymous API reads and writes are refused (401); the
 // page shows the login form and a wrong password's error; after login the
 // edges (--edge: each one connected) and their traffic charts appear; a deny
 // added through the form shows in the list and in /api/state; an invalid
 // prefix is refused with the API's error shown next to the form; with
 // --remove yes, the deny's remove button takes it out of /api/state again;
+// with --service, a UDP service added through its form is in /api/state,
+// port 0 is refused with the API's reason, and its remove button takes it
+// out again; with --rotate yes, the rotate button gives a new A2S key id;
 // after logout the API refuses again. Prints one "ok: ..." line per check; exits
 // non-zero on the first failure. Bounded: every wait has a timeout and the
 // whole run a deadline.
@@ -173,6 +177,44 @@ async function main() {
 			await page.fill('#deny-form input[name=prefix]', a.deny);
 			await page.click('#deny-form button[type=submit]');
 			await page.locator(`#deny li[data-prefix="${a.deny}"]`).waitFor();
+		}
+
+		if (a.service) {
+			const [addr, port, backend] = a.service.split(':');
+			const inState = async () => {
+				const x = await pageFetch(page, 'GET', '/api/state', null);
+				return (JSON.parse(x.text).services || []).some((v) =>
+					v.addr === addr && Number(v.port) === Number(port) &&
+					v.backend === backend);
+			};
+			const form = '#service-form';
+			await page.fill(`${form} input[name=addr]`, addr);
+			await page.fill(`${form} input[name=port]`, '0');
+			await page.fill(`${form} input[name=backend]`, backend);
+			await page.click(`${form} button[type=submit]`);
+			const serr = page.locator(`${form} .error`).filter({ hasText: /\S/ });
+			await serr.waitFor();
+			const serrText = (await serr.textContent()).trim();
+			check(/port/i.test(serrText),
+				`service on port 0 refused, the form shows: "${serrText}"`);
+			await page.fill(`${form} input[name=port]`, port);
+			await page.click(`${form} button[type=submit]`);
+			await page.locator(`${form} .error`).filter({ hasText: /^$/ }).waitFor();
+			check(await inState(), `service udp ${addr}:${port} added through the form is in /api/state`);
+			const row = page.locator('#services tbody tr', { hasText: addr })
+				.filter({ hasText: port });
+			await row.locator('button.del').click();
+			await row.waitFor({ state: 'detached' });
+			check(!(await inState()), `service udp ${addr}:${port} removed with its button`);
+		}
+
+		if (a.rotate === 'yes') {
+			const key = async () => JSON.parse(
+				(await pageFetch(page, 'GET', '/api/a2s/key', null)).text).key_id;
+			const k0 = await key();
+			await page.click('#rotate-form button[type=submit]');
+			await page.locator('#a2s-key').filter({ hasText: `key ${k0 + 1},` }).waitFor();
+			check(await key() === k0 + 1, `the rotate button made A2S key ${k0 + 1} current`);
 		}
 
 		// Writes without Content-Type: application/json are refused (the

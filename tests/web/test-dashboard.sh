@@ -11,8 +11,9 @@
 #   anonymous reads and writes refused, login, both edges connected with
 #   their charts, a deny added through the form listed in /api/state, an
 #   invalid prefix refused with the API's reason, the deny removed with its
-#   button and added again, logout.
-# Then, with the API token: the deny reached both edges (each acknowledged
+#   button and added again, a service added and removed through its form
+#   (port 0 refused), the A2S key rotated with its button, logout.
+# Then, with the API token: the changes reached both edges (each acknowledged
 # the new version).
 #
 # Needs: KM_BUILD_DIR; root (namespace); packaging/install-deps (chromium,
@@ -136,9 +137,10 @@ log "ok: two simulated edges connected"
 deny=198.18.44.0/24
 in_ns timeout 90 node "$here/dashboard.js" --url http://127.0.0.1:8080 \
 	--user admin --password "$password" --deny "$deny" \
-	--edge web-0 --edge web-1 --remove yes || fail "dashboard checks"
+	--edge web-0 --edge web-1 --remove yes \
+	--service 198.18.10.3:27017:198.18.2.2 --rotate yes || fail "dashboard checks"
 
-# The deny added through the page reached both edges.
+# Every change made through the page reached both edges.
 version=$(api GET /state | jq -r .version)
 deadline=$((SECONDS + 5))
 until api GET /edges | jq -e --argjson v "$version" \
@@ -146,5 +148,5 @@ until api GET /edges | jq -e --argjson v "$version" \
 	((SECONDS < deadline)) || fail "not every edge acknowledged version $version: $(api GET /edges)"
 	sleep 0.1
 done
-log "ok: both edges acknowledged version $version (the deny from the form)"
+log "ok: both edges acknowledged version $version (every change made through the page)"
 echo "dashboard test: passed"
