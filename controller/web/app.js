@@ -7,6 +7,9 @@
 
 const REFRESH_MS = 1000;
 const CHART_POINTS = 60;
+// One stats request per chart per refresh: with hundreds of edges, chart
+// only the busiest connected ones (the table lists every edge).
+const MAX_CHARTS = 24;
 
 const $ = (sel) => document.querySelector(sel);
 let timer = null;
@@ -174,7 +177,14 @@ function chartFor(id) {
 	return c;
 }
 
-async function refreshCharts(edges) {
+async function refreshCharts(all) {
+	const edges = all.filter((e) => e.connected)
+		.sort((x, y) => sumValues(y.pps) - sumValues(x.pps) ||
+			String(x.id).localeCompare(String(y.id)))
+		.slice(0, MAX_CHARTS);
+	const note = $('#charts-note');
+	note.hidden = all.length <= edges.length;
+	note.textContent = `Charts of the ${edges.length} busiest connected edges of ${all.length}.`;
 	const ids = new Set(edges.map((e) => e.id));
 	for (const [id, c] of charts) {
 		if (!ids.has(id)) {
