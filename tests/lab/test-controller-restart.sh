@@ -128,4 +128,11 @@ for f in flow-a flow-b; do
 done
 m2=$(prom a fwd_service)
 lab_assert "statsd A still counting ($m1 -> $m2)" "$m2" -gt "$m1"
+# The controller's rates for edge A across all three restarts: counters
+# that went back would show as negative rates.
+series=$(lab_api GET "/edges/$LAB_EDGE_A_ID/stats?points=120") || lab_fail "GET stats of edge A"
+neg=$(jq '[.pps_in[], .pps_fwd[], .pps_drop[] | select(. < 0)] | length' <<<"$series")
+n=$(jq '.pps_in | length' <<<"$series")
+lab_assert "the controller's rates for edge A ($n points) never negative" "$neg" -eq 0
+lab_assert "the controller has edge A's rates across the restarts" "$n" -ge 5
 lab_log "PASS"
