@@ -48,7 +48,7 @@ lab_multi_up() {
 		_lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 \
 			net.ipv4.conf.default.rp_filter=0
 	done
-	mkdir -p -m 0700 "$LAB_PIN_EDGE_B"
+	mkdir -m 0700 "$LAB_PIN_EDGE_B" || lab_fail "mkdir $LAB_PIN_EDGE_B"
 	mkdir -p "$LAB_DIR/run-a" "$LAB_DIR/run-b"
 
 	_lab_veth "$LAB_NS_EB" ed0 "$LAB_NS_RT" rt-eb
@@ -109,7 +109,7 @@ lab_start_loader_b() {
 	nsenter --net="/run/netns/$LAB_NS_EB" -- "$KM_LOADER" --interface ed0 \
 		--config "$cfg" --pin-root "$LAB_PIN_EDGE_B" \
 		>>"$LAB_DIR/loader-b.log" 2>&1 &
-	LAB_PIDS[loader-b]=$!
+	LAB_PIDS["loader-b"]=$!
 	LAB_SPAWNED+=($!)
 	_lab_wait_ready loader-b 'running on' "$pos"
 }
