@@ -116,13 +116,11 @@ static struct json_object *service_json(const struct snapview *v,
 				snapview_rate(v, q[2 * k + 1], c[2 * k + 1])));
 		}
 		if (s->flags & KM_SVC_F_A2S) {
-			uint64_t req = s->a2s.requests - p->a2s.requests;
+			uint64_t hit, tot;
 
+			km_a2s_hits(&p->a2s, &s->a2s, &hit, &tot);
 			jadd(rates, "a2s_hit_rate",
-			     req && s->a2s.requests >= p->a2s.requests
-				 ? jd((double)(s->a2s.cached - p->a2s.cached) /
-				      (double)req)
-				 : NULL);
+			     tot ? jd((double)hit / (double)tot) : NULL);
 		}
 		jadd(o, "rates", rates);
 	}

@@ -146,16 +146,19 @@ static void draw_verdicts(const struct term *t, const struct snapview *v,
 		const struct km_snap_service *x = &s->services[i],
 					     *y = snapview_prev_svc(v, x);
 
-		if (!y || x->a2s.requests < y->a2s.requests)
+		uint64_t hh, tt;
+
+		if (!y)
 			continue;
-		req += x->a2s.requests - y->a2s.requests;
-		hit += x->a2s.cached - y->a2s.cached;
+		km_a2s_hits(&y->a2s, &x->a2s, &hh, &tt);
+		hit += hh;
+		req += tt;
 	}
 	if (req)
 		snprintf(h, sizeof(h), "%.1f%% of %s", 100.0 * hit / req,
 			 cli_si(a, sizeof(a), req * 1e9 / v->dt_ns, " req/s"));
 	else
-		snprintf(h, sizeof(h), "- (no A2S requests)");
+		snprintf(h, sizeof(h), "- (no A2S requests to answer)");
 	line(t, row, "%-8s %10s %10s    A2S hit rate: %s", "verdict", "pkt/s",
 	     "bit/s", h);
 	for (int c = 0; c < KM_VC_MAX; c++) {
@@ -238,11 +241,13 @@ static void draw_services(const struct term *t, const struct snapview *v,
 			    (k & 1 ? 8 : 1) *
 			    snapview_rate(v, ((const uint64_t *)&p->st)[k],
 					  x[k]);
-		if (p && s->services[i].a2s.requests > p->a2s.requests)
-			sr[i].hit = (double)(s->services[i].a2s.cached -
-					     p->a2s.cached) /
-				    (double)(s->services[i].a2s.requests -
-					     p->a2s.requests);
+		if (p) {
+			uint64_t hh, tt;
+
+			km_a2s_hits(&p->a2s, &s->services[i].a2s, &hh, &tt);
+			if (tt)
+				sr[i].hit = (double)hh / (double)tt;
+		}
 	}
 	qsort(sr, s->n_services, sizeof(*sr), by_rx);
 	line(t, row, "%-28s %9s %9s %9s %9s %9s %9s %7s", "service", "rx pkt/s",

@@ -549,3 +549,14 @@ double km_snap_rate(uint64_t older, uint64_t newer, uint64_t dt_ns)
 		return 0;
 	return (double)(newer - older) * 1e9 / (double)dt_ns;
 }
+
+void km_a2s_hits(const struct km_a2s_stat *o, const struct km_a2s_stat *n,
+		 uint64_t *hits, uint64_t *total)
+{
+	*hits = *total = 0;
+	if (n->cached < o->cached || n->to_worker < o->to_worker ||
+	    n->forwarded < o->forwarded)
+		return;
+	*hits = (n->cached - o->cached) + (n->to_worker - o->to_worker);
+	*total = *hits + (n->forwarded - o->forwarded);
+}

@@ -131,6 +131,18 @@ enum km_verdict_class {
 enum km_verdict_class km_reason_class(unsigned int reason);
 const char *km_verdict_class_name(enum km_verdict_class c);
 
+/*
+ * A2S requests of the interval from `older` to `newer` that needed an
+ * answer (they carried a valid challenge, or none was required) and how
+ * many of them the edge answered itself: from the XDP cache or through a
+ * worker, instead of forwarding them to the game server. Challenges sent
+ * are neither: they are how the edge refuses to amplify. *total is 0 when
+ * there were none (or a counter went back).
+ */
+void km_a2s_hits(const struct km_a2s_stat *older,
+		 const struct km_a2s_stat *newer, uint64_t *hits,
+		 uint64_t *total);
+
 /* Per-second rate of a counter between two snapshots (0 when it went
  * backwards, e.g. the program was reloaded with fresh maps). */
 double km_snap_rate(uint64_t older, uint64_t newer, uint64_t dt_ns);

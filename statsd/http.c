@@ -51,26 +51,36 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
 
 #define TEXT "text/plain; charset=utf-8"
 
+/* Room for the ring's largest payload (it grows when a new writer with
+ * larger slots replaced the file). */
+static int reserve(struct ks_http *h)
+{
+	size_t need = km_ring_reader_payload_max(h->ring);
+	void *nb;
+
+	if (need <= h->cap)
+		return 0;
+	nb = realloc(h->buf, need);
+	if (!nb)
+		return -ENOMEM;
+	h->buf = nb;
+	h->cap = need;
+	return 0;
+}
+
 /* The latest snapshot rendered, or an error text and its status. */
 static unsigned int render(struct ks_http *h, char **body, size_t *len)
 {
 	struct km_ring_info info;
 	size_t n = 0;
+	int e = -EMSGSIZE;
 	FILE *f;
-	int e;
 
-	if (km_ring_reader_payload_max(h->ring) > h->cap) {
-		void *nb = realloc(h->buf, km_ring_reader_payload_max(h->ring));
-
-		if (!nb)
+	/* A read can re-map a new, larger ring: then once more. */
+	for (int tries = 0; tries < 3 && e == -EMSGSIZE; tries++) {
+		if (reserve(h))
 			return MHD_HTTP_INTERNAL_SERVER_ERROR;
-		h->buf = nb;
-		h->cap = km_ring_reader_payload_max(h->ring);
-	}
-	e = km_ring_read_latest(h->ring, h->buf, h->cap, &n, &info);
-	if (e == -EMSGSIZE) { /* a new writer with larger slots */
-		h->cap = 0;
-		return render(h, body, len);
+		e = km_ring_read_latest(h->ring, h->buf, h->cap, &n, &info);
 	}
 	if (e || km_snapshot_check(h->buf, n))
 		return MHD_HTTP_SERVICE_UNAVAILABLE;

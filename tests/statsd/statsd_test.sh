@@ -135,6 +135,33 @@ rx0=$(ring '.services[] | select(.service == "udp:198.18.0.10:27015") | .rx_pack
 grep -q '^# TYPE kilimanjaro_map_entries gauge$' "$TMP/raw" || fail "map_entries not a gauge"
 ok
 
+# A2S counters of a service with A2S on (added by the CLI), XDP's and the
+# workers': every event as a label, values from the maps.
+"$K" --pin-root "$D" services add udp 198.18.0.20:27020 backend 198.18.1.1 --a2s \
+	>/dev/null 2>"$TMP/err" || fail "services add --a2s"
+ncpu=$(($(direct '.verdicts.fwd_service.packets') / 100))
+for _ in $(seq 30); do
+	id=$(ring '.services[] | select(.service == "udp:198.18.0.20:27020") | .id')
+	[ -n "$id" ] && break
+	sleep 0.1
+done
+[ -n "$id" ] || fail "the A2S service never reached the ring"
+"$F" a2sstat "$D" "$id" 10 >/dev/null && "$F" a2swstat "$D" "$id" 3 >/dev/null ||
+	fail "km_fixture a2sstat"
+sleep 0.3
+scrape
+A='kilimanjaro_a2s_total{service="udp:198.18.0.20:27020",event='
+W='kilimanjaro_a2s_worker_total{service="udp:198.18.0.20:27020",event='
+# km_fixture adds N*(i+1) to field i (per CPU for XDP's).
+[ "$(metric "${A}\"requests\"}")" = $((10 * ncpu)) ] || fail "a2s requests $(metric "${A}\"requests\"}")"
+[ "$(metric "${A}\"cached\"}")" = $((40 * ncpu)) ] || fail "a2s cached"
+[ "$(metric "${A}\"ingested\"}")" = $((80 * ncpu)) ] || fail "a2s ingested"
+[ "$(metric "${W}\"refreshes\"}")" = 3 ] || fail "a2s worker refreshes"
+[ "$(metric "${W}\"bad_answers\"}")" = 21 ] || fail "a2s worker bad_answers"
+[ "$(grep -c "^kilimanjaro_a2s_total{service=\"udp:198.18.0.10:27015\"" "$TMP/metrics")" = 0 ] ||
+	fail "a2s counters listed for a service without A2S"
+ok
+
 # Only /metrics, only GET; the bad answers are clean HTTP errors.
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")" = 404 ] || fail "GET / is not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/metrics")" = 405 ] || fail "POST is not 405"
