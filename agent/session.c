@@ -90,8 +90,7 @@ static void on_snapshot(struct ka_agent *a,
 
 	if (ka_apply_snapshot(&a->maps, s, why, sizeof(why))) {
 		a->n_refused++;
-		km_warn("controller snapshot version %" PRIu64
-			" refused: %s",
+		km_warn("controller snapshot version %" PRIu64 " refused: %s",
 			s->version, why);
 		send_ack(a, s->version, why);
 		return;

@@ -161,9 +161,9 @@ static void config_entries(void)
 
 	cr_assert_eq(km_service_put(&m, &s, KM_ORIGIN_CONFIG), 0);
 	cr_assert_eq(km_prefixes_sync(&m, NULL, 0, &d, 1, KM_ORIGIN_CONFIG), 0);
-	cr_assert_eq(km_punch_put(&m, &k, htonl(A(198, 18, 2, 2)),
-				  KM_ORIGIN_LEARNED),
-		     0);
+	cr_assert_eq(
+	    km_punch_put(&m, &k, htonl(A(198, 18, 2, 2)), KM_ORIGIN_LEARNED),
+	    0);
 }
 
 Test(apply, snapshot_makes_controller_entries_equal_and_keeps_others)
