@@ -77,6 +77,7 @@ struct ka_agent {
 	int stats_tfd, tick_tfd, sig_fd;
 	char ring_path[256];
 	struct km_ring_reader *ringr;
+	uint64_t ring_epoch, ring_seq; /* of the last snapshot sent */
 	void *snap_buf;
 	size_t snap_cap;
 	void *snap_ctx; /* struct km_snap_ctx */

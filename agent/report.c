@@ -120,10 +120,11 @@ ka_stats_from_snapshot(const struct km_snapshot *s)
 		return NULL;
 	}
 	kilimanjaro__v1__stats_snapshot__init(&m->st);
-	SET(m->st, uptime_ms,
-	    s->mono_ns > s->started_mono_ns
-		? (s->mono_ns - s->started_mono_ns) / 1000000
-		: 0);
+	/* The edge's CLOCK_MONOTONIC when the counters were read, not
+	 * statsd's uptime: the controller derives rates from differences of
+	 * this clock, which must not jump when statsd restarts or when the
+	 * agent reads the maps itself. */
+	SET(m->st, uptime_ms, s->mono_ns / 1000000);
 	SET(m->st, interval_ms, s->interval_ns / 1000000);
 	for (uint32_t i = 0; i < nr; i++) {
 		kilimanjaro__v1__reason_count__init(&m->r[i]);
