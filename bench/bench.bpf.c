@@ -11,6 +11,7 @@
  *    (source, or the player of a tunnelled reply), and tail-calls the
  *    program under test, so every iteration takes the same
  *    path. Its cost is measured with kmb_pass as the target and subtracted;
+ *    kmb_gen_tail restores the length at the tail instead (A2S replies);
  *  - kmb_sink: XDP on the veth peer; drops and counts the IPv4 frames the
  *    edge sent.
  */
@@ -79,21 +80,15 @@ static __always_inline __u16 csum_replace4(__u16 check, __u32 from, __u32 to)
 	return (__u16)~sum;
 }
 
-SEC("xdp")
-int kmb_gen(struct xdp_md *ctx)
+/* The template over the packet (already KMB_PKT_LEN long), one address
+ * stamped, then the program under test. */
+static __always_inline int gen_body(struct xdp_md *ctx)
 {
-	long len = (long)ctx->data_end - (long)ctx->data;
 	__u32 aoff, coff, val, *addr;
 	void *data, *end;
 	__u16 *check;
 	__u64 *dst;
 
-	/* The previous iteration may have encapsulated (+20) or
-	 * decapsulated (-20): move the head back to the template length.
-	 * Always called, delta 0 included, so its cost is the same for every
-	 * target. */
-	if (bpf_xdp_adjust_head(ctx, (int)(len - KMB_PKT_LEN)))
-		return XDP_ABORTED;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + KMB_PKT_LEN > end)
@@ -119,6 +114,34 @@ int kmb_gen(struct xdp_md *ctx)
 
 	bpf_tail_call(ctx, &kmb_target, 0);
 	return XDP_ABORTED;
+}
+
+SEC("xdp")
+int kmb_gen(struct xdp_md *ctx)
+{
+	long len = (long)ctx->data_end - (long)ctx->data;
+
+	/* The previous iteration may have encapsulated (+20) or
+	 * decapsulated (-20): move the head back to the template length.
+	 * Always called, delta 0 included, so its cost is the same for every
+	 * target. */
+	if (bpf_xdp_adjust_head(ctx, (int)(len - KMB_PKT_LEN)))
+		return XDP_ABORTED;
+	return gen_body(ctx);
+}
+
+/* The same for programs that change the frame's end (the A2S replies
+ * shrink or grow it with bpf_xdp_adjust_tail): the head never moves, so
+ * the length is put back at the tail. Its own cost is measured the same
+ * way (kmb_gen_tail -> kmb_pass). */
+SEC("xdp")
+int kmb_gen_tail(struct xdp_md *ctx)
+{
+	long len = (long)ctx->data_end - (long)ctx->data;
+
+	if (bpf_xdp_adjust_tail(ctx, (int)(KMB_PKT_LEN - len)))
+		return XDP_ABORTED;
+	return gen_body(ctx);
 }
 
 /* Counts IPv4 frames only: the namespace's own chatter (ARP, IPv6

@@ -113,12 +113,40 @@ int cost_hash_hit(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* The tick clock: the verifier inlines this helper into one load. */
+SEC("xdp")
+int cost_jiffies(struct xdp_md *ctx)
+{
+	seq += bpf_jiffies64() & 1;
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int cost_array_hit(struct xdp_md *ctx)
 {
 	__u32 id = 0;
 
 	bpf_map_lookup_elem(&km_svc_cfg, &id);
+	return XDP_PASS;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u64);
+} cost_pcpu SEC(".maps");
+
+/* A per-CPU array hit, read and written: what each of the program's
+ * per-CPU caches and counters costs. */
+SEC("xdp")
+int cost_percpu_hit(struct xdp_md *ctx)
+{
+	__u32 k = 7;
+	__u64 *v = bpf_map_lookup_elem(&cost_pcpu, &k);
+
+	if (v)
+		*v += 1;
 	return XDP_PASS;
 }
 

@@ -35,6 +35,13 @@
 		.reason = rs, .retval = rv, .gen_ref = KMB_S_GEN_PASS,         \
 		.bare_ref = KMB_S_PASS, __VA_ARGS__                            \
 	}
+/* Kilimanjaro through kmb_gen_tail, whose cost gen_tail_pass measures. */
+#define NS_TAIL(n, tm, rs, rv)                                                 \
+	{                                                                      \
+		.name = n, .gen = true, .gen_tail = true, .target = KMB_TG_KM, \
+		.tmpl = tm, .vary = KMB_V_NONE, .reason = rs, .retval = rv,    \
+		.gen_ref = KMB_S_GEN_TAIL_PASS, .bare_ref = KMB_S_PASS         \
+	}
 /* A live-frames scenario; `gen` ones take out the generator's cost with the
  * bare program of the same verdict (gr: through the generator, br: bare). */
 #define LIVE(n, g, t, tm, fl, rs, snt, gr, br, ...)                            \
@@ -94,10 +101,23 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 			       KMB_V_SOURCE, KM_R_DROP_SVC_LIMIT, false,
 			       KMB_S_L_GEN_DROP, KMB_S_L_DROP,
 			       .prep = kmb_km_spend_service),
+	/* A2S: the replies change the frame's end, so kmb_gen_tail. */
+	[KMB_S_GEN_TAIL_PASS] = NS("gen_tail_pass", true, KMB_TG_PASS,
+				   KMB_T_A2S_HIT, KMB_V_NONE, -1, XDP_PASS,
+				   .gen_tail = true),
+	[KMB_S_A2S_HIT] = NS_TAIL("a2s_hit", KMB_T_A2S_HIT,
+				  KM_R_TX_A2S_CACHED, XDP_TX),
+	[KMB_S_A2S_CHAL] = NS_TAIL("a2s_challenge", KMB_T_A2S_CHAL,
+				   KM_R_TX_A2S_CHALLENGE, XDP_TX),
+	[KMB_S_L_GEN_TAIL_TX] = LIVE("live_gen_tail_tx", true, KMB_TG_TX,
+				     KMB_T_A2S_HIT, KMB_V_NONE, -1, true,
+				     KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
+				     .gen_tail = true),
 	[KMB_S_L_A2S_HIT] = LIVE("live_a2s_hit", true, KMB_TG_KM,
 				 KMB_T_A2S_HIT, KMB_V_NONE,
-				 KM_R_TX_A2S_CACHED, true, KMB_S_L_GEN_TX,
-				 KMB_S_L_TX),
+				 KM_R_TX_A2S_CACHED, true,
+				 KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
+				 .gen_tail = true),
 };
 
 #define COST(p)                                                                \
@@ -111,7 +131,9 @@ struct kmb_scen kmb_diag[] = {
 	   XDP_PASS),
 	COST("cost_ktime"),
 	COST("cost_ktime_coarse"),
+	COST("cost_jiffies"),
 	COST("cost_array_hit"),
+	COST("cost_percpu_hit"),
 	COST("cost_lpm_miss"),
 	COST("cost_lpm_hit"),
 	COST("cost_lpm_flood"),
@@ -283,6 +305,7 @@ static int setup(struct kmb_ctx *c)
 		err = kmb_template(t, c->tmpl[t]);
 	err = err ?: kmb_km_open(&c->km);
 	err = err ?: kmb_km_populate(&c->km, 7);
+	err = err ?: kmb_km_a2s(&c->km);
 	if (err)
 		return err;
 	c->b = bench__open_and_load();

@@ -67,6 +67,8 @@ static const struct fig figs[] = {
     {"decap_ns", KMB_S_DECAP, -1, false},
     {"decap_players_ns", KMB_S_DECAP_MANY, -1, false},
     {"flood_ns", KMB_S_FLOOD, -1, false},
+    {"a2s_hit_ns", KMB_S_A2S_HIT, -1, false},
+    {"a2s_challenge_ns", KMB_S_A2S_CHAL, -1, false},
     {"live_baseline_tx_mpps", KMB_S_L_TX, -1, true},
     {"live_baseline_drop_mpps", KMB_S_L_DROP, -1, true},
     {"live_forward_mpps", KMB_S_L_FWD, -1, true},
@@ -74,6 +76,9 @@ static const struct fig figs[] = {
     {"live_a2s_hit_mpps", KMB_S_L_A2S_HIT, -1, true},
     {"live_generator_overhead_tx_ns", KMB_S_L_GEN_TX, KMB_S_L_TX, false},
     {"live_generator_overhead_drop_ns", KMB_S_L_GEN_DROP, KMB_S_L_DROP, false},
+    {"generator_tail_overhead_ns", KMB_S_GEN_TAIL_PASS, KMB_S_PASS, false},
+    {"live_generator_tail_overhead_tx_ns", KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
+     false},
 };
 
 /* The issue's ratios: ns/packet of `cand` over `base`, or (live) Mpps of
@@ -93,6 +98,8 @@ static const struct ratio ratios[] = {
     {"flood_ratio", KMB_S_FLOOD, KMB_S_TX, 12, true},
     {"live_forward_ratio", KMB_S_L_FWD, KMB_S_L_TX, 0.75, false},
     {"live_flood_ratio", KMB_S_L_FLOOD, KMB_S_L_DROP, 0.45, false},
+    {"a2s_hit_ratio", KMB_S_A2S_HIT, KMB_S_TX, 3, true},
+    {"a2s_challenge_ratio", KMB_S_A2S_CHAL, KMB_S_TX, 2, true},
     {"live_a2s_hit_ratio", KMB_S_L_A2S_HIT, KMB_S_L_TX, 0.9, false},
 };
 

@@ -135,8 +135,9 @@ static int run_one(struct kmb_ctx *c, struct kmb_scen *s, uint32_t count,
 		   int round, double *ns)
 {
 	struct kmb_run r = {
-	    .prog_fd = s->gen ? bpf_program__fd(c->b->progs.kmb_gen)
-			      : kmb_target_fd(c, s),
+	    .prog_fd = !s->gen	    ? kmb_target_fd(c, s)
+		       : s->gen_tail ? bpf_program__fd(c->b->progs.kmb_gen_tail)
+				     : bpf_program__fd(c->b->progs.kmb_gen),
 	    .pkt = c->tmpl[s->tmpl],
 	    .ifindex = c->ifindex,
 	    .count = count,

@@ -44,8 +44,8 @@
 #define KM_A2S_REPLY_TTL 64
 /* Ethernet + IPv4 (no options: km_parse_l4() refuses them for services)
  * + UDP: where a request's payload and a reply's payload start. */
-#define KM_A2S_HDRS (sizeof(struct ethhdr) + sizeof(struct iphdr) +       \
-		     sizeof(struct udphdr))
+#define KM_A2S_HDRS                                                            \
+	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
 
 #define KM_READ_ONCE32(x) (*(volatile __u32 *)&(x))
 #define km_barrier() asm volatile("" ::: "memory")
@@ -53,11 +53,11 @@
 /* The request's fields, for the A2S stage's own subprogram. Scalars only
  * (a global function's pointer arguments must point to plain data). */
 struct km_a2s_args {
-	__u64 now;        /* in: the packet's coarse time or 0; out: the
-			     same, read if the stage needed it */
-	__u32 id;         /* service id */
-	__u32 frame_len;  /* as received */
-	__u32 action;     /* out: XDP action of a TX/redirect verdict */
+	__u64 now;	 /* in: the packet's coarse time or 0; out: the
+			    same, read if the stage needed it */
+	__u32 id;	 /* service id */
+	__u32 frame_len; /* as received */
+	__u32 action;	 /* out: XDP action of a TX/redirect verdict */
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
@@ -74,11 +74,11 @@ struct km_a2s_req {
 	struct km_a2s_args *a;
 	const struct km_a2s_cfg *cfg;
 	struct km_a2s_stat *st;
-	__u32 ch;     /* the challenge as it sits in the packet */
-	__u32 queue;  /* RX queue: the km_xsks slot */
-	__u8 has_ch;  /* INFO: 29 bytes; PLAYER/RULES: always */
-	__u8 worker;  /* 0 unknown, 1 no worker, 2 worker */
-	__u8 keyed;   /* km_a2s_key holds a key (KM_A2S_KEY_F_VALID) */
+	__u32 ch;    /* the challenge as it sits in the packet */
+	__u32 queue; /* RX queue: the km_xsks slot */
+	__u8 has_ch; /* INFO: 29 bytes; PLAYER/RULES: always */
+	__u8 worker; /* 0 unknown, 1 no worker, 2 worker */
+	__u8 keyed;  /* km_a2s_key holds a key (KM_A2S_KEY_F_VALID) */
 	__u8 pad[5];
 };
 
@@ -102,8 +102,7 @@ static __always_inline __u64 km_a2s_m0(const struct km_a2s_args *a)
 	       (__u64)(a->daddr & 0xffff) << 48;
 }
 
-static __always_inline __u64 km_a2s_m1(const struct km_a2s_args *a,
-				       __u32 epoch)
+static __always_inline __u64 km_a2s_m1(const struct km_a2s_args *a, __u32 epoch)
 {
 	return (__u64)(a->daddr >> 16) | (__u64)a->dport << 16 |
 	       (__u64)epoch << 32;
@@ -171,8 +170,7 @@ static __always_inline int km_a2s_shape(struct xdp_md *ctx,
 	}
 	if (n == KM_A2S_INFO_LEN)
 		return 1;
-	if (n != KM_A2S_INFO_CH_LEN ||
-	    (void *)(pay + KM_A2S_INFO_CH_LEN) > end)
+	if (n != KM_A2S_INFO_CH_LEN || (void *)(pay + KM_A2S_INFO_CH_LEN) > end)
 		return 0;
 	q->ch = *(__u32 *)(pay + KM_A2S_INFO_LEN);
 	q->has_ch = 1;
@@ -190,8 +188,8 @@ static __always_inline int km_a2s_has_worker(struct km_a2s_req *q)
  * stable seqlock sequence (returned in *seq), VALID and not DOWN, this
  * very service (an id reused by another service misses) and not older
  * than max_age (coarse clock: at most one tick younger than it is). */
-static __always_inline struct km_a2s_entry *
-km_a2s_entry(struct km_a2s_req *q, __u32 *seq)
+static __always_inline struct km_a2s_entry *km_a2s_entry(struct km_a2s_req *q,
+							 __u32 *seq)
 {
 	struct km_a2s_args *a = q->a;
 	struct km_a2s_entry *e = bpf_map_lookup_elem(&km_a2s_info, &a->id);
@@ -343,7 +341,7 @@ static __always_inline int km_a2s_challenge(struct xdp_md *ctx,
 	 * c1c2, c3 00. */
 	sum += 0x1fffe + *(__u16 *)(pay + 4) + *(__u16 *)(pay + 6) + pay[8];
 	((struct udphdr *)(pay - sizeof(struct udphdr)))->check =
-		km_udp_check(sum);
+	    km_udp_check(sum);
 	q->st->challenges += 1;
 	a->action = XDP_TX;
 	return KM_R_TX_A2S_CHALLENGE;
@@ -380,8 +378,8 @@ static __always_inline int km_a2s_serve(struct xdp_md *ctx,
 	/* The entry's sum is of big-endian words: fold, then to memory
 	 * order, like every other word of this sum. */
 	sum += bpf_htons((__u16)~km_csum_fold(dsum));
-	((struct udphdr *)(data + KM_A2S_HDRS - sizeof(struct udphdr)))
-		->check = km_udp_check(sum);
+	((struct udphdr *)(data + KM_A2S_HDRS - sizeof(struct udphdr)))->check =
+	    km_udp_check(sum);
 	q->st->cached += 1;
 	if (km_older_than(q->a->now, updated, q->cfg->refresh_ns))
 		q->st->stale += 1;
@@ -455,8 +453,7 @@ __noinline int km_a2s_request(struct xdp_md *ctx, struct km_a2s_args *a)
 }
 
 /* Packet pointers again after the A2S stage, which may have moved them. */
-static __always_inline int km_a2s_repoint(struct xdp_md *ctx,
-					  struct km_pkt *p)
+static __always_inline int km_a2s_repoint(struct xdp_md *ctx, struct km_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -475,15 +472,15 @@ static __always_inline int km_a2s(struct xdp_md *ctx, struct km_pkt *p,
 				  __u32 id)
 {
 	struct km_a2s_args a = {
-		.now = p->now,
-		.id = id,
-		.frame_len = p->frame_len,
-		.saddr = p->saddr,
-		.daddr = p->daddr,
-		.sport = p->sport,
-		.dport = p->dport,
-		.ip_len = p->ip_len,
-		.a2s_type = p->a2s_type,
+	    .now = p->now,
+	    .id = id,
+	    .frame_len = p->frame_len,
+	    .saddr = p->saddr,
+	    .daddr = p->daddr,
+	    .sport = p->sport,
+	    .dport = p->dport,
+	    .ip_len = p->ip_len,
+	    .a2s_type = p->a2s_type,
 	};
 	int r = km_a2s_request(ctx, &a);
 
@@ -496,7 +493,6 @@ static __always_inline int km_a2s(struct xdp_md *ctx, struct km_pkt *p,
 	/* The forward path reads the headers again. */
 	return km_a2s_repoint(ctx, p) ? KM_R_DROP_INTERNAL : KM_CONTINUE;
 }
-
 
 /*
  * Decap path: an authenticated answer of service `id`'s game server to the

@@ -119,9 +119,10 @@ static __always_inline void km_unseen_clear(__u32 slot, __u32 id,
 /* The backend sent `player` a packet of service `id`: the player is
  * validated (inserted, or refreshed when its timestamp is a second old).
  * A pair this CPU handled less than KM_SEEN_NS ago is skipped: its
- * timestamp is refreshed at most once a second anyway. */
-static __always_inline void km_validate(struct km_pkt *p, __u32 id,
-					__be32 player)
+ * timestamp is refreshed at most once a second anyway. Returns until when
+ * this CPU may skip the pair (its km_val_seen slot), 0 when it may not. */
+static __always_inline __u64 km_validate(struct km_pkt *p, __u32 id,
+					 __be32 player)
 {
 	struct km_validated_key k = { .service_id = id, .player = player };
 	__u32 slot = km_seen_slot(id, player);
@@ -132,7 +133,7 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 
 	s = bpf_map_lookup_elem(&km_val_seen, &slot);
 	if (km_seen_is(s, id, player, now))
-		return;
+		return s->until_ns;
 	v = bpf_map_lookup_elem(&km_validated, &k);
 	if (v) {
 		km_touch(&v->last_seen_ns, now);
@@ -141,7 +142,7 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 		err = bpf_map_update_elem(&km_validated, &k, &nv, BPF_NOEXIST);
 		if (err && err != -KM_EEXIST /* another CPU was first */) {
 			km_count(KM_C_INSERT_FAILED);
-			return;
+			return 0;
 		}
 		if (!err) {
 			km_count(KM_C_VALIDATED_NEW);
@@ -151,7 +152,10 @@ static __always_inline void km_validate(struct km_pkt *p, __u32 id,
 	/* Also for an entry found: maps reused from a program without the
 	 * filter get their bits from the next reply. */
 	km_val_filter_set(id, player);
+	if (!s)
+		return 0;
 	km_seen_set(s, id, player, now);
+	return s->until_ns;
 }
 
 /* The backend port -> the service's port, L4 checksum patched (RFC 1624);
@@ -252,14 +256,143 @@ static __always_inline void km_decap_punch(struct km_pkt *p,
 	km_punch_learn(p, &pk, p->saddr);
 }
 
+/*
+ * The fast path of a steady reply stream: per CPU, direct-mapped by the
+ * flow, what the slow path found for it (the service, the next hop) and
+ * until when that holds. A hit is one inlined array lookup where the slow
+ * path makes three (km_rev_cache, km_val_seen, km_fib_cache) with their
+ * hashing, and its verdicts are the slow path's:
+ *  - the service: filled from a km_svc_rev hit and tagged with svc_epoch,
+ *    so a service change empties it as it empties km_rev_cache;
+ *  - validation: until_ns is at most the pair's km_val_seen deadline, so
+ *    km_validated is touched exactly as often as km_val_seen allows;
+ *  - the next hop: until_ns is at most its km_fib_cache expiry, and a hit
+ *    refuses tot_len > mtu as DROP_TOO_BIG, as a km_fib_cache hit does.
+ * Only player replies the slow path sent are kept (a km_svc_rev hit and a
+ * next hop): punches, failures, and packets the slow path passes, drops
+ * or hands elsewhere before km_fib() (a branch after the authentication,
+ * such as A2S answers to the edge address) never get an entry, so they
+ * never take the fast path. Each load of the program starts with an empty
+ * cache (not pinned: nothing in it outlives a second).
+ */
+#define KM_DECAP_SLOTS 8192
+_Static_assert((KM_DECAP_SLOTS & (KM_DECAP_SLOTS - 1)) == 0, "power of two");
+
+struct km_decap_cached {
+	__be32 svc_addr;  /* inner source      } in km_inner's order: */
+	__be32 player;    /* inner destination } compared as one word */
+	__be32 backend;   /* outer source */
+	__be16 sport;     /* inner source port, the backend's */
+	__u8 proto;
+	__u8 pad0;
+	__u32 ifindex_in;
+	__u32 id;         /* service id */
+	__be16 svc_port;  /* put back as the source port; 0: unchanged */
+	__u16 epoch;      /* km_config.svc_epoch when filled */
+	__u32 ifindex_out;
+	__u8 dmac[ETH_ALEN]; /* in Ethernet header order */
+	__u8 smac[ETH_ALEN];
+	__u16 mtu;
+	__u16 pad1;
+	__u64 until_ns;   /* km_now_coarse() time; 0 = empty */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KM_DECAP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct km_decap_cached);
+} decap_cache SEC(".maps");
+
+static __always_inline struct km_decap_cached *
+km_decap_slot(const struct km_inner *in)
+{
+	__u32 slot = ((in->daddr ^ in->saddr ^ ((__u32)in->sport << 16)) *
+		      0x9e3779b1U) >>
+		     (32 - __builtin_ctz(KM_DECAP_SLOTS));
+
+	return bpf_map_lookup_elem(&decap_cache, &slot);
+}
+
+static __always_inline int km_decap_is(const struct km_decap_cached *c,
+				       const struct km_pkt *p,
+				       const struct km_inner *in, __u32 ifin)
+{
+	return *(const __u64 *)&c->svc_addr == *(const __u64 *)&in->saddr &&
+	       c->backend == p->saddr && c->sport == in->sport &&
+	       c->proto == in->proto && c->ifindex_in == ifin &&
+	       c->epoch == p->cfg->svc_epoch;
+}
+
+static __always_inline void km_decap_fill(struct km_decap_cached *c,
+					  const struct km_pkt *p,
+					  const struct km_inner *in, __u32 ifin,
+					  const struct km_svc_rev *rev,
+					  __u16 epoch,
+					  const struct km_nexthop *nh,
+					  __u64 until)
+{
+	if (!c)
+		return;
+	if (!until || !nh->expires_ns) {
+		c->until_ns = 0;
+		return;
+	}
+	c->svc_addr = in->saddr;
+	c->player = in->daddr;
+	c->backend = p->saddr;
+	c->sport = in->sport;
+	c->proto = in->proto;
+	c->ifindex_in = ifin;
+	c->id = rev->id;
+	c->svc_port = rev->svc_port != in->sport ? rev->svc_port : 0;
+	c->epoch = epoch;
+	c->ifindex_out = nh->ifindex;
+	__builtin_memcpy(c->dmac, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(c->smac, nh->smac, ETH_ALEN);
+	c->mtu = nh->mtu;
+	c->until_ns = until < nh->expires_ns ? until : nh->expires_ns;
+}
+
+/* The fast path's send: what the slow path's does, from the entry. */
+static __always_inline int km_decap_send_cached(struct xdp_md *ctx,
+						struct km_pkt *p,
+						const struct km_inner *in,
+						const struct km_decap_cached *c)
+{
+	struct ethhdr *eth;
+	void *data;
+
+	if (c->svc_port)
+		km_rewrite_sport(p, in, c->svc_port);
+	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||
+	    bpf_xdp_adjust_head(ctx, p->ip_hlen))
+		return KM_R_DROP_INTERNAL;
+	data = (void *)(long)ctx->data;
+	eth = data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return KM_R_DROP_INTERNAL;
+	__builtin_memcpy(eth->h_dest, c->dmac, 2 * ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	if (c->ifindex_out == c->ifindex_in)
+		p->action = XDP_TX;
+	else
+		p->action = bpf_redirect(c->ifindex_out, 0);
+	return KM_R_FWD_DECAP;
+}
+
 static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 {
 	const struct km_svc_rev *rev = NULL;
+	__u32 ifin = ctx->ingress_ifindex;
+	struct km_decap_cached *dc = NULL;
+	__u16 epoch = p->cfg->svc_epoch;
 	struct km_nexthop nh;
 	struct km_inner in = {};
 	struct ethhdr *eth, oeth;
 	void *data, *end;
 	__be16 svc_port = 0;
+	__u64 until = 0;
 	int r;
 
 	/* Authenticate before anything else is looked at. */
@@ -267,13 +400,23 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	if (r != KM_CONTINUE)
 		return bpf_map_lookup_elem(&km_backends, &p->saddr) ?
 			       r : KM_R_DROP_IPIP_NOT_BACKEND;
+	if (in.has_ports) {
+		dc = km_decap_slot(&in);
+		if (dc && km_decap_is(dc, p, &in, ifin) &&
+		    km_pkt_now_coarse(p) < dc->until_ns) {
+			km_svc_match(p, dc->id, 0);
+			if (in.len > dc->mtu)
+				return KM_R_DROP_TOO_BIG;
+			return km_decap_send_cached(ctx, p, &in, dc);
+		}
+	}
 	rev = km_decap_service(p, &in);
 	if (rev) {
 		km_svc_match(p, rev->id, 0);
 		/* A game server's answer to a worker's A2S query. */
 		if (in.daddr == p->cfg->edge_addr && in.proto == IPPROTO_UDP)
 			return km_a2s_ingest(ctx, p, rev->id);
-		km_validate(p, rev->id, in.daddr);
+		until = km_validate(p, rev->id, in.daddr);
 		if (rev->svc_port != in.sport)
 			svc_port = rev->svc_port;
 	} else {
@@ -292,6 +435,8 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 		return r;
 	if (r == KM_R_PASS_FIB)
 		__builtin_memcpy(&oeth, p->eth, sizeof(oeth));
+	else if (rev)
+		km_decap_fill(dc, p, &in, ifin, rev, epoch, &nh, until);
 	if (svc_port)
 		km_rewrite_sport(p, &in, svc_port);
 	if (km_trim(ctx, p, sizeof(*eth) + p->ip_len) ||

@@ -26,11 +26,15 @@
 #define KM_AF_INET 2
 #define KM_OUTER_TTL 64
 
-/* Where a packet goes: the FIB's answer, from km_fib_cache or the helper. */
+/* Where a packet goes: the FIB's answer, from km_fib_cache or the helper.
+ * mtu and expires_ns let a cache further up (the decap fast path) keep the
+ * answer no longer than km_fib_cache would; expires_ns 0: keep nothing. */
 struct km_nexthop {
 	__u32 ifindex;
 	__u8 smac[ETH_ALEN];
 	__u8 dmac[ETH_ALEN];
+	__u16 mtu;
+	__u64 expires_ns;
 };
 
 _Static_assert((KM_FIB_SLOTS & (KM_FIB_SLOTS - 1)) == 0, "power of two");
@@ -49,6 +53,8 @@ static __always_inline void km_nh_from(struct km_nexthop *nh,
 	nh->ifindex = e->ifindex_out;
 	__builtin_memcpy(nh->smac, e->smac, ETH_ALEN);
 	__builtin_memcpy(nh->dmac, e->dmac, ETH_ALEN);
+	nh->mtu = e->mtu;
+	nh->expires_ns = e->expires_ns;
 }
 
 /* Only successes are kept, with the egress MTU the helper reports, so a
@@ -116,6 +122,9 @@ static __always_inline int km_fib(struct xdp_md *ctx, struct km_pkt *p,
 	nh->ifindex = fib.ifindex;
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	nh->mtu = fib.mtu_result;
+	/* What km_fib_store() kept, and nothing when it kept nothing. */
+	nh->expires_ns = fib.mtu_result ? now + KM_FIB_TTL_NS : 0;
 	return KM_CONTINUE;
 }
 

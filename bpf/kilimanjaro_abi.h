@@ -234,7 +234,11 @@ struct km_limit {
 	__u64 bps;         /* bytes per second (IP length), 0 = unlimited */
 	__u64 burst_bytes; /* bucket depth in bytes */
 	__u32 block_ms;    /* block time after the limit is exceeded */
-	__u32 pad;
+	__u32 ns_per_pkt;  /* 1e9 / pps (rounded down), written by lib/maps.c
+			      with pps so that packets do not divide; 0 when
+			      pps is 0 or the writer left it out: the data
+			      plane then divides itself (same verdicts). Was
+			      padding: a 0 from an older writer is valid. */
 };
 _Static_assert(sizeof(struct km_limit) == 32, "km_limit");
 

@@ -48,11 +48,11 @@ struct km_pkt {
 };
 
 /* Time read lazily: paths that never compare times never pay for the
- * clock, and no path reads it twice. The coarse clock (~13 ns here, at most
- * one tick behind) serves everything; the precise one (~34 ns) is read only
- * when a rate-limit decision depends on the difference (ratelimit.bpf.h).
- * Once read, the precise time replaces the coarse one for the rest of the
- * packet. */
+ * clock, and no path reads it twice. The coarse clock (a per-CPU memo,
+ * ~3 ns, less than a tick behind) serves everything; the precise one
+ * (~37 ns) is read only when a rate-limit decision depends on the
+ * difference (ratelimit.bpf.h). Once read, the precise time replaces the
+ * coarse one for the rest of the packet. */
 static __always_inline __u64 km_pkt_now_coarse(struct km_pkt *p)
 {
 	if (!p->now)

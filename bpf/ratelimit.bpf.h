@@ -116,7 +116,9 @@ static __always_inline int km_bucket_admit(const struct km_bucket *b,
 		return now + slack < b->blocked_until ? KM_RL_BLOCKED
 						      : KM_RL_RECHECK;
 	if (l->pps) {
-		__u64 t = KM_NSEC_PER_SEC / l->pps;
+		/* A division is the dearest instruction of a bucket:
+		 * lib/maps.c writes its result with the limit. */
+		__u64 t = l->ns_per_pkt ?: KM_NSEC_PER_SEC / l->pps;
 		__u64 burst = l->burst_pkts ? l->burst_pkts : 1;
 
 		c = km_gcra(b->tat_pkts, t, t * burst, 1, now, slack, &tp);

@@ -32,16 +32,52 @@ static __always_inline __u64 km_now(const struct km_config *cfg)
 /* The tick the settable clock emulates for km_now_coarse(). */
 #define KM_TEST_TICK_NS (4 * KM_NSEC_PER_MSEC)
 
-/* CLOCK_MONOTONIC_COARSE ns: same base as km_now(), at most one tick
- * behind, a third of the cost. Idle times, expiries, and rate limits that
- * re-read km_now() when the lag could change their verdict. Under the
- * settable clock it is test_now_ns rounded down to a 4 ms tick, so tests
- * see the lag as production does. */
+/*
+ * The clock of everything that tolerates a tick of lag (idle times,
+ * expiries, rate limits that re-read km_now() when the lag could change
+ * their verdict): CLOCK_MONOTONIC ns read once per tick per CPU. The tick
+ * counter (bpf_jiffies64(), which the verifier inlines into one load: ~1 ns
+ * here) says when a new tick began; only then is the precise clock read
+ * (~37 ns) and kept in this CPU's memo. A helper call is dear on this
+ * machine (bpf_ktime_get_coarse_ns() ~20 ns), the memo costs ~3 ns.
+ * Lag: the memo was read after jiffies reached its value, and it is used
+ * only while jiffies still has that value, so it trails the real time by
+ * less than one tick (plus the tick's own delay), as
+ * CLOCK_MONOTONIC_COARSE does; it is never ahead of it. Under the settable
+ * clock it is test_now_ns rounded down to a 4 ms tick, so tests see the lag
+ * production has.
+ */
+struct km_tick_memo {
+	__u64 jiffies; /* bpf_jiffies64() when ns was read */
+	__u64 ns;      /* bpf_ktime_get_ns() then */
+};
+
+/* One load's scratch state, never pinned (the loader pins km_* maps): a
+ * new program starts with an empty memo and reads the clock once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_tick_memo);
+} tick_memo SEC(".maps");
+
 static __always_inline __u64 km_now_coarse(const struct km_config *cfg)
 {
+	struct km_tick_memo *m;
+	__u32 zero = 0;
+	__u64 j;
+
 	if (km_settable_clock)
 		return cfg->test_now_ns - cfg->test_now_ns % KM_TEST_TICK_NS;
-	return bpf_ktime_get_coarse_ns();
+	j = bpf_jiffies64();
+	m = bpf_map_lookup_elem(&tick_memo, &zero);
+	if (!m)
+		return bpf_ktime_get_coarse_ns();
+	if (m->jiffies != j) {
+		m->ns = bpf_ktime_get_ns();
+		m->jiffies = j;
+	}
+	return m->ns;
 }
 
 #endif /* KM_TIME_BPF_H */

@@ -1161,15 +1161,23 @@ static int svc_zero_counters(const struct km_maps *m, uint32_t id)
 	return r;
 }
 
+/* What a packet would otherwise divide for every bucket it meets
+ * (km_limit.ns_per_pkt, kilimanjaro_abi.h). */
+static struct km_limit limit_derive(struct km_limit l)
+{
+	l.ns_per_pkt = l.pps ? (uint32_t)(1000000000ULL / l.pps) : 0;
+	return l;
+}
+
 static int svc_write(const struct km_maps *m, const struct km_service_spec *s,
 		     const struct km_service *v, bool fresh)
 {
 	struct km_service_key k = spec_key(s);
 	struct km_svc_cfg cfg = {
-	    .unvalidated = s->unvalidated,
-	    .validated = s->validated,
-	    .total = limit_per_cpu(&s->total, m->ncpus),
-	    .icmp = s->icmp,
+	    .unvalidated = limit_derive(s->unvalidated),
+	    .validated = limit_derive(s->validated),
+	    .total = limit_derive(limit_per_cpu(&s->total, m->ncpus)),
+	    .icmp = limit_derive(s->icmp),
 	    .flags = s->flags,
 	};
 	struct km_strbuf b;

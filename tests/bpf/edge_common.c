@@ -157,6 +157,11 @@ static const char *const reason_names[KM_R_MAX] = {
     [KM_R_DROP_IPIP_BAD_INNER] = "DROP_IPIP_BAD_INNER",
     [KM_R_DROP_TOO_BIG] = "DROP_TOO_BIG",
     [KM_R_DROP_INTERNAL] = "DROP_INTERNAL",
+    [KM_R_TX_A2S_CHALLENGE] = "TX_A2S_CHALLENGE",
+    [KM_R_TX_A2S_CACHED] = "TX_A2S_CACHED",
+    [KM_R_REDIR_A2S_WORKER] = "REDIR_A2S_WORKER",
+    [KM_R_REDIR_A2S_INGEST] = "REDIR_A2S_INGEST",
+    [KM_R_PASS_A2S_INGEST] = "PASS_A2S_INGEST",
 };
 
 const char *reason_name(int r)

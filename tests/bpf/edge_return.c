@@ -236,3 +236,51 @@ Test(ret, svc_rev_follows_service_changes,
 	expect_decap(&r, &q, 0);
 	cr_assert_eq(map_count(KM_MAP_PUNCHES), 2);
 }
+
+/* The coarse clock's tick under the settable clock (TEST_TICK_NS of
+ * bpf/time.bpf.h, which userspace cannot include). */
+#define TEST_TICK_NS 4000000ULL
+
+Test(ret, steady_replies_as_the_first,
+     .description = "replies after the first (the per-CPU decap fast path) "
+		    "are sent, counted and rewritten alike, refresh the "
+		    "validated player once a second, and still refuse a "
+		    "packet over the MTU")
+{
+	struct km_validated v0, v1;
+	struct km_svc_stat s;
+	struct kmt_pkt q, want;
+	struct res r;
+
+	reply_pkt(&q, IPPROTO_UDP, 28016);
+	want = q;
+	want.sport = 27016;
+	for (int i = 0; i < 3; i++) {
+		send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+		expect_decap(&r, &want, 0);
+	}
+	cr_assert_eq(kmt_svc_stat(&env, ID_SVC1_UDP_RW, &s), 0);
+	cr_assert_eq(s.ret_packets, 3);
+	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 1);
+	cr_assert_eq(validated_get(ID_SVC1_UDP_RW, PLAYER, &v0), 0);
+
+	/* Within the second nothing is written; once it has passed, the
+	 * next reply refreshes the entry as the first packet did. */
+	clock_add(KM_SEEN_NS - TEST_TICK_NS);
+	send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	cr_assert_eq(validated_get(ID_SVC1_UDP_RW, PLAYER, &v1), 0);
+	cr_assert_eq(v1.last_seen_ns, v0.last_seen_ns);
+	clock_add(TEST_TICK_NS);
+	send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &want, 0);
+	cr_assert_eq(validated_get(ID_SVC1_UDP_RW, PLAYER, &v1), 0);
+	cr_assert_gt(v1.last_seen_ns, v0.last_seen_ns,
+		     "a steady stream must keep its player validated");
+
+	/* The same flow, one byte over the MTU of the way to the player. */
+	kmt_pkt_payload_fill(&q, 1501 - 28);
+	send_expect(&q, if0, XDP_DROP, KM_R_DROP_TOO_BIG, NULL);
+	cr_assert_eq(kmt_svc_stat(&env, ID_SVC1_UDP_RW, &s), 0);
+	cr_assert_eq(s.ret_packets, 5);
+	cr_assert_eq(s.drop_packets, 1);
+}

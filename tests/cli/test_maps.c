@@ -297,6 +297,11 @@ Test(maps, total_budget_is_divided_by_cpus_rounding_up)
 	cr_assert_eq(cfg.unvalidated.pps, 7,
 		     "per-source limits are not divided");
 	cr_assert_eq(cfg.unvalidated.burst_pkts, 9);
+	/* The packet cost the data plane would divide for, of the rate it
+	 * applies (the per-CPU share for the budget). */
+	cr_assert_eq(cfg.total.ns_per_pkt, 1000000000ULL / cfg.total.pps);
+	cr_assert_eq(cfg.unvalidated.ns_per_pkt, 1000000000ULL / 7);
+	cr_assert_eq(cfg.validated.ns_per_pkt, 0, "no rate, no cost");
 }
 
 Test(maps, a_reused_id_starts_from_zero)

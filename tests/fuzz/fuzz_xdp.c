@@ -30,12 +30,19 @@
  *  - a TX/REDIRECT output is at most 20 bytes larger than the input, and
  *    when the input passes tests/lib's independent verifier (every header
  *    and checksum right) so does the output;
- *  - every event in km_events has a known type.
+ *  - every event in km_events has a known type;
+ *  - A2S (SVC1 UDP 27015 with challenges required, SVC1 UDP 27016 with
+ *    the policy off, a key and a cached answer for both): an
+ *    S2C_CHALLENGE is never larger than its request, and a cached answer
+ *    goes only to a request with a valid challenge (recomputed here) or
+ *    to the policy-off service; a game server's answer to the edge
+ *    address is handed to the kernel decapsulated (no worker here).
  *
  * To steer the fuzzer without coverage from inside the BPF program, each
  * (reason, action), each counter that advanced and each verified/unverified
  * outcome is reported to libFuzzer as a feature (extra counters).
  */
+#include <errno.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -45,8 +52,11 @@
 
 #define FZ_NAME "fuzz_xdp"
 #define FZ_ON_FAIL() dump_frames()
+#include <bpf/bpf.h>
+
 #include "fuzz_common.h"
 #include "kmtest.h"
+#include "siphash.bpf.h"
 
 /* The namespace of tests/bpf/run-in-netns.sh, as tests/bpf uses it. */
 #define EDGE KMT_IP4(198, 18, 0, 1)
@@ -156,6 +166,95 @@ static void world_services(void)
 		fz_die("service setup", err);
 }
 
+/* A2S: the edge key, and a 150-byte cached A2S_INFO answer for SVC1
+ * UDP 27015 (challenges required) and 27016 (policy off). */
+#define A2S_K0 0x0123456789abcdefULL
+#define A2S_K1 0x0fedcba987654321ULL
+#define A2S_EPOCH 5u
+
+static void world_a2s(void)
+{
+	struct km_a2s_key k = {.k0 = A2S_K0,
+			       .k1 = A2S_K1,
+			       .prev_k0 = A2S_K0,
+			       .prev_k1 = A2S_K1,
+			       .epoch = A2S_EPOCH,
+			       .flags = KM_A2S_KEY_F_VALID};
+	struct km_a2s_cfg on = {.flags = KM_A2S_F_ENABLED,
+				.refresh_ns = 5 * SEC_NS,
+				/* never too old: the clock runs ahead */
+				.max_age_ns = UINT64_MAX};
+	static struct km_a2s_entry e;
+	__u32 zero = 0, id;
+	int err = 0;
+
+	err |= bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_KEY), &zero, &k, 0);
+	e.seq = 2;
+	e.flags = KM_A2S_E_VALID;
+	e.updated_ns = KMT_T0;
+	e.svc.proto = IPPROTO_UDP;
+	e.svc.addr = SVC1;
+	e.len = 150;
+	memset(e.data, 0xff, 4);
+	e.data[4] = 0x49;
+	for (int i = 5; i < 150; i++)
+		e.data[i] = (uint8_t)i;
+	for (int i = 0; i < 150; i += 2)
+		e.csum += (uint32_t)e.data[i] << 8 | e.data[i + 1];
+	for (id = 0; id < 2; id++) {
+		e.svc.port = KMT_BE16(id ? 27016 : 27015);
+		if (id)
+			on.flags |= KM_A2S_F_NO_CHALLENGE;
+		err |= bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_CFG), &id,
+					   &on, 0);
+		err |= bpf_map_update_elem(kmt_fd(&env, KM_MAP_A2S_INFO), &id,
+					   &e, 0);
+	}
+	/* The return path's view of SVC1 UDP 27015 (lib/maps.c derives it in
+	 * production): a game server's answer to the edge address is then
+	 * recognised as an A2S answer for ingest. */
+	{
+		struct km_svc_rev_key rk = {.proto = IPPROTO_UDP,
+					    .port = KMT_BE16(27015),
+					    .svc_addr = SVC1,
+					    .backend = BE_TX};
+		struct km_svc_rev rv = {.id = 0, .svc_port = KMT_BE16(27015)};
+
+		err |= bpf_map_update_elem(kmt_fd(&env, KM_MAP_SVC_REV), &rk,
+					   &rv, 0);
+	}
+	if (err)
+		fz_die("A2S setup", -EINVAL);
+}
+
+/* Whether the A2S_INFO request in `in` (IPv4 without options) carries the
+ * challenge the edge would accept (docs/design.md "A2S"). */
+static int a2s_valid_challenge(const uint8_t *in, size_t len)
+{
+	uint64_t m0, m1;
+	uint32_t got, want;
+
+	if (len < 14 + 20 + 8 + 29)
+		return 0;
+	/* Player address and port, the first half of the service address;
+	 * then its second half, the service port, the epoch. */
+	m0 = (uint64_t)in[26] | (uint64_t)in[27] << 8 |
+	     (uint64_t)in[28] << 16 | (uint64_t)in[29] << 24 |
+	     (uint64_t)in[34] << 32 | (uint64_t)in[35] << 40 |
+	     (uint64_t)in[30] << 48 | (uint64_t)in[31] << 56;
+	for (uint32_t ep = A2S_EPOCH - 1; ep <= A2S_EPOCH; ep++) {
+		m1 = (uint64_t)in[32] | (uint64_t)in[33] << 8 |
+		     (uint64_t)in[36] << 16 | (uint64_t)in[37] << 24 |
+		     (uint64_t)ep << 32;
+		want = (uint32_t)km_siphash16(A2S_K0, A2S_K1, m0, m1);
+		want = want == 0 || want == 0xffffffffu ? 1 : want;
+		memcpy(&got, in + 14 + 20 + 8 + 25, 4);
+		if (got == want)
+			return 1;
+	}
+	return 0;
+}
+
 static const struct km_punch_key punch_key = {
     .proto = IPPROTO_UDP,
     .svc_addr = SVC1,
@@ -197,6 +296,7 @@ static void world_setup(void)
 	if (err)
 		fz_die("world setup", err);
 	world_services();
+	world_a2s();
 	now_ns = KMT_T0;
 }
 
@@ -420,8 +520,13 @@ static int action_fits(int reason, uint32_t action)
 {
 	if (reason <= KM_R_PASS_FIB)
 		return action == XDP_PASS;
-	if (reason == KM_R_TX_ICMP_ECHO)
+	if (reason == KM_R_TX_ICMP_ECHO || reason == KM_R_TX_A2S_CHALLENGE ||
+	    reason == KM_R_TX_A2S_CACHED)
 		return action == XDP_TX;
+	if (reason == KM_R_REDIR_A2S_WORKER || reason == KM_R_REDIR_A2S_INGEST)
+		return action == XDP_REDIRECT;
+	if (reason == KM_R_PASS_A2S_INGEST)
+		return action == XDP_PASS;
 	if (reason < KM_R_DROP_TRUNCATED)
 		return action == XDP_TX || action == XDP_REDIRECT;
 	return action == XDP_DROP;
@@ -459,6 +564,8 @@ static int decap_to_kernel(const uint8_t *in, size_t len, int reason)
 {
 	uint32_t daddr;
 
+	if (reason == KM_R_PASS_A2S_INGEST)
+		return 1;
 	if (reason != KM_R_PASS_FIB || len < 14 + 20 ||
 	    in[14 + 9] != IPPROTO_IPIP)
 		return 0;
@@ -537,6 +644,19 @@ static void check_run(const uint8_t *in, size_t in_len, const uint8_t *out,
 		      reason, in_len, run->out_len);
 	if (a != XDP_TX && a != XDP_REDIRECT)
 		return;
+	/* The amplification invariant. */
+	if (reason == KM_R_TX_A2S_CHALLENGE)
+		CHECK(run->out_len <= in_len,
+		      "S2C_CHALLENGE of %zu bytes to a %zu-byte request",
+		      run->out_len, in_len);
+	if (reason == KM_R_TX_A2S_CACHED) {
+		CHECK(in_len >= 14 + 20 + 8 &&
+			  (((size_t)in[36] << 8 | in[37]) == 27016 ||
+			   a2s_valid_challenge(in, in_len)),
+		      "cached A2S answer to a request without a valid "
+		      "challenge");
+		return;
+	}
 	CHECK(run->out_len <= in_len + 20,
 	      "reason %d: output %zu bytes from %zu", reason, run->out_len,
 	      in_len);

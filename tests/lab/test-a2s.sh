@@ -120,8 +120,10 @@ quakestat_check() {
 		.rules.km_rule_000 == "value-000-abcdefghijklmnop" and
 		.rules["km_rule_\($nr - 1 | tostring | ("00" + .)[-3:])"] ==
 			"value-\($nr - 1 | tostring | ("00" + .)[-3:])-abcdefghijklmnop"' \
-		<<<"$out" >/dev/null ||
+		<<<"$out" >/dev/null || {
+		a2s_diag
 		lab_fail "$what: quakestat's answer differs: $(jq -c '.[0] | del(.rules) + {rules: (.rules | length)}' <<<"$out")"
+	}
 	lab_log "ok: $what: quakestat -a2s -R -P: $(jq -r '.[0] | "\(.name), \(.map), \(.numplayers) players, \(.rules | length) rules"' <<<"$out")"
 }
 
@@ -136,8 +138,10 @@ gamedig_check() {
 		.numplayers == $np and (.players | length) == $np and
 		([.rules | keys[] | select(startswith("km_rule_"))] | length) == $nr and
 		.rules.km_rule_042 == "value-042-abcdefghijklmnop"' \
-		<<<"$out" >/dev/null ||
+		<<<"$out" >/dev/null || {
+		a2s_diag
 		lab_fail "$what: gamedig's answer differs: $(jq -c 'del(.rules) + {rules: (.rules | length)}' <<<"$out")"
+	}
 	lab_log "ok: $what: gamedig: $(jq -r '"\(.name), \(.map), \(.numplayers) players, \(.rules | length) rules"' <<<"$out")"
 }
 
@@ -156,6 +160,13 @@ a2s_json() {
 # a2s_count PATH: a counter of the game service, e.g. xdp.stale or
 # worker.refreshes (`kilimanjaro --json a2s`).
 a2s_count() { a2s_json | jq -r --arg f "$1" 'getpath($f | split(".")) // 0'; }
+
+# a2s_diag: what the edge and the game server counted, for a failure's log
+# (bad challenges on both sides mean the two challenges ping-pong).
+a2s_diag() {
+	lab_log "edge: $(a2s_json | jq -c '{cache, xdp, worker}' 2>/dev/null)"
+	lab_log "game server: $(jq -c 'del(.sources)' "$FX_STATS")"
+}
 
 now() { date +%s.%N; }
 # allowed N ELAPSED_S: refreshes allowed over ELAPSED_S seconds, at most
@@ -320,6 +331,7 @@ for q in q-info q-rules; do
 	out=$(lab_flow_json "$q")
 	lab_log "$q across 2 worker restarts: $out"
 	lab_assert "$q: queries made" "$(lab_json_get "$out" queries)" -ge 50
+	(($(lab_json_get "$out" lost) == 0)) || a2s_diag
 	lab_assert "$q: no query lost" "$(lab_json_get "$out" lost)" -eq 0
 	lab_assert "$q: every query answered" \
 		"$(lab_json_get "$out" answered)" -eq "$(lab_json_get "$out" queries)"
