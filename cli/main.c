@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "snapview.h"
 #include "lib/log.h"
 
 static const char usage[] =
@@ -18,6 +19,8 @@ static const char usage[] =
     "  blocks [list|add|del]      timed block list\n"
     "  punches [list|add|del]     port punches\n"
     "  a2s [list|key|rotate]      A2S cache per service, challenge key\n"
+    "  stats [--run-dir DIR]      latest counters and rates (stats ring)\n"
+    "  top [--run-dir DIR]        live traffic by verdict and service\n"
     "  detach                     detach the program, remove every pin\n"
     "  help                       this text; COMMAND --help for details\n"
     "\n"
@@ -37,6 +40,7 @@ static const struct {
     {"allow", cmd_allow},   {"deny", cmd_deny},
     {"blocks", cmd_blocks}, {"punches", cmd_punches},
     {"detach", cmd_detach}, {"a2s", cmd_a2s},
+    {"stats", cmd_stats},   {"top", cmd_top},
 };
 
 /* Value of a global option at argv[*i] ("--opt V" or "--opt=V"), or NULL

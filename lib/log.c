@@ -65,6 +65,11 @@ static int km_libxdp_print(enum libxdp_print_level level, const char *fmt,
 	return 0;
 }
 
+int km_log_max_prio(void)
+{
+	return km_max_prio;
+}
+
 void km_log_init(const char *progname, int max_prio)
 {
 	if (progname)

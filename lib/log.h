@@ -9,6 +9,8 @@
 
 /* Set the name printed after the priority and route libbpf/libxdp logs. */
 void km_log_init(const char *progname, int max_prio);
+/* The max_prio in force (to silence libbpf for a while and restore it). */
+int km_log_max_prio(void);
 void km_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Log at LOG_ERR and return r (a -errno), for `return km_log_errno(r, ...)`. */

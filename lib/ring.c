@@ -37,6 +37,10 @@ struct km_ring_reader {
 	size_t len;
 	dev_t dev;
 	ino_t ino;
+	uint32_t nslots; /* geometry as checked at map time: a header
+			    changed later cannot move reads out of the
+			    mapping */
+	uint32_t slot_size;
 	uint64_t epoch;	   /* epoch of the mapping */
 	uint64_t last_seq; /* last number returned in this epoch, 0: none */
 	bool resynced;	   /* reported with the next read */
@@ -45,13 +49,13 @@ struct km_ring_reader {
 #define A_LOAD(p, mo) atomic_load_explicit((_Atomic uint64_t *)(p), mo)
 #define A_STORE(p, v, mo) atomic_store_explicit((_Atomic uint64_t *)(p), v, mo)
 
-static struct km_ring_slot *slot_at(void *map, const struct km_ring_hdr *h,
-				    uint64_t seq)
+static struct km_ring_slot *slot_at(void *map, uint32_t nslots,
+				    uint32_t slot_size, uint64_t seq)
 {
-	size_t i = (seq - 1) % h->nslots;
+	size_t i = (seq - 1) % nslots;
 
 	return (struct km_ring_slot *)((char *)map + KM_RING_HDR_SIZE +
-				       i * h->slot_size);
+				       i * slot_size);
 }
 
 static uint64_t mono_ns(void)
@@ -203,7 +207,7 @@ int64_t km_ring_publish(struct km_ring_writer *w, const void *payload,
 				    "stats ring: snapshot of %zu bytes, slots "
 				    "hold %zu",
 				    len, h->slot_size - sizeof(*s));
-	s = slot_at(w->map, h, n);
+	s = slot_at(w->map, h->nslots, h->slot_size, n);
 	lock = A_LOAD(&s->lock, memory_order_relaxed);
 	A_STORE(&s->lock, lock + 1, memory_order_relaxed);
 	/* The odd lock must be visible before any payload byte changes. */
@@ -237,6 +241,7 @@ void km_ring_writer_close(struct km_ring_writer *w)
 static int reader_map(struct km_ring_reader *r, bool quiet)
 {
 	const struct km_ring_hdr *h;
+	uint32_t ns, ss;
 	struct stat st;
 	uint64_t need;
 	void *map;
@@ -269,13 +274,15 @@ static int reader_map(struct km_ring_reader *r, bool quiet)
 		goto out;
 	}
 	h = map;
-	need = KM_RING_HDR_SIZE + (uint64_t)h->nslots * h->slot_size;
+	/* Read once: what is checked is what is used. */
+	ns = *(volatile uint32_t *)&h->nslots;
+	ss = *(volatile uint32_t *)&h->slot_size;
+	need = KM_RING_HDR_SIZE + (uint64_t)ns * ss;
 	if (A_LOAD(&h->magic, memory_order_acquire) != KM_RING_MAGIC ||
 	    h->version != KM_RING_VERSION || h->hdr_size != KM_RING_HDR_SIZE ||
-	    h->nslots < 2 || h->nslots > KM_RING_SLOTS_MAX ||
-	    h->slot_size <= sizeof(struct km_ring_slot) || h->slot_size % 64 ||
-	    h->slot_size >
-		KM_RING_PAYLOAD_MAX + 64 + sizeof(struct km_ring_slot) ||
+	    ns < 2 || ns > KM_RING_SLOTS_MAX ||
+	    ss <= sizeof(struct km_ring_slot) || ss % 64 ||
+	    ss > KM_RING_PAYLOAD_MAX + 64 + sizeof(struct km_ring_slot) ||
 	    need > (uint64_t)st.st_size) {
 		km_err("%s: not a stats ring of version %u (magic, version or "
 		       "geometry differ)",
@@ -289,6 +296,8 @@ static int reader_map(struct km_ring_reader *r, bool quiet)
 	r->len = st.st_size;
 	r->dev = st.st_dev;
 	r->ino = st.st_ino;
+	r->nslots = ns;
+	r->slot_size = ss;
 	if (r->epoch && r->epoch != h->epoch)
 		r->resynced = true;
 	if (r->epoch != h->epoch)
@@ -332,9 +341,7 @@ void km_ring_reader_close(struct km_ring_reader *r)
 
 size_t km_ring_reader_payload_max(const struct km_ring_reader *r)
 {
-	const struct km_ring_hdr *h = r->map;
-
-	return h->slot_size - sizeof(struct km_ring_slot);
+	return r->slot_size - sizeof(struct km_ring_slot);
 }
 
 /* Re-map when another file (a new writer) is at the path now. A missing
@@ -357,8 +364,7 @@ static int reader_refresh(struct km_ring_reader *r)
 static int copy_slot(struct km_ring_reader *r, uint64_t n, void *buf,
 		     size_t cap, size_t *len)
 {
-	const struct km_ring_hdr *h = r->map;
-	struct km_ring_slot *s = slot_at(r->map, h, n);
+	struct km_ring_slot *s = slot_at(r->map, r->nslots, r->slot_size, n);
 	uint64_t l1, l2, seq, sz;
 
 	l1 = A_LOAD(&s->lock, memory_order_acquire);
@@ -372,10 +378,15 @@ static int copy_slot(struct km_ring_reader *r, uint64_t n, void *buf,
 			return -EAGAIN;
 		return seq > n ? -ESTALE : -EAGAIN;
 	}
-	if (sz > h->slot_size - sizeof(*s))
-		return -EAGAIN; /* torn: the lock check below would say so */
-	if (sz > cap)
+	if (sz > r->slot_size - sizeof(*s) || sz > cap) {
+		/* Only a torn read can show a length beyond the slot; one
+		 * beyond cap is real when the lock held still. */
+		atomic_thread_fence(memory_order_acquire);
+		if (A_LOAD(&s->lock, memory_order_relaxed) != l1 ||
+		    sz > r->slot_size - sizeof(*s))
+			return -EAGAIN;
 		return -EMSGSIZE;
+	}
 	memcpy(buf, s + 1, sz);
 	atomic_thread_fence(memory_order_acquire);
 	l2 = A_LOAD(&s->lock, memory_order_relaxed);
@@ -433,8 +444,8 @@ static int ring_read(struct km_ring_reader *r, bool latest_only, void *buf,
 			n = r->last_seq + 1;
 		/* Oldest the writer cannot be touching: it may be writing
 		 * latest + 1, which reuses the slot of latest + 1 - nslots. */
-		if (latest - n >= h->nslots - 1)
-			n = latest - (h->nslots - 2);
+		if (latest - n >= r->nslots - 1)
+			n = latest - (r->nslots - 2);
 		e = copy_slot(r, n, buf, cap, len);
 		if (e == -EMSGSIZE)
 			return e;
@@ -461,4 +472,28 @@ int km_ring_read_next(struct km_ring_reader *r, void *buf, size_t cap,
 		      size_t *len, struct km_ring_info *info)
 {
 	return ring_read(r, false, buf, cap, len, info);
+}
+
+int km_ring_read_at(struct km_ring_reader *r, uint64_t seq, void *buf,
+		    size_t cap, size_t *len, struct km_ring_info *info)
+{
+	const struct km_ring_hdr *h = r->map;
+	uint64_t latest;
+	int e = -EAGAIN;
+	uint32_t tries;
+
+	for (tries = 0; tries < RING_READ_TRIES; tries++) {
+		latest = A_LOAD(&h->seq, memory_order_acquire);
+		if (!seq || seq > latest)
+			return -EAGAIN;
+		if (latest - seq >= r->nslots - 1)
+			return -ESTALE;
+		e = copy_slot(r, seq, buf, cap, len);
+		if (e != -EAGAIN)
+			break;
+	}
+	if (e)
+		return e;
+	fill_info(r, info, seq, latest, 0, tries);
+	return 0;
 }

@@ -138,6 +138,15 @@ int km_ring_read_latest(struct km_ring_reader *r, void *buf, size_t cap,
 int km_ring_read_next(struct km_ring_reader *r, void *buf, size_t cap,
 		      size_t *len, struct km_ring_info *info);
 
+/*
+ * Snapshot number seq of the current epoch (e.g. latest - 1, for rates
+ * from the two newest). -ESTALE (not logged): overwritten already;
+ * -EAGAIN: not published yet, or torn in every try. Does not move the
+ * position of km_ring_read_next.
+ */
+int km_ring_read_at(struct km_ring_reader *r, uint64_t seq, void *buf,
+		    size_t cap, size_t *len, struct km_ring_info *info);
+
 /* "<run_dir>/stats.ring"; run_dir NULL: /run/kilimanjaro/<ifname>. */
 int km_ring_path(char *buf, size_t len, const char *run_dir,
 		 const char *ifname);

@@ -8,6 +8,10 @@
 #include <time.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include "mapfill.skel.h"
 
 #include "log.h"
 #include "snapshot.h"
@@ -26,6 +30,8 @@ void km_snap_ctx_free(struct km_snap_ctx *c)
 		return;
 	free(c->buf);
 	free(c->keys);
+	free(c->recs);
+	km_mapfill__destroy(c->fill);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -321,10 +327,96 @@ static long count_hash(struct km_snap_ctx *c, int fd,
 	}
 }
 
+/* Must match lib/mapfill.bpf.c. */
+struct km_fill_rec {
+	uint32_t id;
+	uint32_t pad;
+	int64_t count;
+};
+
+static int fill_iter_load(struct km_snap_ctx *c)
+{
+	int r, prio;
+
+	if (c->fill_state)
+		return c->fill_state > 0 ? 0 : -EOPNOTSUPP;
+	c->fill_state = -1;
+	/* A kernel without the kfunc or without the privileges is not an
+	 * error: the batch count is the fallback. */
+	prio = km_log_max_prio();
+	km_log_init(NULL, LOG_CRIT);
+	c->fill = km_mapfill__open_and_load();
+	if (c->fill && km_mapfill__attach(c->fill)) {
+		km_mapfill__destroy(c->fill);
+		c->fill = NULL;
+	}
+	km_log_init(NULL, prio);
+	if (!c->fill) {
+		km_debug("map-fill iterator unavailable: hash maps counted by "
+			 "batch lookups");
+		return -EOPNOTSUPP;
+	}
+	r = ctx_reserve(&c->recs, &c->recs_len,
+			4096 * sizeof(struct km_fill_rec));
+	if (r)
+		return r;
+	c->fill_state = 1;
+	return 0;
+}
+
+/* Every map's (id, count) of the host into c->recs; returns how many. */
+static long fill_iter_read(struct km_snap_ctx *c)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if (fill_iter_load(c))
+		return -EOPNOTSUPP;
+	fd = bpf_iter_create(bpf_link__fd(c->fill->links.km_map_fill));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (got + 256 * sizeof(struct km_fill_rec) > c->recs_len &&
+		    ctx_reserve(&c->recs, &c->recs_len, c->recs_len * 2)) {
+			close(fd);
+			return -ENOMEM;
+		}
+		n = read(fd, (char *)c->recs + got, c->recs_len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	if (n < 0)
+		return -errno;
+	return (long)(got / sizeof(struct km_fill_rec));
+}
+
+static long fill_lookup(const struct km_snap_ctx *c, long nrec, uint32_t id)
+{
+	const struct km_fill_rec *r = c->recs;
+
+	for (long i = 0; i < nrec; i++)
+		if (r[i].id == id)
+			return r[i].count < 0 ? 0 : (long)r[i].count;
+	return -ENOENT;
+}
+
+static bool is_hash(uint32_t type)
+{
+	return type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_LRU_HASH ||
+	       type == BPF_MAP_TYPE_PERCPU_HASH ||
+	       type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
 static void read_fill(const struct km_maps *m, struct km_snap_ctx *c,
 		      struct km_snapshot *s)
 {
 	enum km_map_id allow = KM_M_ALLOW_A, deny = KM_M_DENY_A;
+	long nrec = fill_iter_read(c);
 
 	km_prefix_active_map(m, KM_LIST_ALLOW, &allow);
 	km_prefix_active_map(m, KM_LIST_DENY, &deny);
@@ -343,7 +435,9 @@ static void read_fill(const struct km_maps *m, struct km_snap_ctx *c,
 		if (m->fd[id] < 0 ||
 		    bpf_obj_get_info_by_fd(m->fd[id], &info, &ilen))
 			continue;
-		if (!c->no_batch && info.type != BPF_MAP_TYPE_LPM_TRIE)
+		if (nrec > 0 && is_hash(info.type))
+			cnt = fill_lookup(c, nrec, info.id);
+		if (cnt < 0 && !c->no_batch && is_hash(info.type))
 			cnt = count_hash(c, m->fd[id], &info);
 		if (cnt < 0)
 			cnt = km_map_count(m, id);
@@ -454,4 +548,15 @@ double km_snap_rate(uint64_t older, uint64_t newer, uint64_t dt_ns)
 	if (!dt_ns || newer < older)
 		return 0;
 	return (double)(newer - older) * 1e9 / (double)dt_ns;
+}
+
+void km_a2s_hits(const struct km_a2s_stat *o, const struct km_a2s_stat *n,
+		 uint64_t *hits, uint64_t *total)
+{
+	*hits = *total = 0;
+	if (n->cached < o->cached || n->to_worker < o->to_worker ||
+	    n->forwarded < o->forwarded)
+		return;
+	*hits = (n->cached - o->cached) + (n->to_worker - o->to_worker);
+	*total = *hits + (n->forwarded - o->forwarded);
 }

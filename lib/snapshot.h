@@ -75,20 +75,31 @@ static inline size_t km_snapshot_size(uint32_t n)
 	       (size_t)n * sizeof(struct km_snap_service);
 }
 
-/* Reusable buffers of the reader (batch lookups); zero-initialise. */
+/* Reusable state of the reader (buffers of the batch lookups, the map-fill
+ * iterator); zero-initialise, release with km_snap_ctx_free. */
+struct km_mapfill;
 struct km_snap_ctx {
 	void *buf;
 	size_t buf_len;
 	void *keys;
 	size_t keys_len;
-	int no_batch; /* the kernel refused batch lookups: per-key reads */
+	int no_batch;		 /* the kernel refused batch lookups: per-key
+				    reads */
+	struct km_mapfill *fill; /* the bpf_map iterator (lib/mapfill.bpf.c) */
+	int fill_state;		 /* 0 not tried, 1 loaded, -1 unavailable:
+				    hash maps are counted by batch lookups */
+	void *recs;
+	size_t recs_len;
 };
 void km_snap_ctx_free(struct km_snap_ctx *c);
 
 /*
  * Read every counter into s, which has room for max_services entries
  * (km_snapshot_size(max_services) bytes). Per-CPU arrays are read with
- * bpf_map_lookup_batch (one syscall per map up to the highest id in use).
+ * bpf_map_lookup_batch (one syscall per map up to the highest id in use);
+ * hash maps' fill levels come from the kernel's element counters through a
+ * bpf_map iterator (needs CAP_BPF + CAP_PERFMON; without, the maps are
+ * counted with batch lookups, which costs milliseconds for large maps).
  * interval_ns and started_mono_ns are left as the caller set them.
  */
 int km_snapshot_read(const struct km_maps *m, struct km_snap_ctx *c,
@@ -119,6 +130,18 @@ enum km_verdict_class {
 };
 enum km_verdict_class km_reason_class(unsigned int reason);
 const char *km_verdict_class_name(enum km_verdict_class c);
+
+/*
+ * A2S requests of the interval from `older` to `newer` that needed an
+ * answer (they carried a valid challenge, or none was required) and how
+ * many of them the edge answered itself: from the XDP cache or through a
+ * worker, instead of forwarding them to the game server. Challenges sent
+ * are neither: they are how the edge refuses to amplify. *total is 0 when
+ * there were none (or a counter went back).
+ */
+void km_a2s_hits(const struct km_a2s_stat *older,
+		 const struct km_a2s_stat *newer, uint64_t *hits,
+		 uint64_t *total);
 
 /* Per-second rate of a counter between two snapshots (0 when it went
  * backwards, e.g. the program was reloaded with fresh maps). */
