@@ -67,7 +67,6 @@ void ka_session_established(struct ka_agent *a)
 		"config_version %" PRIu64,
 		a->o->controller, a->tls ? "TLS 1.3" : "plain TCP",
 		a->config_version);
-	a->had_snapshot = false;
 	if (ka_send(a, &env))
 		return;
 	/* Events of the disconnected time: late, but other edges still
@@ -91,14 +90,12 @@ static void on_snapshot(struct ka_agent *a,
 
 	if (ka_apply_snapshot(&a->maps, s, why, sizeof(why))) {
 		a->n_refused++;
-		km_warn("controller snapshot version %" PRIu64
-			" refused: %s",
+		km_warn("controller snapshot version %" PRIu64 " refused: %s",
 			s->version, why);
 		send_ack(a, s->version, why);
 		return;
 	}
 	a->config_version = s->version;
-	a->had_snapshot = true;
 	a->n_applied++;
 	/* A session that got as far as a full resync is a good one. */
 	ka_backoff_reset(&a->bo);
@@ -114,12 +111,15 @@ static void on_delta(struct ka_agent *a, const Kilimanjaro__V1__ConfigDelta *d)
 {
 	char why[KM_PB_WHY_LEN];
 
-	if (!a->had_snapshot || d->base_version != a->config_version) {
+	/* Version 0: this process applied no snapshot yet, so the maps may
+	 * hold controller entries of an earlier run that no delta names. */
+	if (!a->config_version || d->base_version != a->config_version) {
 		snprintf(why, sizeof(why),
 			 "delta.base_version %" PRIu64
 			 " is not this edge's version %" PRIu64
-			 "; reconnecting for a full snapshot",
-			 d->base_version, a->config_version);
+			 "%s; reconnecting for a full snapshot",
+			 d->base_version, a->config_version,
+			 a->config_version ? "" : " (no snapshot applied yet)");
 		a->n_refused++;
 		km_warn("controller delta version %" PRIu64 " refused: %s",
 			d->version, why);
@@ -281,8 +281,16 @@ static const struct km_snapshot *stats_source(struct ka_agent *a)
 	if (a->ringr) {
 		r = km_ring_read_latest(a->ringr, s, a->snap_cap, &len, &info);
 		if (!r && !km_snapshot_check(s, len) && !info.closed &&
-		    now - s->mono_ns < 3 * (s->interval_ns + 1000000000ull))
+		    now - s->mono_ns < 3 * (s->interval_ns + 1000000000ull)) {
+			/* Sent already (statsd publishes slower than we
+			 * send): a repeat would read as a rate of 0. */
+			if (info.epoch == a->ring_epoch &&
+			    info.seq == a->ring_seq)
+				return NULL;
+			a->ring_epoch = info.epoch;
+			a->ring_seq = info.seq;
 			return s;
+		}
 	}
 	if (!a->snap_ctx)
 		a->snap_ctx = calloc(1, sizeof(struct km_snap_ctx));
