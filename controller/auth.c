@@ -22,9 +22,18 @@ struct session {
 	uint64_t expires_ms;
 };
 
+#define FAIL_SLOTS 256
+
+struct fail_slot {
+	uint32_t addr;
+	uint32_t count;
+	uint64_t start_ms;
+};
+
 struct auth {
 	const struct ctl_config *cfg;
 	pthread_mutex_t lock;
+	struct fail_slot fails[FAIL_SLOTS];
 	struct session sessions[AUTH_MAX_SESSIONS];
 	size_t n_sessions;
 	/* A real hash checked for unknown users, so that a wrong name costs
@@ -254,4 +263,49 @@ bool auth_token_ok(const struct auth *a, const char *token)
 			ok = true;
 	}
 	return ok;
+}
+
+/* The slot of addr, or the one whose window ended longest ago. */
+static struct fail_slot *fail_slot(struct auth *a, uint32_t addr)
+{
+	struct fail_slot *old = &a->fails[0];
+
+	for (size_t i = 0; i < FAIL_SLOTS; i++) {
+		if (a->fails[i].count && a->fails[i].addr == addr)
+			return &a->fails[i];
+		if (a->fails[i].start_ms < old->start_ms)
+			old = &a->fails[i];
+	}
+	return old;
+}
+
+uint32_t auth_throttled(struct auth *a, uint32_t addr, uint64_t now_ms)
+{
+	struct fail_slot *f;
+	uint32_t wait = 0;
+
+	pthread_mutex_lock(&a->lock);
+	f = fail_slot(a, addr);
+	if (f->count >= AUTH_FAIL_MAX && f->addr == addr &&
+	    now_ms < f->start_ms + AUTH_FAIL_WINDOW_MS)
+		wait = (uint32_t)((f->start_ms + AUTH_FAIL_WINDOW_MS - now_ms +
+				   999) / 1000);
+	pthread_mutex_unlock(&a->lock);
+	return wait;
+}
+
+void auth_failed(struct auth *a, uint32_t addr, uint64_t now_ms)
+{
+	struct fail_slot *f;
+
+	pthread_mutex_lock(&a->lock);
+	f = fail_slot(a, addr);
+	if (f->addr != addr || !f->count ||
+	    now_ms >= f->start_ms + AUTH_FAIL_WINDOW_MS) {
+		f->addr = addr;
+		f->count = 0;
+		f->start_ms = now_ms;
+	}
+	f->count++;
+	pthread_mutex_unlock(&a->lock);
 }

@@ -304,6 +304,15 @@ out:
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* Rates with two decimals ("999.00"), not seventeen digits of noise. */
+static json_object *jrate(double v)
+{
+	char b[48];
+
+	snprintf(b, sizeof(b), "%.2f", v);
+	return json_object_new_double_s(v, b);
+}
+
 static const char *proto_name(uint32_t p)
 {
 	return p == 17 ? "udp" : p == 6 ? "tcp" : "unknown";
@@ -342,9 +351,9 @@ static json_object *edge_json(const struct edge *x, uint64_t now_ms)
 	pps = json_object_new_object();
 	for (size_t i = 0; i < x->n_reasons; i++)
 		json_object_object_add(pps, x->reason[i],
-				       json_object_new_double(x->r_pps[i]));
+				       jrate(x->r_pps[i]));
 	json_object_object_add(o, "pps", pps);
-	json_object_object_add(o, "bps", json_object_new_double(x->bps));
+	json_object_object_add(o, "bps", jrate(x->bps));
 	svcs = json_object_new_array();
 	for (size_t i = 0; i < x->n_svcs; i++) {
 		const struct svc_rate *s = &x->svcs[i];
@@ -357,13 +366,13 @@ static json_object *edge_json(const struct edge *x, uint64_t now_ms)
 		json_object_object_add(j, "port", json_object_new_int(
 							  (int)s->port));
 		json_object_object_add(j, "rx_pps",
-				       json_object_new_double(s->rx_pps));
+				       jrate(s->rx_pps));
 		json_object_object_add(j, "rx_bps",
-				       json_object_new_double(s->rx_bps));
+				       jrate(s->rx_bps));
 		json_object_object_add(j, "fwd_pps",
-				       json_object_new_double(s->fwd_pps));
+				       jrate(s->fwd_pps));
 		json_object_object_add(j, "drop_pps",
-				       json_object_new_double(s->drop_pps));
+				       jrate(s->drop_pps));
 		json_object_array_add(svcs, j);
 	}
 	json_object_object_add(o, "services", svcs);
@@ -415,13 +424,13 @@ json_object *edges_stats_json(struct edges *e, const char *id,
 		const struct sample *s = &x->samples[i];
 
 		json_object_array_add(t, json_object_new_uint64(s->t_ms));
-		json_object_array_add(in, json_object_new_double(s->pps_in));
-		json_object_array_add(fwd, json_object_new_double(s->pps_fwd));
+		json_object_array_add(in, jrate(s->pps_in));
+		json_object_array_add(fwd, jrate(s->pps_fwd));
 		json_object_array_add(drop,
-				      json_object_new_double(s->pps_drop));
+				      jrate(s->pps_drop));
 		json_object_array_add(pass,
-				      json_object_new_double(s->pps_pass));
-		json_object_array_add(bps, json_object_new_double(s->bps));
+				      jrate(s->pps_pass));
+		json_object_array_add(bps, jrate(s->bps));
 	}
 	json_object_object_add(root, "t_ms", t);
 	json_object_object_add(root, "pps_in", in);

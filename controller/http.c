@@ -138,6 +138,9 @@ static enum MHD_Result serve_static(struct http *h, struct MHD_Connection *c,
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_error(c, 405, "static files: GET only");
+	if (!h->root[0])
+		return send_error(c, 404, "the dashboard is not installed "
+					  "(web_root does not exist)");
 	e = http_static_path(h->root, url, path, sizeof(path));
 	if (e)
 		return send_error(c, e == -ENOENT ? 404 : 403,
@@ -185,13 +188,33 @@ static bool authenticated(struct http *h, struct MHD_Connection *c)
 	       auth_token_ok(h->auth, az + 7);
 }
 
+static uint32_t client_addr(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	return 0;
+}
+
 static enum MHD_Result do_login(struct http *h, struct MHD_Connection *c,
 				struct req *q)
 {
-	char id[AUTH_SESSION_ID_HEX + 1], cookie[256];
+	char id[AUTH_SESSION_ID_HEX + 1], cookie[256], why[128];
 	json_object *o = NULL, *u, *p, *res;
+	uint32_t from = client_addr(c), wait;
 	enum MHD_Result ret;
 	char *body;
+
+	wait = auth_throttled(h->auth, from, auth_now_ms());
+	if (wait) {
+		snprintf(why, sizeof(why), "login: too many failed attempts "
+					   "from this address; retry in %u s",
+			 wait);
+		return send_error(c, 429, why);
+	}
 
 	if (q->len)
 		o = json_tokener_parse(q->body);
@@ -206,8 +229,10 @@ static enum MHD_Result do_login(struct http *h, struct MHD_Connection *c,
 	}
 	if (auth_login(h->auth, json_object_get_string(u),
 		       json_object_get_string(p), id)) {
-		km_warn("http: login of \"%s\" refused",
-			json_object_get_string(u));
+		km_warn("http: login of \"%s\" from %s refused",
+			json_object_get_string(u),
+			inet_ntoa((struct in_addr){htonl(from)}));
+		auth_failed(h->auth, from, auth_now_ms());
 		json_object_put(o);
 		return send_error(c, 401, "login: wrong user name or password");
 	}

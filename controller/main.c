@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -157,6 +158,18 @@ static int block_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* One descriptor per agent: the soft limit (often 1024) up to the hard. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			km_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	}
+}
+
 static int run(struct ctl_config *cfg)
 {
 	struct state st = {0};
@@ -168,6 +181,7 @@ static int run(struct ctl_config *cfg)
 	struct api api;
 	int r, sigfd = -1;
 
+	raise_nofile();
 	if (cfg->tls_ca) {
 		r = km_tls_ctx_new(&tls, KM_TLS_SERVER, cfg->tls_ca,
 				   cfg->tls_cert, cfg->tls_key);

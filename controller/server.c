@@ -40,6 +40,7 @@ struct conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	uint64_t sent, acked, seq;
+	uint64_t snap_version; /* version of the last snapshot sent */
 	uint64_t started_ms, last_rx_ms, last_ping_ms;
 	uint32_t events; /* registered epoll events */
 	bool dead;
@@ -55,6 +56,7 @@ struct server {
 	size_t n_conns;
 	uint64_t last_sweep_ms;
 	bool stop;
+	bool accept_paused; /* out of file descriptors: retried each tick */
 	bool dirty; /* the state changed during this loop turn */
 };
 
@@ -206,7 +208,7 @@ static void send_snapshot(struct server *s, struct conn *c)
 		return;
 	}
 	if (!out_append(s, c, b, n)) {
-		c->sent = v;
+		c->sent = c->snap_version = v;
 		km_info("%s: snapshot of version %llu sent (%zu bytes)", who(c),
 			(unsigned long long)v, n);
 	}
@@ -316,10 +318,14 @@ static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
 		edges_versions(s->edges, c->id, c->sent, c->acked);
 		return;
 	}
-	km_warn("%s: refused config version %llu: %s; sending a fresh "
-		"snapshot",
-		who(c), (unsigned long long)a->version,
+	km_warn("%s: refused config version %llu: %s", who(c),
+		(unsigned long long)a->version,
 		a->error ? a->error : "(no reason given)");
+	/* The deltas sent after the refused one are refused too: one fresh
+	 * snapshot answers all of them. */
+	if (a->version <= c->snap_version && c->snap_version)
+		return;
+	km_info("%s: sending a fresh snapshot", who(c));
 	send_snapshot(s, c);
 	conn_flush(s, c);
 }
@@ -559,8 +565,17 @@ static void do_accept(struct server *s)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: the pending connection
+				 * would wake the loop forever. */
+				km_warn("agents: accept: %s; not accepting "
+					"for a second",
+					strerror(errno));
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+				s->accept_paused = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
 				km_warn("agents: accept: %s", strerror(errno));
+			}
 			return;
 		}
 		c = calloc(1, sizeof(*c));
@@ -612,6 +627,8 @@ static void ping(struct server *s, struct conn *c, uint64_t now)
 	conn_flush(s, c);
 }
 
+static int ep_add(int epfd, int fd, void *tag);
+
 static void on_tick(struct server *s)
 {
 	uint64_t now = mono_ms(), exp;
@@ -632,6 +649,8 @@ static void on_tick(struct server *s)
 			 now - c->last_ping_ms >= SERVER_PING_MS)
 			ping(s, c, now);
 	}
+	if (s->accept_paused && !ep_add(s->epfd, s->lfd, TAG_LISTEN))
+		s->accept_paused = false;
 	if (now - s->last_sweep_ms >= SERVER_SWEEP_MS) {
 		s->last_sweep_ms = now;
 		state_sweep(s->st);
