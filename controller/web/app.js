@@ -110,6 +110,7 @@ function sumValues(obj) {
 
 function showLogin() {
 	loggedIn = false;
+	shownVersion = null;
 	stopRefresh();
 	$('#app-view').hidden = true;
 	$('#logout').hidden = true;
@@ -236,7 +237,14 @@ function delButton(label, path) {
 		} }, 'remove');
 }
 
+let shownVersion = null;
+
 function renderState(st) {
+	// Re-rendered only when the state changed: rows (and their buttons)
+	// stay put while an operator reaches for one.
+	if (st.version === shownVersion)
+		return;
+	shownVersion = st.version;
 	$('#state-version').textContent = `(config version ${st.version})`;
 
 	const sv = $('#services tbody');
@@ -244,8 +252,10 @@ function renderState(st) {
 	for (const s of st.services || []) {
 		const backend = s.backend + (s.backend_port ? ':' + s.backend_port : '');
 		sv.append(el('tr', {},
+			el('td', {}, s.name || ''),
 			el('td', {}, s.proto), el('td', {}, s.addr),
 			el('td', { class: 'num' }, s.port), el('td', {}, backend),
+			el('td', {}, s.a2s ? 'cached' : ''),
 			el('td', {}, delButton(`remove service ${s.proto} ${s.addr}:${s.port}`,
 				`/api/services/${encodeURIComponent(s.proto)}/${encodeURIComponent(s.addr)}/${s.port}`))));
 	}
@@ -268,7 +278,7 @@ function renderState(st) {
 		const addr = addrOf(b);
 		let note = '';
 		if (typeof b === 'object' && b.remaining_ms)
-			note = ` ${Math.ceil(b.remaining_ms / 1000)} s left`;
+			note = ` until ${new Date(Date.now() + b.remaining_ms).toLocaleTimeString()}`;
 		else if (typeof b === 'object' && b.duration_ms)
 			note = ` for ${Math.round(b.duration_ms / 1000)} s`;
 		else
@@ -346,6 +356,11 @@ const bodies = {
 		const bp = intField(f, 'backend_port', true);
 		if (bp !== undefined)
 			b.backend_port = bp;
+		const name = f.elements.name.value.trim();
+		if (name)
+			b.name = name;
+		if (f.elements.a2s.checked)
+			b.a2s = true;
 		return b;
 	},
 	'allow-form': (f) => ({ prefix: f.elements.prefix.value.trim() }),

@@ -10,7 +10,8 @@
 // added through the form shows in the list and in /api/state; an invalid
 // prefix is refused with the API's error shown next to the form; with
 // --remove yes, the deny's remove button takes it out of /api/state again;
-// with --service, a UDP service added through its form is in /api/state,
+// with --service, a UDP service added through its form (named, A2S cached)
+// is in /api/state,
 // port 0 is refused with the API's reason, and its remove button takes it
 // out again; with --rotate yes, the rotate button gives a new A2S key id;
 // after logout the API refuses again. Prints one "ok: ..." line per check; exits
@@ -185,7 +186,8 @@ async function main() {
 				const x = await pageFetch(page, 'GET', '/api/state', null);
 				return (JSON.parse(x.text).services || []).some((v) =>
 					v.addr === addr && Number(v.port) === Number(port) &&
-					v.backend === backend);
+					v.backend === backend && v.name === 'web-test' &&
+					Boolean(v.a2s));
 			};
 			const form = '#service-form';
 			await page.fill(`${form} input[name=addr]`, addr);
@@ -198,6 +200,8 @@ async function main() {
 			check(/port/i.test(serrText),
 				`service on port 0 refused, the form shows: "${serrText}"`);
 			await page.fill(`${form} input[name=port]`, port);
+			await page.fill(`${form} input[name=name]`, 'web-test');
+			await page.check(`${form} input[name=a2s]`);
 			await page.click(`${form} button[type=submit]`);
 			await page.locator(`${form} .error`).filter({ hasText: /^$/ }).waitFor();
 			check(await inState(), `service udp ${addr}:${port} added through the form is in /api/state`);
