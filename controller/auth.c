@@ -178,8 +178,7 @@ static void sessions_make_room(struct auth *a, uint64_t now)
 	if (a->n_sessions < AUTH_MAX_SESSIONS)
 		return;
 	for (i = 1; i < a->n_sessions; i++)
-		if (a->sessions[i].expires_ms <
-		    a->sessions[oldest].expires_ms)
+		if (a->sessions[i].expires_ms < a->sessions[oldest].expires_ms)
 			oldest = i;
 	a->sessions[oldest] = a->sessions[--a->n_sessions];
 }
@@ -195,8 +194,7 @@ int auth_login(struct auth *a, const char *user, const char *password,
 	for (size_t i = 0; i < a->cfg->n_users; i++)
 		if (!strcmp(a->cfg->users[i].name, user))
 			u = &a->cfg->users[i];
-	r = auth_check_password(u ? u->password_hash : a->dummy_hash,
-				password);
+	r = auth_check_password(u ? u->password_hash : a->dummy_hash, password);
 	if (!u || r)
 		return -EACCES;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -207,7 +205,7 @@ int auth_login(struct auth *a, const char *user, const char *password,
 	sessions_make_room(a, now);
 	memcpy(a->sessions[a->n_sessions].id, id, AUTH_SESSION_ID_HEX + 1);
 	a->sessions[a->n_sessions].expires_ms =
-		now + (uint64_t)a->cfg->session_ttl_s * 1000;
+	    now + (uint64_t)a->cfg->session_ttl_s * 1000;
 	a->n_sessions++;
 	pthread_mutex_unlock(&a->lock);
 	return 0;
@@ -289,7 +287,8 @@ uint32_t auth_throttled(struct auth *a, uint32_t addr, uint64_t now_ms)
 	if (f->count >= AUTH_FAIL_MAX && f->addr == addr &&
 	    now_ms < f->start_ms + AUTH_FAIL_WINDOW_MS)
 		wait = (uint32_t)((f->start_ms + AUTH_FAIL_WINDOW_MS - now_ms +
-				   999) / 1000);
+				   999) /
+				  1000);
 	pthread_mutex_unlock(&a->lock);
 	return wait;
 }

@@ -37,22 +37,22 @@ struct opts {
 };
 
 static const struct option long_opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"web-root", required_argument, NULL, 'w'},
-	{"check-config", no_argument, NULL, 'C'},
-	{"hash-password", no_argument, NULL, 'H'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"web-root", required_argument, NULL, 'w'},
+    {"check-config", no_argument, NULL, 'C'},
+    {"hash-password", no_argument, NULL, 'H'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char *const help[] = {
-	"FILE  configuration (default " DEFAULT_CONFIG ")",
-	"DIR   dashboard files (overrides web_root of the config)",
-	"      check the configuration and exit (0 valid, 1 not)",
-	"      read a password on stdin, print its hash for users[]",
-	"      debug logging",
-	"      this text",
+    "FILE  configuration (default " DEFAULT_CONFIG ")",
+    "DIR   dashboard files (overrides web_root of the config)",
+    "      check the configuration and exit (0 valid, 1 not)",
+    "      read a password on stdin, print its hash for users[]",
+    "      debug logging",
+    "      this text",
 };
 
 static void usage(FILE *f)
@@ -96,8 +96,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kilimanjaro-controller: unexpected argument "
-				"\"%s\"\n",
+		fprintf(stderr,
+			"kilimanjaro-controller: unexpected argument "
+			"\"%s\"\n",
 			argv[optind]);
 		return -EINVAL;
 	}
@@ -166,7 +167,8 @@ static void raise_nofile(void)
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
-			km_warn("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+			km_warn("setrlimit(RLIMIT_NOFILE): %s",
+				strerror(errno));
 	}
 }
 

@@ -57,7 +57,7 @@ struct server {
 	uint64_t last_sweep_ms;
 	bool stop;
 	bool accept_paused; /* out of file descriptors: retried each tick */
-	bool dirty; /* the state changed during this loop turn */
+	bool dirty;	    /* the state changed during this loop turn */
 };
 
 static uint64_t mono_ms(void)
@@ -119,8 +119,9 @@ static int out_append(struct server *s, struct conn *c, const uint8_t *b,
 	if (c->out_off && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len - c->out_off + n > SERVER_OUT_MAX) {
-		conn_close(s, c, "not reading what it is sent (output queue "
-				 "over 64 MiB)");
+		conn_close(s, c,
+			   "not reading what it is sent (output queue "
+			   "over 64 MiB)");
 		return -ENOBUFS;
 	}
 	if (c->out_len + n > c->out_cap) {
@@ -176,11 +177,10 @@ static void conn_flush(struct server *s, struct conn *c)
 		}
 		c->out_off += (size_t)w;
 	}
-	set_events(s, c,
-		   EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0));
+	set_events(s, c, EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0));
 }
 
-static void send_env(struct server *s, struct conn *c, KV1(Envelope) *env)
+static void send_env(struct server *s, struct conn *c, KV1(Envelope) * env)
 {
 	uint8_t *b;
 	size_t n;
@@ -239,8 +239,9 @@ static void push(struct server *s, struct conn *c)
 		edges_versions(s->edges, c->id, c->sent, c->acked);
 	}
 	if (c->out_len - c->out_off > SERVER_OUT_MAX) {
-		conn_close(s, c, "not reading what it is sent (output queue "
-				 "over 64 MiB)");
+		conn_close(s, c,
+			   "not reading what it is sent (output queue "
+			   "over 64 MiB)");
 		return;
 	}
 	if (c->out_len != before || c->out_off < c->out_len)
@@ -253,8 +254,7 @@ static void push_all(struct server *s)
 		push(s, s->conns[i]);
 }
 
-static void on_hello(struct server *s, struct conn *c,
-		     const KV1(Hello) *h)
+static void on_hello(struct server *s, struct conn *c, const KV1(Hello) * h)
 {
 	if (c->ssl && strcmp(h->edge_id, c->cn)) {
 		km_warn("agent %s: refused: Hello edge_id \"%s\" differs from "
@@ -268,8 +268,9 @@ static void on_hello(struct server *s, struct conn *c,
 
 		if (o != c && !o->dead && o->phase == PH_LIVE &&
 		    !strcmp(o->id, h->edge_id))
-			conn_close(s, o, "replaced by a new session of the "
-					 "same edge");
+			conn_close(s, o,
+				   "replaced by a new session of the "
+				   "same edge");
 	}
 	snprintf(c->id, sizeof(c->id), "%s", h->edge_id);
 	if (edges_connected(s->edges, c->id, c->peer, h->software_version)) {
@@ -286,16 +287,15 @@ static void on_hello(struct server *s, struct conn *c,
 	conn_flush(s, c);
 }
 
-static void on_punch(struct server *s, struct conn *c,
-		     const KV1(PortPunch) *p)
+static void on_punch(struct server *s, struct conn *c, const KV1(PortPunch) * p)
 {
 	struct st_punch sp = {
-		.proto = km_pb_ipproto(p->proto),
-		.saddr = p->service_addr,
-		.sport = (uint16_t)p->service_port,
-		.raddr = p->remote_addr,
-		.rport = (uint16_t)p->remote_port,
-		.backend = p->backend,
+	    .proto = km_pb_ipproto(p->proto),
+	    .saddr = p->service_addr,
+	    .sport = (uint16_t)p->service_port,
+	    .raddr = p->remote_addr,
+	    .rport = (uint16_t)p->remote_port,
+	    .backend = p->backend,
 	};
 	int r;
 
@@ -310,7 +310,7 @@ static void on_punch(struct server *s, struct conn *c,
 	s->dirty = true;
 }
 
-static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
+static void on_ack(struct server *s, struct conn *c, const KV1(Ack) * a)
 {
 	if (a->ok) {
 		if (a->version > c->acked && a->version <= c->sent)
@@ -330,7 +330,7 @@ static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
 	conn_flush(s, c);
 }
 
-static void on_message(struct server *s, struct conn *c, KV1(Envelope) *env)
+static void on_message(struct server *s, struct conn *c, KV1(Envelope) * env)
 {
 	KV1(Envelope) out = KILIMANJARO__V1__ENVELOPE__INIT;
 	KV1(Pong) pong = KILIMANJARO__V1__PONG__INIT;
@@ -339,8 +339,9 @@ static void on_message(struct server *s, struct conn *c, KV1(Envelope) *env)
 	if (km_pb_check(env, why, sizeof(why))) {
 		km_warn("%s: message refused: %s", who(c), why);
 		if (c->phase == PH_HELLO)
-			conn_close(s, c, "the first message must be a valid "
-					 "Hello");
+			conn_close(s, c,
+				   "the first message must be a valid "
+				   "Hello");
 		return;
 	}
 	if (c->phase == PH_HELLO) {
@@ -393,7 +394,7 @@ static void on_bytes(struct server *s, struct conn *c, const uint8_t *b,
 	while (n && !c->dead) {
 		const uint8_t *f;
 		const char *why = NULL;
-		KV1(Envelope) *env;
+		KV1(Envelope) * env;
 		uint32_t flen;
 		size_t used = 0;
 		int r = km_frame_feed(&c->rd, b, n, &used, &f, &flen, &why);
@@ -411,8 +412,9 @@ static void on_bytes(struct server *s, struct conn *c, const uint8_t *b,
 		if (km_envelope_decode(f, flen, &env, &why)) {
 			km_warn("%s: message refused: %s", who(c), why);
 			if (c->phase == PH_HELLO)
-				conn_close(s, c, "the first message must be "
-						 "a valid Hello");
+				conn_close(s, c,
+					   "the first message must be "
+					   "a valid Hello");
 			continue;
 		}
 		c->last_rx_ms = mono_ms();
@@ -481,9 +483,9 @@ static void do_sniff(struct server *s, struct conn *c)
 		km_warn("agent %s: refused: %s", c->peer,
 			b == 0x16 ? "TLS is not configured"
 			: !s->cfg->allow_plain_tcp
-				? "plain TCP (not TLS) and allow_plain_tcp is "
-				  "off"
-				: "plain TCP is only allowed from loopback");
+			    ? "plain TCP (not TLS) and allow_plain_tcp is "
+			      "off"
+			    : "plain TCP is only allowed from loopback");
 		conn_close(s, c, NULL);
 		return;
 	}
@@ -520,10 +522,10 @@ static void conn_read(struct server *s, struct conn *c)
 			}
 			conn_close(s, c,
 				   e == SSL_ERROR_ZERO_RETURN
-					   ? (mid_frame(&c->rd)
-						      ? "closed inside a frame"
-						      : "closed by the agent")
-					   : km_tls_error(c->ssl));
+				       ? (mid_frame(&c->rd)
+					      ? "closed inside a frame"
+					      : "closed by the agent")
+				       : km_tls_error(c->ssl));
 			return;
 		}
 		n = recv(c->fd, buf, sizeof(buf), 0);
@@ -534,9 +536,9 @@ static void conn_read(struct server *s, struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		conn_close(s, c,
-			   n < 0 ? strerror(errno)
+			   n < 0	       ? strerror(errno)
 			   : mid_frame(&c->rd) ? "closed inside a frame"
-						      : "closed by the agent");
+					       : "closed by the agent");
 		return;
 	}
 }
@@ -667,9 +669,8 @@ static void on_tick(struct server *s)
 
 static int listen_on(const struct sockaddr_in *a)
 {
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-						  SOCK_CLOEXEC,
-				 0);
+	int one = 1,
+	    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;

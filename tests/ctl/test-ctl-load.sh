@@ -3,7 +3,11 @@
 # namespace of their own (loopback only): every agent gets its snapshot,
 # 1,000 punches from one of them reach the 99 others in order, p99 under
 # one second; the controller is then killed and restarted and every agent
-# comes back with the same version.
+# comes back with the same version. Bad input: invalid messages inside a
+# session (port 0, unknown protocol, a second Hello, a snapshot from an
+# agent) are refused with their reason while the session and the relay go
+# on; raw streams (a 4 GiB length prefix, bytes that are no Envelope, a
+# frame cut short) are refused with their reason.
 # Env: KM_BUILD_DIR; LAB_PREFIX (names of what this test creates).
 set -uo pipefail
 KM_BUILD_DIR=${KM_BUILD_DIR:?KM_BUILD_DIR must name the meson build directory}
@@ -41,6 +45,7 @@ cat >"$DIR/controller.json" <<EOF_CFG
 	"tls": {"ca": "$DIR/certs/ca.pem", "cert": "$DIR/certs/controller.pem",
 		"key": "$DIR/certs/controller.key"},
 	"db": "$DIR/controller.db",
+	"allow_plain_tcp": true,
 	"users": [{"name": "op", "password_hash": "$hash"}]
 }
 EOF_CFG
@@ -77,3 +82,31 @@ out=$(load --punches 10 --rate 100 --timeout 30) || fail "after the restart: $ou
 grep -q "state version 1000 from" "$DIR/controller.log" ||
 	fail "the restarted controller lost versions (before: $version): $(grep 'state version' "$DIR/controller.log")"
 log "ok: killed and restarted: version 1000 kept, $AGENTS agents back"
+
+# ---- bad input ----------------------------------------------------------------
+refusals() { grep -c "message refused" "$DIR/controller.log"; }
+r0=$(refusals)
+out=$(load --punches 10 --rate 100 --timeout 30 --send-invalid) ||
+	fail "with invalid messages first, the run failed: $out"
+jq -e '.unexpected_punches == 0' <<<"$out" >/dev/null || fail "an invalid punch was relayed"
+(($(refusals) - r0 == 4)) || fail "expected 4 refusals, got $(($(refusals) - r0))"
+for why in "remote_port: 0" "punch.proto: 99" "hello is not accepted" \
+	"snapshot is not accepted"; do
+	grep "message refused" "$DIR/controller.log" | grep -q -- "$why" ||
+		fail "no refusal naming \"$why\""
+done
+log "ok: invalid messages refused with their reason, session and relay kept"
+raw() { # BYTES (printf format) -> sent on a plain TCP connection, closed
+	in_ns bash -c "printf '$1' >/dev/tcp/127.0.0.1/7443" 2>/dev/null
+	sleep 0.3
+}
+raw '\xff\xff\xff\xff'
+grep -q "frame length exceeds the cap" "$DIR/controller.log" ||
+	fail "4 GiB length prefix: no refusal logged"
+raw '\x00\x00\x00\x05hello'
+grep -q "message refused: not a valid Envelope" "$DIR/controller.log" ||
+	fail "bytes that are no Envelope: no refusal logged"
+raw '\x00\x00\x00\x64abc'
+grep -q "closed inside a frame" "$DIR/controller.log" ||
+	fail "a truncated frame: not reported"
+log "ok: 4 GiB length, non-Envelope bytes, truncated frame: each refused with its reason"

@@ -57,13 +57,13 @@ static void fuzz_service(const char *s, size_t n)
 	CHECK(unicast(svc.key.addr) && unicast(svc.svc.backend),
 	      "non-unicast address accepted");
 	CHECK(!svc.svc.has_backend_port ||
-		      (svc.svc.backend_port >= 1 && svc.svc.backend_port <= 65535),
+		  (svc.svc.backend_port >= 1 && svc.svc.backend_port <= 65535),
 	      "backend_port %u", svc.svc.backend_port);
 	if (svc.svc.a2s) {
 		CHECK(svc.key.proto == 17, "A2S on TCP accepted");
 		CHECK(svc.svc.a2s->max_age_ms >= svc.svc.a2s->refresh_ms &&
-			      svc.svc.a2s->timeout_ms >=
-				      2 * svc.svc.a2s->refresh_ms,
+			  svc.svc.a2s->timeout_ms >=
+			      2 * svc.svc.a2s->refresh_ms,
 		      "A2S times inconsistent");
 	}
 	len = kilimanjaro__v1__service__get_packed_size(&svc.svc);
@@ -71,7 +71,7 @@ static void fuzz_service(const char *s, size_t n)
 	kilimanjaro__v1__service__pack(&svc.svc, buf);
 	back = kilimanjaro__v1__service__unpack(NULL, len, buf);
 	CHECK(back && back->key->port == svc.key.port &&
-		      back->backend == svc.svc.backend,
+		  back->backend == svc.svc.backend,
 	      "service does not survive pack/unpack");
 	kilimanjaro__v1__service__free_unpacked(back, NULL);
 }
@@ -99,7 +99,7 @@ static void fuzz_config(const char *s)
 		return;
 	CHECK(c.n_users || c.n_tokens, "nobody can log in");
 	CHECK(!c.allow_plain_tcp ||
-		      (ntohl(c.agents_listen.sin_addr.s_addr) >> 24) == 127,
+		  (ntohl(c.agents_listen.sin_addr.s_addr) >> 24) == 127,
 	      "plain TCP off loopback");
 	CHECK(c.tls_ca || c.allow_plain_tcp, "neither TLS nor plain TCP");
 	ctl_config_free(&c);
@@ -121,7 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size - 1] = '\0';
 	switch (data[0] % 4) {
 	case 0:
-		/* not NUL-terminated as far as the parser knows: exact length */
+		/* not NUL-terminated as far as the parser knows: exact length
+		 */
 		fuzz_service(s, size - 1);
 		break;
 	case 1:

@@ -149,10 +149,11 @@ Test(ctl_config, refusals)
 	cr_assert_eq(parse(t), -EINVAL, "rotation faster than two epochs");
 	cr_assert_eq(parse("{\"allow_plain_tcp\": true,"), -EINVAL);
 	cr_assert_eq(parse("[]"), -EINVAL);
-	snprintf(t, sizeof(t),
-		 "{ // a comment\n\"allow_plain_tcp\": true, \"agents_listen\": "
-		 "\"127.0.0.1:7443\", %s}",
-		 users);
+	snprintf(
+	    t, sizeof(t),
+	    "{ // a comment\n\"allow_plain_tcp\": true, \"agents_listen\": "
+	    "\"127.0.0.1:7443\", %s}",
+	    users);
 	cr_assert_eq(parse(t), 0, "a valid file with a comment");
 }
 
