@@ -25,10 +25,10 @@ struct ring_buffer;
 struct km_ring_reader;
 
 enum ka_state {
-	KA_IDLE = 0,	 /* no connection; next attempt at next_connect_ns */
-	KA_CONNECTING,	 /* TCP connect in flight */
-	KA_HANDSHAKE,	 /* TLS handshake */
-	KA_ESTABLISHED,	 /* Hello sent; messages flow */
+	KA_IDLE = 0,	/* no connection; next attempt at next_connect_ns */
+	KA_CONNECTING,	/* TCP connect in flight */
+	KA_HANDSHAKE,	/* TLS handshake */
+	KA_ESTABLISHED, /* Hello sent; messages flow */
 };
 
 struct ka_buf {
@@ -38,7 +38,8 @@ struct ka_buf {
 
 #define KA_RX_BUF 65536
 #define KA_BACKLOG_MAX 4096
-#define KA_TX_MAX (32u << 20) /* queued bytes beyond which stats are skipped */
+#define KA_TX_MAX (32u << 20) /* queued bytes beyond which stats are skipped   \
+			       */
 
 struct ka_agent {
 	const struct ka_opts *o;
@@ -50,16 +51,16 @@ struct ka_agent {
 	/* connection */
 	enum ka_state state;
 	int fd;
-	uint32_t gen;	   /* of the current connection (user_data) */
-	int inflight;	   /* operations on fd not completed yet */
-	bool send_busy;	   /* tx.sending is in flight */
-	bool closing;	   /* dropped: shut down, draining */
+	uint32_t gen;		/* of the current connection (user_data) */
+	int inflight;		/* operations on fd not completed yet */
+	bool send_busy;		/* tx.sending is in flight */
+	bool closing;		/* dropped: shut down, draining */
 	bool close_after_flush; /* close once tx is empty (resync) */
 	struct km_tls_conn *tls;
 	struct km_frame_reader rd;
 	uint8_t rx[KA_RX_BUF];
 	struct ka_buf sending, pending;
-	uint64_t seq;	   /* our Envelope.seq in this session */
+	uint64_t seq; /* our Envelope.seq in this session */
 	uint64_t connect_start_ns, last_rx_ns, last_ping_ns, next_connect_ns;
 	uint64_t ping_nonce;
 	struct ka_backoff bo;
@@ -76,6 +77,7 @@ struct ka_agent {
 	int stats_tfd, tick_tfd, sig_fd;
 	char ring_path[256];
 	struct km_ring_reader *ringr;
+	uint64_t ring_epoch, ring_seq; /* of the last snapshot sent */
 	void *snap_buf;
 	size_t snap_cap;
 	void *snap_ctx; /* struct km_snap_ctx */
@@ -94,7 +96,7 @@ int ka_send(struct ka_agent *a, KmEnvelope *env);
 /* End the session (logged with reason at LOG_WARNING); the loop reconnects
  * after a backoff delay. */
 void ka_drop(struct ka_agent *a, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 uint64_t ka_now_ns(void);
 
 /* session.c */

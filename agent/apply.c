@@ -33,8 +33,8 @@ fail(int r, char *why, size_t len, const char *fmt, ...)
 static int write_failed(int r, char *why, size_t len, const char *what)
 {
 	return fail(r, why, len,
-		    "%s: writing the maps failed (%s); see the edge's log", what,
-		    strerror(-r));
+		    "%s: writing the maps failed (%s); see the edge's log",
+		    what, strerror(-r));
 }
 
 uint64_t ka_block_until(uint64_t now_ns, uint64_t duration_ms)
@@ -49,9 +49,9 @@ static const char *svc_str(char *buf, size_t len,
 {
 	uint32_t a = ntohl(s->addr);
 
-	snprintf(buf, len, "%s %u.%u.%u.%u:%u",
-		 s->proto == 6 ? "tcp" : "udp", a >> 24, (a >> 16) & 255,
-		 (a >> 8) & 255, a & 255, ntohs(s->port));
+	snprintf(buf, len, "%s %u.%u.%u.%u:%u", s->proto == 6 ? "tcp" : "udp",
+		 a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
+		 ntohs(s->port));
 	return buf;
 }
 
@@ -109,7 +109,8 @@ static int punch_cmp(const void *a, const void *b)
 
 /* Add one controller punch unless another origin (the edge learned it
  * itself, the CLI) holds the key: that entry forwards already. */
-static int punch_add(const struct km_maps *m, const Kilimanjaro__V1__PortPunch *p)
+static int punch_add(const struct km_maps *m,
+		     const Kilimanjaro__V1__PortPunch *p)
 {
 	struct km_punch_key k;
 	struct km_punch cur;
@@ -224,10 +225,10 @@ int ka_apply_snapshot(const struct km_maps *m,
 		goto out;
 	for (size_t i = 0; i < s->n_blocks; i++) {
 		blocks[i].addr = htonl(s->blocks[i]->addr);
-		blocks[i].until_ns = ka_block_until(
-		    now, s->blocks[i]->has_duration_ms
-			     ? s->blocks[i]->duration_ms
-			     : 0);
+		blocks[i].until_ns =
+		    ka_block_until(now, s->blocks[i]->has_duration_ms
+					    ? s->blocks[i]->duration_ms
+					    : 0);
 	}
 	r = km_services_sync(m, specs, s->n_services, ORIGIN);
 	if (r) {
@@ -377,10 +378,11 @@ static int delta_blocks(const struct km_maps *m,
 		if (!km_block_get(m, a, &cur) && cur.origin != ORIGIN &&
 		    now < cur.until_ns)
 			continue;
-		r = km_block_put(
-		    m, a,
-		    ka_block_until(now, b->has_duration_ms ? b->duration_ms : 0),
-		    ORIGIN);
+		r = km_block_put(m, a,
+				 ka_block_until(now, b->has_duration_ms
+							 ? b->duration_ms
+							 : 0),
+				 ORIGIN);
 	}
 	return r;
 }
@@ -414,8 +416,8 @@ int ka_apply_delta(const struct km_maps *m,
 
 	if (!specs)
 		return fail(-ENOMEM, why, len, "delta: out of memory");
-	r = svc_precheck(m, specs, d->n_add_services, "delta.add_services",
-			 why, len);
+	r = svc_precheck(m, specs, d->n_add_services, "delta.add_services", why,
+			 len);
 	if (r)
 		goto out;
 	r = delta_services(m, d, specs);

@@ -106,8 +106,7 @@ static void send_kick(struct ka_agent *a)
 	struct io_uring_sqe *sqe;
 	struct ka_buf t;
 
-	if (a->send_busy || a->closing || a->fd < 0 ||
-	    a->state < KA_HANDSHAKE)
+	if (a->send_busy || a->closing || a->fd < 0 || a->state < KA_HANDSHAKE)
 		return;
 	if (a->sending.off == a->sending.len) {
 		if (a->pending.off == a->pending.len)
@@ -431,8 +430,7 @@ static void on_tick(struct ka_agent *a)
 		 now - a->connect_start_ns > HANDSHAKE_TIMEOUT_NS)
 		ka_drop(a, "TLS handshake timed out");
 	else if (a->state == KA_ESTABLISHED &&
-		 now - a->last_rx_ns >
-		     (uint64_t)a->o->dead_after_ms * 1000000)
+		 now - a->last_rx_ns > (uint64_t)a->o->dead_after_ms * 1000000)
 		ka_drop(a, "nothing from the controller for %u ms (dead peer)",
 			a->o->dead_after_ms);
 	else
@@ -543,11 +541,12 @@ static int sources_init(struct ka_agent *a)
 	sigset_t set;
 	int r;
 
-	a->events = ring_buffer__new(a->maps.fd[KM_M_EVENTS], event_cb, a,
-				     NULL);
+	a->events =
+	    ring_buffer__new(a->maps.fd[KM_M_EVENTS], event_cb, a, NULL);
 	if (!a->events)
-		return km_log_errno(-errno, "%s: cannot open the ring buffer: "
-					    "%s",
+		return km_log_errno(-errno,
+				    "%s: cannot open the ring buffer: "
+				    "%s",
 				    KM_MAP_EVENTS, strerror(errno));
 	a->events_fd = ring_buffer__epoll_fd(a->events);
 	a->stats_tfd = timer_new(a->o->stats_interval_ms);
@@ -586,8 +585,7 @@ int ka_agent_init(struct ka_agent *a, const struct ka_opts *o)
 			 o->run_dir ? o->run_dir : run_dir, o->ifname);
 	if (r)
 		return r;
-	r = km_maps_open_pinned(&a->maps, o->pin_root ? o->pin_root
-						       : pin_root);
+	r = km_maps_open_pinned(&a->maps, o->pin_root ? o->pin_root : pin_root);
 	if (r)
 		return r;
 	if (!o->plain_tcp) {

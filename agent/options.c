@@ -27,9 +27,13 @@ struct opt_def {
 };
 
 #define STR(n, s, field, a, h, d)                                              \
-	{n, s, OPT_STR, offsetof(struct ka_opts, field), a, h, d}
+	{                                                                      \
+		n, s, OPT_STR, offsetof(struct ka_opts, field), a, h, d        \
+	}
 #define FLAG(n, s, field, h)                                                   \
-	{n, s, OPT_FLAG, offsetof(struct ka_opts, field), NULL, h, NULL}
+	{                                                                      \
+		n, s, OPT_FLAG, offsetof(struct ka_opts, field), NULL, h, NULL \
+	}
 
 static const struct opt_def opt_defs[] = {
     STR("interface", 'i', ifname, "IFNAME", "the edge's XDP interface", NULL),
@@ -186,9 +190,8 @@ static int check(struct ka_opts *o)
 
 	for (size_t i = 0; i < 3; i++)
 		if (!vals[i] || !vals[i][0])
-			return km_log_errno(-EINVAL,
-					    "--%s is required (see --help)",
-					    req[i]);
+			return km_log_errno(
+			    -EINVAL, "--%s is required (see --help)", req[i]);
 	if (strlen(o->edge_id) > 64)
 		return km_log_errno(-EINVAL, "--edge-id: longer than 64 bytes");
 	for (const char *p = o->edge_id; *p; p++)
@@ -217,8 +220,8 @@ static int check(struct ka_opts *o)
 				     60000, &o->stats_interval_ms))
 		return -EINVAL;
 	o->ping_interval_ms = 5;
-	if (o->ping_s &&
-	    parse_u32("ping-interval-s", o->ping_s, 1, 300, &o->ping_interval_ms))
+	if (o->ping_s && parse_u32("ping-interval-s", o->ping_s, 1, 300,
+				   &o->ping_interval_ms))
 		return -EINVAL;
 	o->ping_interval_ms *= 1000;
 	o->dead_after_ms = 3 * o->ping_interval_ms;

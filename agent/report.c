@@ -20,8 +20,8 @@ int ka_event_to_envelope(const struct km_event *ev, uint64_t now_ns,
 		kilimanjaro__v1__port_punch_learned__init(&st->pl);
 		kilimanjaro__v1__port_punch__init(&st->punch);
 		st->punch.proto = ev->punch.proto == IPPROTO_TCP
-					  ? KILIMANJARO__V1__PROTO__PROTO_TCP
-					  : KILIMANJARO__V1__PROTO__PROTO_UDP;
+				      ? KILIMANJARO__V1__PROTO__PROTO_TCP
+				      : KILIMANJARO__V1__PROTO__PROTO_UDP;
 		if (ev->punch.proto != IPPROTO_TCP &&
 		    ev->punch.proto != IPPROTO_UDP)
 			return -EINVAL;
@@ -38,13 +38,13 @@ int ka_event_to_envelope(const struct km_event *ev, uint64_t now_ns,
 		kilimanjaro__v1__block_added__init(&st->ba);
 		st->ba.addr = ntohl(ev->block_addr);
 		st->ba.has_prefix_len = 1;
-		st->ba.prefix_len = ev->block_prefix_len ? ev->block_prefix_len
-							 : 32;
+		st->ba.prefix_len =
+		    ev->block_prefix_len ? ev->block_prefix_len : 32;
 		st->ba.has_duration_ms = 1;
-		st->ba.duration_ms = ev->block_until_ns > now_ns
-					     ? (ev->block_until_ns - now_ns) /
-						   1000000
-					     : 0;
+		st->ba.duration_ms =
+		    ev->block_until_ns > now_ns
+			? (ev->block_until_ns - now_ns) / 1000000
+			: 0;
 		if (ev->service_id != ~0u) {
 			st->ba.has_service_id = 1;
 			st->ba.service_id = ev->service_id;
@@ -78,8 +78,8 @@ static void svc_stats(const struct km_snap_service *in,
 {
 	kilimanjaro__v1__service_key__init(k);
 	k->proto = in->key.proto == IPPROTO_TCP
-			   ? KILIMANJARO__V1__PROTO__PROTO_TCP
-			   : KILIMANJARO__V1__PROTO__PROTO_UDP;
+		       ? KILIMANJARO__V1__PROTO__PROTO_TCP
+		       : KILIMANJARO__V1__PROTO__PROTO_UDP;
 	k->addr = ntohl(in->key.addr);
 	k->port = ntohs(in->key.port);
 	kilimanjaro__v1__service_stats__init(o);
@@ -103,8 +103,8 @@ static void svc_stats(const struct km_snap_service *in,
 	SET(*o, a2s_ingested, in->w.ingested);
 }
 
-Kilimanjaro__V1__StatsSnapshot *ka_stats_from_snapshot(
-    const struct km_snapshot *s)
+Kilimanjaro__V1__StatsSnapshot *
+ka_stats_from_snapshot(const struct km_snapshot *s)
 {
 	size_t n = s->n_services;
 	struct stats_mem *m = calloc(1, sizeof(*m));
@@ -120,10 +120,11 @@ Kilimanjaro__V1__StatsSnapshot *ka_stats_from_snapshot(
 		return NULL;
 	}
 	kilimanjaro__v1__stats_snapshot__init(&m->st);
-	SET(m->st, uptime_ms,
-	    s->mono_ns > s->started_mono_ns
-		? (s->mono_ns - s->started_mono_ns) / 1000000
-		: 0);
+	/* The edge's CLOCK_MONOTONIC when the counters were read, not
+	 * statsd's uptime: the controller derives rates from differences of
+	 * this clock, which must not jump when statsd restarts or when the
+	 * agent reads the maps itself. */
+	SET(m->st, uptime_ms, s->mono_ns / 1000000);
 	SET(m->st, interval_ms, s->interval_ns / 1000000);
 	for (uint32_t i = 0; i < nr; i++) {
 		kilimanjaro__v1__reason_count__init(&m->r[i]);

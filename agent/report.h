@@ -23,8 +23,8 @@ int ka_event_to_envelope(const struct km_event *ev, uint64_t now_ns,
 
 /* A StatsSnapshot of s (checked by km_snapshot_check). Everything lives in
  * one allocation: ka_stats_free() it. */
-Kilimanjaro__V1__StatsSnapshot *ka_stats_from_snapshot(
-    const struct km_snapshot *s);
+Kilimanjaro__V1__StatsSnapshot *
+ka_stats_from_snapshot(const struct km_snapshot *s);
 void ka_stats_free(Kilimanjaro__V1__StatsSnapshot *st);
 
 #endif

@@ -90,8 +90,7 @@ static void on_snapshot(struct ka_agent *a,
 
 	if (ka_apply_snapshot(&a->maps, s, why, sizeof(why))) {
 		a->n_refused++;
-		km_warn("controller snapshot version %" PRIu64
-			" refused: %s",
+		km_warn("controller snapshot version %" PRIu64 " refused: %s",
 			s->version, why);
 		send_ack(a, s->version, why);
 		return;
@@ -282,8 +281,16 @@ static const struct km_snapshot *stats_source(struct ka_agent *a)
 	if (a->ringr) {
 		r = km_ring_read_latest(a->ringr, s, a->snap_cap, &len, &info);
 		if (!r && !km_snapshot_check(s, len) && !info.closed &&
-		    now - s->mono_ns < 3 * (s->interval_ns + 1000000000ull))
+		    now - s->mono_ns < 3 * (s->interval_ns + 1000000000ull)) {
+			/* Sent already (statsd publishes slower than we
+			 * send): a repeat would read as a rate of 0. */
+			if (info.epoch == a->ring_epoch &&
+			    info.seq == a->ring_seq)
+				return NULL;
+			a->ring_epoch = info.epoch;
+			a->ring_seq = info.seq;
 			return s;
+		}
 	}
 	if (!a->snap_ctx)
 		a->snap_ctx = calloc(1, sizeof(struct km_snap_ctx));

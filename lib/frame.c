@@ -152,16 +152,17 @@ static bool fields_valid(const ProtobufCMessage *m, int depth)
 		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *v =
-			    *(ProtobufCMessage *const *const *)(base + f->offset);
+			size_t n =
+			    *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *v = *(
+			    ProtobufCMessage *const *const *)(base + f->offset);
 
 			for (size_t j = 0; j < n; j++)
 				if (!fields_valid(v[j], depth + 1))
 					return false;
 		} else {
-			const ProtobufCMessage *v =
-			    *(const ProtobufCMessage *const *)(base + f->offset);
+			const ProtobufCMessage *v = *(
+			    const ProtobufCMessage *const *)(base + f->offset);
 
 			if (v && !fields_valid(v, depth + 1))
 				return false;
@@ -176,9 +177,10 @@ int km_envelope_decode(const uint8_t *buf, size_t len, KmEnvelope **env,
 	*env = kilimanjaro__v1__envelope__unpack(NULL, len, buf);
 	if (!*env) {
 		if (why)
-			*why = len ? "not a valid Envelope protobuf (malformed, "
-				     "or a required field is missing)"
-				   : "empty frame (an Envelope needs schema)";
+			*why =
+			    len ? "not a valid Envelope protobuf (malformed, "
+				  "or a required field is missing)"
+				: "empty frame (an Envelope needs schema)";
 		return -EBADMSG;
 	}
 	if (!fields_valid(&(*env)->base, 0)) {

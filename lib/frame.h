@@ -28,13 +28,13 @@ typedef Kilimanjaro__V1__Envelope KmEnvelope;
 
 /* Incremental reader: feed it whatever the transport delivered. */
 struct km_frame_reader {
-	uint32_t max;	      /* cap on the payload length */
+	uint32_t max; /* cap on the payload length */
 	uint8_t hdr[KM_FRAME_HDR];
-	uint32_t hdr_got;     /* header bytes so far */
-	uint32_t len;	      /* payload length (valid when hdr_got == 4) */
-	uint32_t got;	      /* payload bytes so far */
-	uint8_t *buf;	      /* payload, allocated once len is known */
-	uint64_t frames;      /* complete frames returned */
+	uint32_t hdr_got; /* header bytes so far */
+	uint32_t len;	  /* payload length (valid when hdr_got == 4) */
+	uint32_t got;	  /* payload bytes so far */
+	uint8_t *buf;	  /* payload, allocated once len is known */
+	uint64_t frames;  /* complete frames returned */
 };
 
 /* max 0 means KM_FRAME_MAX. */

@@ -93,15 +93,14 @@ static bool chk_port(struct chk *c, const char *path, uint32_t port)
 static bool chk_addr(struct chk *c, const char *path, uint32_t addr)
 {
 	if (addr == 0 || addr == UINT32_MAX || (addr >> 28) == 0xe)
-		return refuse(c, path,
-			      "%u.%u.%u.%u is not a unicast address",
+		return refuse(c, path, "%u.%u.%u.%u is not a unicast address",
 			      addr >> 24, (addr >> 16) & 255, (addr >> 8) & 255,
 			      addr & 255);
 	return true;
 }
 
-static bool chk_str(struct chk *c, const char *path, const char *s,
-		    size_t max, bool name)
+static bool chk_str(struct chk *c, const char *path, const char *s, size_t max,
+		    bool name)
 {
 	size_t n = s ? strlen(s) : 0;
 
@@ -153,8 +152,7 @@ static bool chk_limit(struct chk *c, const char *path,
 	if (l->has_burst_bytes && l->burst_bytes > (1ull << 48))
 		return refuse(c, SUB("burst_bytes"),
 			      "%" PRIu64 " is above 2^48", l->burst_bytes);
-	if (l->has_bps && l->bps &&
-	    (!l->has_burst_bytes || !l->burst_bytes))
+	if (l->has_bps && l->bps && (!l->has_burst_bytes || !l->burst_bytes))
 		return refuse(c, SUB("burst_bytes"),
 			      "must be at least 1 when bps is set");
 	if (l->has_block_ms && l->block_ms > KM_PB_LIMIT_BLOCK_MAX_MS)
@@ -185,15 +183,15 @@ static void a2s_conv(const Kilimanjaro__V1__A2sConfig *a, struct km_a2s_cfg *o)
 	if (a->has_challenge &&
 	    a->challenge == KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF)
 		o->flags |= KM_A2S_F_NO_CHALLENGE;
-	o->refresh_ns = (a->has_refresh_ms ? a->refresh_ms
-					   : KM_CFG_DEF_A2S_REFRESH_MS) *
-			NS_PER_MS;
-	o->max_age_ns = (a->has_max_age_ms ? a->max_age_ms
-					   : KM_CFG_DEF_A2S_MAX_AGE_MS) *
-			NS_PER_MS;
-	o->timeout_ns = (a->has_timeout_ms ? a->timeout_ms
-					   : KM_CFG_DEF_A2S_TIMEOUT_MS) *
-			NS_PER_MS;
+	o->refresh_ns =
+	    (a->has_refresh_ms ? a->refresh_ms : KM_CFG_DEF_A2S_REFRESH_MS) *
+	    NS_PER_MS;
+	o->max_age_ns =
+	    (a->has_max_age_ms ? a->max_age_ms : KM_CFG_DEF_A2S_MAX_AGE_MS) *
+	    NS_PER_MS;
+	o->timeout_ns =
+	    (a->has_timeout_ms ? a->timeout_ms : KM_CFG_DEF_A2S_TIMEOUT_MS) *
+	    NS_PER_MS;
 }
 
 void km_pb_service_spec(const Kilimanjaro__V1__Service *s,
@@ -205,7 +203,7 @@ void km_pb_service_spec(const Kilimanjaro__V1__Service *s,
 	out->port = htons((uint16_t)s->key->port);
 	out->backend = htonl(s->backend);
 	out->backend_port =
-		htons(s->has_backend_port ? (uint16_t)s->backend_port : 0);
+	    htons(s->has_backend_port ? (uint16_t)s->backend_port : 0);
 	limit_conv(s->unvalidated, &out->unvalidated);
 	limit_conv(s->validated, &out->validated);
 	limit_conv(s->total, &out->total);
@@ -244,7 +242,8 @@ static bool chk_a2s(struct chk *c, const char *path,
 	if (!a)
 		return true;
 	if (a->has_challenge &&
-	    a->challenge != KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_REQUIRED &&
+	    a->challenge !=
+		KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_REQUIRED &&
 	    a->challenge != KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF)
 		return refuse(c, SUB("a2s.challenge"),
 			      "%d is not a ChallengePolicy "
@@ -336,7 +335,8 @@ static bool chk_key(struct chk *c, const char *path,
 	if (k->has_prev_key && k->prev_key.len != KM_PB_A2S_KEY_LEN)
 		return refuse(c, SUB("prev_key"), "%zu bytes, not %d",
 			      k->prev_key.len, KM_PB_A2S_KEY_LEN);
-	if (k->has_epoch_s && (k->epoch_s < 1 || k->epoch_s > KM_PB_EPOCH_S_MAX))
+	if (k->has_epoch_s &&
+	    (k->epoch_s < 1 || k->epoch_s > KM_PB_EPOCH_S_MAX))
 		return refuse(c, SUB("epoch_s"),
 			      "%" PRIu32 " is out of range 1..%u", k->epoch_s,
 			      KM_PB_EPOCH_S_MAX);
@@ -347,8 +347,8 @@ static bool chk_key(struct chk *c, const char *path,
 #define CHK_EACH(c, path, field, arr, n, max, fn)                              \
 	({                                                                     \
 		char _p[P_LEN], _e[P_LEN];                                     \
-		bool _ok = chk_count(c, sub(_p, sizeof(_p), path, field, 0),  \
-				     n, max);                                  \
+		bool _ok =                                                     \
+		    chk_count(c, sub(_p, sizeof(_p), path, field, 0), n, max); \
 		for (size_t _i = 0; _ok && _i < (n); _i++)                     \
 			_ok = fn(c, sub(_e, sizeof(_e), _p, NULL, (long)_i),   \
 				 (arr)[_i]);                                   \
@@ -397,7 +397,8 @@ static bool chk_svc_dups(struct chk *c, const char *path,
 	return ok;
 }
 
-static bool chk_snapshot(struct chk *c, const Kilimanjaro__V1__ConfigSnapshot *s)
+static bool chk_snapshot(struct chk *c,
+			 const Kilimanjaro__V1__ConfigSnapshot *s)
 {
 	const char *path = "snapshot";
 
@@ -407,8 +408,8 @@ static bool chk_snapshot(struct chk *c, const Kilimanjaro__V1__ConfigSnapshot *s
 			    s->n_services) &&
 	       CHK_EACH(c, path, "allow", s->allow, s->n_allow,
 			KM_PB_MAX_PREFIXES, chk_prefix) &&
-	       CHK_EACH(c, path, "deny", s->deny, s->n_deny,
-			KM_PB_MAX_PREFIXES, chk_prefix) &&
+	       CHK_EACH(c, path, "deny", s->deny, s->n_deny, KM_PB_MAX_PREFIXES,
+			chk_prefix) &&
 	       CHK_EACH(c, path, "blocks", s->blocks, s->n_blocks,
 			KM_PB_MAX_BLOCKS, chk_block) &&
 	       CHK_EACH(c, path, "punches", s->punches, s->n_punches,

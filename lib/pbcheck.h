@@ -24,8 +24,8 @@
 #define KM_PB_MAX_BLOCKS (1u << 20)
 #define KM_PB_MAX_PUNCHES (1u << 20)
 #define KM_PB_MAX_STATS_ITEMS 8192
-#define KM_PB_MAX_NAME 64      /* service name, edge id, reason, map name */
-#define KM_PB_MAX_TEXT 512     /* Ack.error, software_version */
+#define KM_PB_MAX_NAME 64  /* service name, edge id, reason, map name */
+#define KM_PB_MAX_TEXT 512 /* Ack.error, software_version */
 #define KM_PB_BLOCK_MAX_MS (10ull * 366 * 24 * 3600 * 1000)
 #define KM_PB_LIMIT_BLOCK_MAX_MS (24u * 3600 * 1000)
 #define KM_PB_A2S_KEY_LEN 16

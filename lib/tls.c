@@ -86,16 +86,14 @@ int km_tls_ctx_new(SSL_CTX **out, enum km_tls_role role, const char *ca_file,
 		       key_file, cert_file, km_tls_error(NULL));
 		goto fail;
 	}
-	SSL_CTX_set_verify(ctx,
-			   SSL_VERIFY_PEER |
-				   SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   NULL);
+	SSL_CTX_set_verify(
+	    ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	/* The controller protocol does its own keepalive; no resumption:
 	 * every session proves both certificates again. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	*out = ctx;
 	return 0;
 fail:
@@ -123,7 +121,8 @@ int km_tls_peer_cn(SSL *ssl, char *buf, size_t len)
 	else if ((size_t)n >= len)
 		r = -ENAMETOOLONG;
 	for (int i = 0; !r && i < n; i++)
-		if ((unsigned char)buf[i] < 0x21 || (unsigned char)buf[i] > 0x7e)
+		if ((unsigned char)buf[i] < 0x21 ||
+		    (unsigned char)buf[i] > 0x7e)
 			r = -EINVAL;
 	X509_free(cert);
 	if (r && len)
@@ -142,7 +141,7 @@ int km_tls_expect_host(SSL *ssl, const char *host)
 		ok = X509_VERIFY_PARAM_set1_ip_asc(p, host);
 	} else {
 		X509_VERIFY_PARAM_set_hostflags(
-			p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		    p, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		ok = X509_VERIFY_PARAM_set1_host(p, host, 0) &&
 		     SSL_set_tlsext_host_name(ssl, host);
 	}
@@ -206,8 +205,8 @@ SSL *km_tls_conn_ssl(struct km_tls_conn *c)
 int km_tls_conn_feed(struct km_tls_conn *c, const void *buf, size_t len)
 {
 	while (len) {
-		int n = BIO_write(c->in, buf, len > INT32_MAX ? INT32_MAX
-							      : (int)len);
+		int n = BIO_write(c->in, buf,
+				  len > INT32_MAX ? INT32_MAX : (int)len);
 
 		if (n <= 0)
 			return -ENOMEM;

@@ -127,8 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	na = kilimanjaro__v1__envelope__get_packed_size(e);
 	a = malloc(na + 1);
 	kilimanjaro__v1__envelope__pack(e, a);
-	CHECK(km_envelope_decode(a, na, &e2, &derr) == 0, "repacked: %s",
-	      derr);
+	CHECK(km_envelope_decode(a, na, &e2, &derr) == 0, "repacked: %s", derr);
 	CHECK(!km_pb_check(e2, why, sizeof(why)), "repacked refused: %s", why);
 	nb = kilimanjaro__v1__envelope__get_packed_size(e2);
 	b = malloc(nb + 1);

@@ -214,7 +214,8 @@ static void parse_args(struct msgs *m, char *tok)
 static void cmd_config(char *line, int delta)
 {
 	static struct msgs m;
-	Kilimanjaro__V1__ConfigSnapshot s = KILIMANJARO__V1__CONFIG_SNAPSHOT__INIT;
+	Kilimanjaro__V1__ConfigSnapshot s =
+	    KILIMANJARO__V1__CONFIG_SNAPSHOT__INIT;
 	Kilimanjaro__V1__ConfigDelta d = KILIMANJARO__V1__CONFIG_DELTA__INIT;
 	KmEnvelope env = KILIMANJARO__V1__ENVELOPE__INIT;
 	char *tok, *save;
@@ -342,8 +343,8 @@ static void print_env(const KmEnvelope *e)
 	}
 	switch (e->body_case) {
 	case KILIMANJARO__V1__ENVELOPE__BODY_HELLO:
-		out("{\"t\":\"hello\",\"edge_id\":\"%s\",\"config_version\":%" PRIu64
-		    ",\"interface\":\"%s\"}",
+		out("{\"t\":\"hello\",\"edge_id\":\"%s\",\"config_version\":"
+		    "%" PRIu64 ",\"interface\":\"%s\"}",
 		    e->hello->edge_id, e->hello->config_version,
 		    e->hello->interface ? e->hello->interface : "");
 		break;
@@ -496,9 +497,8 @@ int main(int argc, char **argv)
 	km_frame_reader_init(&rd, 0);
 	out("{\"t\":\"listening\"}");
 	for (;;) {
-		struct pollfd p[3] = {{0, POLLIN, 0},
-				      {lfd, POLLIN, 0},
-				      {cfd, POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {0, POLLIN, 0}, {lfd, POLLIN, 0}, {cfd, POLLIN, 0}};
 
 		if (poll(p, cfd >= 0 ? 3 : 2, -1) < 0)
 			continue;

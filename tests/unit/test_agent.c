@@ -73,22 +73,25 @@ static int parse(struct ka_opts *o, const char **args)
 Test(agent, options)
 {
 	struct ka_opts o;
-	const char *good[] = {"-i", "ed0", "--controller", "198.18.1.1:7443",
-			      "--edge-id", "edge-a", "--ca", "ca.pem", "--cert",
-			      "e.pem", "--key", "e.key", NULL};
-	const char *v6[] = {"-i", "ed0", "-c", "[::1]:9", "-e", "x",
-			    "--plain-tcp", NULL};
-	const char *plain_far[] = {"-i", "ed0", "-c", "198.18.1.1:9", "-e", "x",
-				   "--plain-tcp", NULL};
-	const char *no_tls[] = {"-i", "ed0", "-c", "198.18.1.1:9", "-e", "x",
-				NULL};
-	const char *bad_port[] = {"-i", "ed0", "-c", "h:70000", "-e", "x",
-				  "--plain-tcp", NULL};
-	const char *bad_id[] = {"-i", "ed0", "-c", "127.0.0.1:9", "-e", "a b",
-				"--plain-tcp", NULL};
-	const char *bad_stats[] = {"-i", "ed0", "-c", "127.0.0.1:9", "-e", "x",
-				   "--plain-tcp", "--stats-interval-ms", "50",
-				   NULL};
+	const char *good[] = {
+	    "-i",	 "ed0",	   "--controller", "198.18.1.1:7443",
+	    "--edge-id", "edge-a", "--ca",	   "ca.pem",
+	    "--cert",	 "e.pem",  "--key",	   "e.key",
+	    NULL};
+	const char *v6[] = {"-i", "ed0", "-c",		"[::1]:9",
+			    "-e", "x",	 "--plain-tcp", NULL};
+	const char *plain_far[] = {"-i", "ed0", "-c",	       "198.18.1.1:9",
+				   "-e", "x",	"--plain-tcp", NULL};
+	const char *no_tls[] = {"-i", "ed0", "-c", "198.18.1.1:9",
+				"-e", "x",   NULL};
+	const char *bad_port[] = {"-i", "ed0", "-c",	      "h:70000",
+				  "-e", "x",   "--plain-tcp", NULL};
+	const char *bad_id[] = {"-i", "ed0", "-c",	    "127.0.0.1:9",
+				"-e", "a b", "--plain-tcp", NULL};
+	const char *bad_stats[] = {
+	    "-i", "ed0", "-c",		"127.0.0.1:9",
+	    "-e", "x",	 "--plain-tcp", "--stats-interval-ms",
+	    "50", NULL};
 
 	cr_assert_eq(parse(&o, good), 0);
 	cr_assert_str_eq(o.host, "198.18.1.1");
@@ -176,7 +179,7 @@ Test(agent, snapshot_to_stats)
 	s->services[1].a2s.cached = 9;
 	st = ka_stats_from_snapshot(s);
 	cr_assert_not_null(st);
-	cr_assert_eq(st->uptime_ms, 4000);
+	cr_assert_eq(st->uptime_ms, 5000, "the edge's monotonic clock");
 	cr_assert_eq(st->n_reasons, KM_R_MAX);
 	cr_assert_str_eq(st->reasons[KM_R_FWD_SERVICE]->reason, "fwd_service");
 	cr_assert_eq(st->reasons[KM_R_FWD_SERVICE]->packets, 77);

@@ -85,9 +85,9 @@ Test(frame, two_frames_in_one_buffer)
 	cr_assert_eq(used, la, "the reader stops at the end of a frame");
 	cr_assert_eq(decode_ping(f, fl), 1);
 	off = used;
-	cr_assert_eq(km_frame_feed(&r, buf + off, la + lb - off, &used, &f, &fl,
-				   NULL),
-		     1);
+	cr_assert_eq(
+	    km_frame_feed(&r, buf + off, la + lb - off, &used, &f, &fl, NULL),
+	    1);
 	cr_assert_eq(decode_ping(f, fl), 2);
 	cr_assert(!km_frame_partial(&r), "a returned frame is not partial");
 	km_frame_reader_free(&r);

@@ -231,7 +231,8 @@ Test(pbcheck, backend_zero)
 
 	snap_init(&x);
 	x.svc[0].backend = 0;
-	expect(&x.env, "snapshot.services[0].backend: 0.0.0.0 is not a unicast");
+	expect(&x.env,
+	       "snapshot.services[0].backend: 0.0.0.0 is not a unicast");
 }
 
 Test(pbcheck, a2s_key_length)

@@ -138,8 +138,7 @@ Test(tls, server_name_mismatch_refused)
 	struct km_tls_conn *cl, *sv;
 	int rc, rs;
 
-	cr_assert_eq(km_tls_conn_new(&cl, cc, KM_TLS_CLIENT, "198.18.99.1"),
-		     0);
+	cr_assert_eq(km_tls_conn_new(&cl, cc, KM_TLS_CLIENT, "198.18.99.1"), 0);
 	cr_assert_eq(km_tls_conn_new(&sv, sc, KM_TLS_SERVER, NULL), 0);
 	pump(cl, sv, &rc, &rs);
 	cr_assert_eq(rc, -EPROTO);
