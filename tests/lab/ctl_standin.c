@@ -11,6 +11,7 @@
  *                [add_deny=..] [del_deny=..] [add_block=A] [del_block=A]
  *                [add_punch=..]
  *   ping N | raw HEX | junk N | close
+ *   mute (stop answering pings: the agent must find the peer dead)
  *
  * P is udp, tcp or a number (sent as is: unknown enums are the point).
  * Nothing is validated here: the test sends invalid values on purpose.
@@ -39,6 +40,7 @@
 static SSL_CTX *ctx;
 static SSL *ssl;
 static int cfd = -1;
+static int muted;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
@@ -317,6 +319,8 @@ static void command(char *line)
 		buf[4] = 0xff;
 		if (cfd >= 0)
 			wr(buf, n + 4);
+	} else if (!strcmp(line, "mute")) {
+		muted = 1;
 	} else if (!strcmp(line, "close")) {
 		close_client("closed by the script");
 	} else if (line[0]) {
@@ -383,6 +387,8 @@ static void print_env(const KmEnvelope *e)
 		Kilimanjaro__V1__Pong p = KILIMANJARO__V1__PONG__INIT;
 		KmEnvelope r = KILIMANJARO__V1__ENVELOPE__INIT;
 
+		if (muted)
+			break;
 		p.nonce = e->ping->nonce;
 		r.schema = 1;
 		r.body_case = KILIMANJARO__V1__ENVELOPE__BODY_PONG;
@@ -466,6 +472,7 @@ static void on_accept(int lfd, struct km_frame_reader *rd)
 	cfd = fd;
 	km_frame_reader_free(rd);
 	km_frame_reader_init(rd, 0);
+	muted = 0;
 	out("{\"t\":\"conn\",\"cn\":\"%s\",\"tls\":\"%s\"}", cn,
 	    ssl ? SSL_get_version(ssl) : "none");
 }

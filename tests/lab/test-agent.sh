@@ -188,6 +188,14 @@ ctl_wait 0 '.t == "hello" and .config_version == 11'
 game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped forwarding after bad frames"
 lab_log "ok: truncated frame and 4 GiB length prefix: session closed with a reason, config kept, reconnected"
 
+# A controller that stops answering (pings unanswered, nothing sent): dead
+# after three ping intervals, the agent reconnects.
+h0=$(ctl_n '.t == "hello" and .config_version == 11')
+ctl mute
+agent_wait_log "nothing from the controller for 3000 ms (dead peer)" 10
+ctl_wait "$h0" '.t == "hello" and .config_version == 11' 10
+lab_log "ok: a silent controller is found dead and the agent reconnects"
+
 # ---- controller gone and back ----------------------------------------------------
 lab_stop ctl KILL
 exec 7>&-
