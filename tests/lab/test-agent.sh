@@ -10,8 +10,8 @@
 # gone and back (forwarding never stops, the agent reconnects and
 # resyncs), TLS with the wrong CA refused, plain TCP refused off loopback.
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
-KM_AGENT=$KM_BUILD_DIR/agent/kilimanjaro-agent
-KM_STANDIN=$KM_BUILD_DIR/tests/lab/ctl-standin
+KM_AGENT=${KM_AGENT:-$KM_BUILD_DIR/agent/kilimanjaro-agent}
+KM_STANDIN=${KM_STANDIN:-$KM_BUILD_DIR/tests/lab/ctl-standin}
 KM_STATSD=$KM_BUILD_DIR/statsd/kilimanjaro-statsd
 lab_require "$KM_LOADER" "$KM_CLI" "$KM_MAPPER" "$KM_FLOW" "$KM_AGENT" \
 	"$KM_STANDIN" "$KM_STATSD"
