@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -361,10 +362,16 @@ static void print_env(const KmEnvelope *e)
 	case KILIMANJARO__V1__ENVELOPE__BODY_PUNCH_LEARNED: {
 		const Kilimanjaro__V1__PortPunch *p = e->punch_learned->punch;
 
+		struct timespec ts;
+
+		/* Arrival time (wall clock, ms): the test measures the
+		 * relay latency against the time it started the flow. */
+		clock_gettime(CLOCK_REALTIME, &ts);
 		out("{\"t\":\"punch\",\"service\":\"%s:%u\",\"remote\":\"%s\","
-		    "\"remote_port\":%u}",
+		    "\"remote_port\":%u,\"ms\":%lld}",
 		    ip(p->service_addr, a), p->service_port,
-		    ip(p->remote_addr, b), p->remote_port);
+		    ip(p->remote_addr, b), p->remote_port,
+		    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 		break;
 	}
 	case KILIMANJARO__V1__ENVELOPE__BODY_BLOCK_ADDED:
