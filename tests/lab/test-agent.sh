@@ -221,6 +221,14 @@ lab_log "ok: over $(all_stats | wc -l) stats snapshots (ring, maps, two controll
 lab_stop agent KILL
 game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped when the agent died"
 lab_log "ok: agent killed: the edge keeps forwarding with the last config"
+h0=$(ctl_n '.t == "hello" and .config_version == 0')
+agent_start
+ctl_wait "$h0" '.t == "hello" and .config_version == 0'
+ctl snapshot 13 "svc=udp:$LAB_SVC:$CTL_SVC_PORT:$LAB_GS"
+ctl_wait 0 '.t == "ack" and .version == 13 and .ok'
+game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped across the agent's restart"
+lab_stop agent
+lab_log "ok: agent restarted: hello with version 0, resynced by a snapshot, forwarding throughout"
 
 # ---- TLS and plain TCP refusals ------------------------------------------------------
 tls0=$(ctl_n '.t == "tls_error"')
