@@ -83,6 +83,15 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 	[KMB_S_FLOOD] = NS("flood", true, KMB_TG_KM, KMB_T_FLOOD, KMB_V_SOURCE,
 			   KM_R_DROP_SVC_LIMIT, XDP_DROP,
 			   .prep = kmb_km_spend_service),
+	/* A2S replies change the frame's end: kmb_gen_tail restores it
+	 * (live frames get their pointers back anyway: kmb_gen there). */
+	[KMB_S_GEN_TAIL_PASS] = NS("gen_tail_pass", true, KMB_TG_PASS,
+				   KMB_T_A2S_HIT, KMB_V_NONE, -1, XDP_PASS,
+				   .gen_tail = true),
+	[KMB_S_A2S_HIT] = NS_TAIL("a2s_hit", KMB_T_A2S_HIT,
+				  KM_R_TX_A2S_CACHED, XDP_TX),
+	[KMB_S_A2S_CHAL] = NS_TAIL("a2s_challenge", KMB_T_A2S_CHAL,
+				   KM_R_TX_A2S_CHALLENGE, XDP_TX),
 	[KMB_S_L_TX] = LIVE("live_tx", false, KMB_TG_TX, KMB_T_FORWARD,
 			    KMB_V_NONE, -1, true, KMB_S_L_TX, KMB_S_L_TX),
 	[KMB_S_L_DROP] = LIVE("live_drop", false, KMB_TG_DROP, KMB_T_FORWARD,
@@ -101,23 +110,10 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 			       KMB_V_SOURCE, KM_R_DROP_SVC_LIMIT, false,
 			       KMB_S_L_GEN_DROP, KMB_S_L_DROP,
 			       .prep = kmb_km_spend_service),
-	/* A2S: the replies change the frame's end, so kmb_gen_tail. */
-	[KMB_S_GEN_TAIL_PASS] = NS("gen_tail_pass", true, KMB_TG_PASS,
-				   KMB_T_A2S_HIT, KMB_V_NONE, -1, XDP_PASS,
-				   .gen_tail = true),
-	[KMB_S_A2S_HIT] = NS_TAIL("a2s_hit", KMB_T_A2S_HIT,
-				  KM_R_TX_A2S_CACHED, XDP_TX),
-	[KMB_S_A2S_CHAL] = NS_TAIL("a2s_challenge", KMB_T_A2S_CHAL,
-				   KM_R_TX_A2S_CHALLENGE, XDP_TX),
-	[KMB_S_L_GEN_TAIL_TX] = LIVE("live_gen_tail_tx", true, KMB_TG_TX,
-				     KMB_T_A2S_HIT, KMB_V_NONE, -1, true,
-				     KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
-				     .gen_tail = true),
 	[KMB_S_L_A2S_HIT] = LIVE("live_a2s_hit", true, KMB_TG_KM,
 				 KMB_T_A2S_HIT, KMB_V_NONE,
-				 KM_R_TX_A2S_CACHED, true,
-				 KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
-				 .gen_tail = true),
+				 KM_R_TX_A2S_CACHED, true, KMB_S_L_GEN_TX,
+				 KMB_S_L_TX),
 };
 
 #define COST(p)                                                                \
@@ -305,7 +301,6 @@ static int setup(struct kmb_ctx *c)
 		err = kmb_template(t, c->tmpl[t]);
 	err = err ?: kmb_km_open(&c->km);
 	err = err ?: kmb_km_populate(&c->km, 7);
-	err = err ?: kmb_km_a2s(&c->km);
 	if (err)
 		return err;
 	c->b = bench__open_and_load();

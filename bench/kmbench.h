@@ -43,7 +43,7 @@ struct cost;
 #define KMB_PORT_FWD 27015   /* service 0: forward, deny, decap */
 #define KMB_PORT_FLOOD 27017 /* service 1: flood (service budget spent) */
 #define KMB_PORT_RL 27016    /* service 2: rate limit (source budget spent) */
-#define KMB_PORT_A2S 27018   /* service 3: A2S cache (cached A2S_INFO) */
+#define KMB_PORT_A2S 27018   /* service 3: A2S caching (bench/a2s.c) */
 /* Index of struct kmb_km.svc_id (lib/maps.c allocates the ids). */
 #define KMB_SVC_FWD 0
 #define KMB_SVC_FLOOD 1
@@ -62,7 +62,7 @@ enum kmb_tmpl {
 	KMB_T_DECAP,	   /* IPIP backend -> edge, service 0 -> player */
 	KMB_T_DECAP_MANY,  /* the same to 4096 players in turn */
 	KMB_T_FLOOD,	   /* new source -> service 1 */
-	KMB_T_A2S_HIT,	   /* A2S_INFO + valid challenge -> service 3 */
+	KMB_T_A2S_HIT,	   /* A2S_INFO with a valid challenge -> service 3 */
 	KMB_T_A2S_CHAL,	   /* A2S_INFO without challenge -> service 3 */
 	KMB_T_MAX,
 };
@@ -88,9 +88,16 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed);
  * have evicted the bucket. */
 int kmb_km_spend_source(const struct kmb_km *k);
 int kmb_km_spend_service(const struct kmb_km *k);
-/* Key, A2S config and a fresh cached A2S_INFO answer of service 3. */
-int kmb_km_a2s(const struct kmb_km *k);
 int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN]);
+
+/* a2s.c: service 3's A2S settings, the key and the cached answer, the
+ * request template. */
+struct kmt_pkt;
+void kmb_a2s_cfg(struct km_a2s_cfg *a);
+int kmb_a2s_populate(const struct kmb_km *k);
+int kmb_a2s_template(struct kmt_pkt *p);
+/* The UDP payload of an answer is the cached A2S_INFO. */
+bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len);
 
 /* measure.c */
 struct kmb_run {
@@ -171,7 +178,6 @@ enum kmb_scen_id {
 	KMB_S_L_GEN_DROP,
 	KMB_S_L_FWD,
 	KMB_S_L_FLOOD,
-	KMB_S_L_GEN_TAIL_TX,
 	KMB_S_L_A2S_HIT,
 	KMB_S_MAX,
 };

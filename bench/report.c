@@ -69,6 +69,7 @@ static const struct fig figs[] = {
     {"flood_ns", KMB_S_FLOOD, -1, false},
     {"a2s_hit_ns", KMB_S_A2S_HIT, -1, false},
     {"a2s_challenge_ns", KMB_S_A2S_CHAL, -1, false},
+    {"generator_tail_overhead_ns", KMB_S_GEN_TAIL_PASS, KMB_S_PASS, false},
     {"live_baseline_tx_mpps", KMB_S_L_TX, -1, true},
     {"live_baseline_drop_mpps", KMB_S_L_DROP, -1, true},
     {"live_forward_mpps", KMB_S_L_FWD, -1, true},
@@ -76,9 +77,6 @@ static const struct fig figs[] = {
     {"live_a2s_hit_mpps", KMB_S_L_A2S_HIT, -1, true},
     {"live_generator_overhead_tx_ns", KMB_S_L_GEN_TX, KMB_S_L_TX, false},
     {"live_generator_overhead_drop_ns", KMB_S_L_GEN_DROP, KMB_S_L_DROP, false},
-    {"generator_tail_overhead_ns", KMB_S_GEN_TAIL_PASS, KMB_S_PASS, false},
-    {"live_generator_tail_overhead_tx_ns", KMB_S_L_GEN_TAIL_TX, KMB_S_L_TX,
-     false},
 };
 
 /* The issue's ratios: ns/packet of `cand` over `base`, or (live) Mpps of

@@ -20,7 +20,6 @@
 #include "kmtest.h"
 #include "log.h"
 #include "maps.h"
-#include "siphash.bpf.h"
 
 #define NS_PER_S 1000000000ULL
 /* Far enough that a bucket "spent" before a run stays spent through it. */
@@ -238,14 +237,14 @@ int kmb_km_populate(struct kmb_km *k, uint32_t seed)
 	service_spec(&svc[KMB_SVC_FWD], KMB_PORT_FWD, &lim_open, &lim_open);
 	service_spec(&svc[KMB_SVC_FLOOD], KMB_PORT_FLOOD, &lim_open, &lim_low);
 	service_spec(&svc[KMB_SVC_RL], KMB_PORT_RL, &lim_low, &lim_open);
-	/* Per-source bucket and service budget on and evaluated (never
-	 * refusing): the A2S figures include the limits. */
 	service_spec(&svc[KMB_SVC_A2S], KMB_PORT_A2S, &lim_open, &lim_open);
+	kmb_a2s_cfg(&svc[KMB_SVC_A2S].a2s);
 	err = km_maps_from_object(&m, k->skel->obj);
 	err = err ?: km_config_write(&m, &cfg);
 	err = err ?: km_edge_addrs_sync(&m, &edge, 1, KM_ORIGIN_CONFIG);
 	err = err ?: km_services_sync(&m, svc, KMB_SVC_MAX, KM_ORIGIN_CONFIG);
 	err = err ?: service_ids(k, &m);
+	err = err ?: kmb_a2s_populate(k);
 	err = err ?: populate_lists(&m, seed);
 	/* No operator block: lets lib/maps.c record that the map is empty. */
 	err = err ?: km_blocks_sync(&m, NULL, 0, KM_ORIGIN_CONFIG);
@@ -291,114 +290,6 @@ int kmb_km_spend_service(const struct kmb_km *k)
 		err = km_log_errno(-errno, "cannot write %s", KM_MAP_RL_TOTAL);
 	free(b);
 	return err;
-}
-
-/* The A2S key of the bench (any key: the bench computes its challenge
- * like the edge does) and the cached answer's size, a realistic A2S_INFO
- * answer (name, map, folder, game, counts, version). */
-#define KMB_A2S_K0 0x0706050403020100ULL
-#define KMB_A2S_K1 0x0f0e0d0c0b0a0908ULL
-#define KMB_A2S_EPOCH 7u
-#define KMB_A2S_ANSWER 150
-
-static uint32_t a2s_be_sum(const uint8_t *d, size_t n)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i < n; i += 2)
-		s += (uint32_t)d[i] << 8 | (i + 1 < n ? d[i + 1] : 0);
-	return s;
-}
-
-int kmb_km_a2s(const struct kmb_km *k)
-{
-	struct km_a2s_key key = {
-	    .k0 = KMB_A2S_K0,
-	    .k1 = KMB_A2S_K1,
-	    .prev_k0 = KMB_A2S_K0,
-	    .prev_k1 = KMB_A2S_K1,
-	    .epoch = KMB_A2S_EPOCH,
-	    .key_id = 1,
-	    .flags = KM_A2S_KEY_F_VALID,
-	    .epoch_s = 30,
-	};
-	/* Fresh for the whole run: never stale, never too old. */
-	struct km_a2s_cfg cfg = {
-	    .flags = KM_A2S_F_ENABLED,
-	    .refresh_ns = 3600 * NS_PER_S,
-	    .max_age_ns = 3600 * NS_PER_S,
-	    .timeout_ns = 3600 * NS_PER_S,
-	};
-	struct km_a2s_entry *e = calloc(1, sizeof(*e));
-	__u32 id = k->svc_id[KMB_SVC_A2S], zero = 0;
-	int err = 0;
-
-	if (!e)
-		return -ENOMEM;
-	e->seq = 2;
-	e->flags = KM_A2S_E_VALID;
-	e->updated_ns = mono_ns();
-	e->svc.proto = IPPROTO_UDP;
-	e->svc.addr = htonl(KMB_SVC);
-	e->svc.port = htons(KMB_PORT_A2S);
-	e->len = KMB_A2S_ANSWER;
-	memset(e->data, 0xff, 4);
-	e->data[4] = 0x49;
-	for (int i = 5; i < KMB_A2S_ANSWER; i++)
-		e->data[i] = (uint8_t)(' ' + i % 90);
-	e->csum = a2s_be_sum(e->data, KMB_A2S_ANSWER);
-	if (bpf_map_update_elem(bpf_map__fd(k->skel->maps.km_a2s_key), &zero,
-				&key, 0) ||
-	    bpf_map_update_elem(bpf_map__fd(k->skel->maps.km_a2s_cfg), &id,
-				&cfg, 0) ||
-	    bpf_map_update_elem(bpf_map__fd(k->skel->maps.km_a2s_info), &id, e,
-				0))
-		err = km_log_errno(-errno, "cannot write the A2S maps");
-	free(e);
-	return err;
-}
-
-/* The edge's challenge for the template's player (docs/design.md "A2S":
- * SipHash-2-4 over player address and port, service address and port,
- * epoch). */
-static uint32_t a2s_challenge(void)
-{
-	uint8_t m[16];
-	uint32_t a = htonl(KMB_PLAYER), s = htonl(KMB_SVC), c;
-	uint16_t pp = htons(40000), sp = htons(KMB_PORT_A2S);
-	uint64_t m0 = 0, m1 = 0;
-
-	memcpy(m, &a, 4);
-	memcpy(m + 4, &pp, 2);
-	memcpy(m + 6, &s, 4);
-	memcpy(m + 10, &sp, 2);
-	for (int i = 0; i < 4; i++)
-		m[12 + i] = (uint8_t)(KMB_A2S_EPOCH >> (8 * i));
-	for (int i = 0; i < 8; i++) {
-		m0 |= (uint64_t)m[i] << (8 * i);
-		m1 |= (uint64_t)m[8 + i] << (8 * i);
-	}
-	c = (uint32_t)km_siphash16(KMB_A2S_K0, KMB_A2S_K1, m0, m1);
-	return c == 0 || c == 0xffffffffu ? 1 : c;
-}
-
-/* A2S_INFO request, with the valid challenge when `ch`; the frame is
- * padded to KMB_PKT_LEN like every template. */
-static void a2s_request(struct kmt_pkt *p, bool ch)
-{
-	static const uint8_t info[25] = "\xff\xff\xff\xff\x54Source Engine Query";
-	uint32_t c = a2s_challenge();
-	uint8_t b[4];
-
-	p->ip.saddr = htonl(KMB_PLAYER);
-	p->dport = KMB_PORT_A2S;
-	kmt_pkt_payload(p, info, sizeof(info));
-	if (ch) {
-		for (int i = 0; i < 4; i++)
-			b[i] = (uint8_t)(c >> (8 * i));
-		kmt_pkt_payload(p, b, 4);
-	}
-	p->pad = KMB_PKT_LEN - 42 - p->payload_len;
 }
 
 int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
@@ -450,11 +341,6 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 		p.sport = KMB_PORT_FWD;
 		p.dport = 40000;
 		break;
-	case KMB_T_A2S_HIT:
-	case KMB_T_A2S_CHAL:
-		a2s_request(&p, t == KMB_T_A2S_HIT);
-		n = kmt_pkt_build(&p, out, KMB_PKT_LEN);
-		return n == KMB_PKT_LEN ? 0 : km_log_errno(-EINVAL, "A2S template");
 	case KMB_T_DECAP:
 		p.ipip = 1;
 		p.outer.saddr = htonl(KMB_BACKEND);
@@ -464,11 +350,25 @@ int kmb_template(enum kmb_tmpl t, uint8_t out[KMB_PKT_LEN])
 		p.sport = KMB_PORT_FWD;
 		p.dport = 40000;
 		break;
+	case KMB_T_A2S_HIT:
+	case KMB_T_A2S_CHAL:
+		break;
 	default:
 		return -EINVAL;
 	}
 	hdr = 14 + 20 + 8 + (p.ipip ? 20 : 0);
-	kmt_pkt_payload_fill(&p, KMB_PKT_LEN - hdr);
+	if (t == KMB_T_A2S_HIT || t == KMB_T_A2S_CHAL)
+		n = kmb_a2s_template(&p);
+	else
+		n = kmt_pkt_payload_fill(&p, KMB_PKT_LEN - hdr);
+	if (n)
+		return km_log_errno(n, "template %d: payload", t);
+	/* The same request without its challenge (the last 4 bytes), the
+	 * frame padded back to its length. */
+	if (t == KMB_T_A2S_CHAL) {
+		p.payload_len -= 4;
+		p.pad += 4;
+	}
 	n = kmt_pkt_build(&p, out, KMB_PKT_LEN);
 	if (n != KMB_PKT_LEN)
 		return km_log_errno(n < 0 ? n : -EINVAL,

@@ -178,6 +178,10 @@ static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, bool via_gen,
 	if (memcmp(out, KMT_MAC_NEIGH, 6) || ntohl(dst) != outer_dst ||
 	    ntohl(idst) != inner_dst)
 		kmb_fail(c, what, "output not sent to the expected addresses");
+	if (t == KMB_T_A2S_HIT &&
+	    (v.proto != IPPROTO_UDP ||
+	     !kmb_a2s_answer_ok(out + v.l4 + 8, r.out_len - v.l4 - 8)))
+		kmb_fail(c, what, "not the cached A2S_INFO answer");
 	return 0;
 }
 
@@ -239,6 +243,13 @@ int kmb_check_outputs(struct kmb_ctx *c)
 	err = err
 		  ?: check_output(c, KMB_T_DECAP, true,
 				  "decap output via generator", KMB_PLAYER_RET,
+				  0);
+	err = err
+		  ?: check_output(c, KMB_T_A2S_HIT, false, "A2S hit output",
+				  KMB_PLAYER, 0);
+	err = err
+		  ?: check_output(c, KMB_T_A2S_HIT, true,
+				  "A2S hit output via generator", KMB_PLAYER,
 				  0);
 	return err ?: check_flood_frames(c);
 }

@@ -50,8 +50,15 @@
 #define KM_READ_ONCE32(x) (*(volatile __u32 *)&(x))
 #define km_barrier() asm volatile("" ::: "memory")
 
-/* The request's fields, for the A2S stage's own subprogram. Scalars only
- * (a global function's pointer arguments must point to plain data). */
+/*
+ * The stage is three global BPF functions, each verified once (inlined,
+ * the stage multiplied the verifier's work by the states the limits leave
+ * behind: 301k -> 716k processed instructions of the 1M limit). Their
+ * stacks add to km_xdp's (512 bytes for the chain), so each keeps little:
+ * the request's fields and what one function tells the next live in the
+ * caller's struct km_a2s_args, packet pointers are derived from ctx, maps
+ * are looked up again where needed (array lookups are inlined).
+ */
 struct km_a2s_args {
 	__u64 now;	 /* in: the packet's coarse time or 0; out: the
 			    same, read if the stage needed it */
@@ -64,31 +71,18 @@ struct km_a2s_args {
 	__be16 dport;
 	__u16 ip_len;
 	__u8 a2s_type;
-	__u8 pad;
+	__u8 has_ch; /* decide: INFO of 29 bytes, PLAYER/RULES */
+	__u32 ch;    /* decide: the challenge as it sits in the packet */
+	__u32 seq;   /* decide: the servable entry's seqlock sequence */
 };
 
-/* The stage's state. Small on purpose: the subprogram's stack adds to
- * the caller's (512 bytes for both), so packet pointers are derived from
- * ctx where needed rather than kept here. */
-struct km_a2s_req {
-	struct km_a2s_args *a;
-	const struct km_a2s_cfg *cfg;
-	struct km_a2s_stat *st;
-	__u32 ch;    /* the challenge as it sits in the packet */
-	__u32 queue; /* RX queue: the km_xsks slot */
-	__u8 has_ch; /* INFO: 29 bytes; PLAYER/RULES: always */
-	__u8 worker; /* 0 unknown, 1 no worker, 2 worker */
-	__u8 keyed;  /* km_a2s_key holds a key (KM_A2S_KEY_F_VALID) */
-	__u8 pad[5];
-};
+/* Key 0 of the single-entry arrays, in .rodata: a map key needs memory,
+ * and this one costs the subprograms no stack. */
+static const __u32 km_a2s_key0 = 0;
 
-/* What the edge does with a request. */
-enum km_a2s_do {
-	KM_A2S_DO_FORWARD = 0, /* on to the game server */
-	KM_A2S_DO_WORKER,      /* to this queue's worker */
-	KM_A2S_DO_SERVE,       /* A2S_INFO answer from the cache */
-	KM_A2S_DO_CHALLENGE,   /* S2C_CHALLENGE */
-};
+/* km_a2s_decide()'s verdicts besides a reason and KM_CONTINUE (-1). */
+#define KM_A2S_DO_SERVE (-2)	 /* km_a2s_serve() */
+#define KM_A2S_DO_CHALLENGE (-3) /* km_a2s_challenge() */
 
 /*
  * SipHash input, 16 bytes: player address, player port, service address,
@@ -102,38 +96,48 @@ static __always_inline __u64 km_a2s_m0(const struct km_a2s_args *a)
 	       (__u64)(a->daddr & 0xffff) << 48;
 }
 
-static __always_inline __u64 km_a2s_m1(const struct km_a2s_args *a, __u32 epoch)
+/* The second word without the epoch (its high half). */
+static __always_inline __u64 km_a2s_m1(const struct km_a2s_args *a)
 {
-	return (__u64)(a->daddr >> 16) | (__u64)a->dport << 16 |
-	       (__u64)epoch << 32;
+	return (__u64)(a->daddr >> 16) | (__u64)a->dport << 16;
 }
 
-/* A subprogram of its own: the stage needs up to four hashes, and the 150
- * instructions of SipHash-2-4 inlined at every use would double the
- * stage's code. Scalars in, scalar out: verified once. */
-__noinline __u32 km_a2s_hash(__u64 k0, __u64 k1, __u64 m0, __u64 m1)
+/* A subprogram of its own: up to four hashes per request, and the 400
+ * instructions of SipHash-2-4 (BPF has no rotate) inlined at every use
+ * would double the stage's code. The key is read here, so that callers
+ * keep nothing of it live across the call. No stack. */
+__noinline __u32 km_a2s_hash(const struct km_a2s_key *k, __u32 prev, __u64 m0,
+			     __u64 m1)
 {
-	__u32 c = (__u32)km_siphash16(k0, k1, m0, m1);
+	__u32 c;
 
+	if (!k)
+		return 0;
+	c = (__u32)km_siphash16(prev ? k->prev_k0 : k->k0,
+				prev ? k->prev_k1 : k->k1, m0, m1);
 	return c + 1 <= 1 ? 1 : c;
+}
+
+static __always_inline __u64 km_a2s_ep(__u32 epoch)
+{
+	return (__u64)epoch << 32;
 }
 
 /* Current epoch under the current key first (what a client echoes within
  * an epoch), then the previous epoch; the previous key only when the key
  * was rotated. */
 static __always_inline int km_a2s_valid(const struct km_a2s_args *a,
-					const struct km_a2s_key *k, __u32 ch)
+					const struct km_a2s_key *k)
 {
-	__u64 m0 = km_a2s_m0(a), m1 = km_a2s_m1(a, k->epoch),
-	      m1p = km_a2s_m1(a, k->epoch - 1);
+	__u64 m0 = km_a2s_m0(a), m1 = km_a2s_m1(a);
 
-	if (km_a2s_hash(k->k0, k->k1, m0, m1) == ch ||
-	    km_a2s_hash(k->k0, k->k1, m0, m1p) == ch)
+	if (km_a2s_hash(k, 0, m0, m1 | km_a2s_ep(k->epoch)) == a->ch ||
+	    km_a2s_hash(k, 0, m0, m1 | km_a2s_ep(k->epoch - 1)) == a->ch)
 		return 1;
 	if (k->prev_k0 == k->k0 && k->prev_k1 == k->k1)
 		return 0;
-	return km_a2s_hash(k->prev_k0, k->prev_k1, m0, m1) == ch ||
-	       km_a2s_hash(k->prev_k0, k->prev_k1, m0, m1p) == ch;
+	return km_a2s_hash(k, 1, m0, m1 | km_a2s_ep(k->epoch)) == a->ch ||
+	       km_a2s_hash(k, 1, m0, m1 | km_a2s_ep(k->epoch - 1)) == a->ch;
 }
 
 static __always_inline __u32 km_csum_add32(__u32 sum, __be32 a)
@@ -146,7 +150,7 @@ static __always_inline __u32 km_csum_add32(__u32 sum, __be32 a)
  * Anything else (extra or missing bytes) is ordinary traffic for the game
  * server. */
 static __always_inline int km_a2s_shape(struct xdp_md *ctx,
-					struct km_a2s_req *q)
+					struct km_a2s_args *a)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -157,117 +161,133 @@ static __always_inline int km_a2s_shape(struct xdp_md *ctx,
 	if ((void *)pay > end ||
 	    *(__u8 *)(data + sizeof(struct ethhdr)) != 0x45)
 		return 0;
-	n = q->a->ip_len - sizeof(struct iphdr) - sizeof(*u);
+	n = a->ip_len - sizeof(struct iphdr) - sizeof(*u);
 	if (bpf_ntohs(u->len) != n + sizeof(*u))
 		return 0;
-	if (q->a->a2s_type != KM_A2S_T_INFO) {
+	if (a->a2s_type != KM_A2S_T_INFO) {
 		if (n != KM_A2S_CHALLENGE_LEN ||
 		    (void *)(pay + KM_A2S_CHALLENGE_LEN) > end)
 			return 0;
-		q->ch = *(__u32 *)(pay + 5);
-		q->has_ch = 1;
+		a->ch = *(__u32 *)(pay + 5);
+		a->has_ch = 1;
 		return 1;
 	}
 	if (n == KM_A2S_INFO_LEN)
 		return 1;
 	if (n != KM_A2S_INFO_CH_LEN || (void *)(pay + KM_A2S_INFO_CH_LEN) > end)
 		return 0;
-	q->ch = *(__u32 *)(pay + KM_A2S_INFO_LEN);
-	q->has_ch = 1;
+	a->ch = *(__u32 *)(pay + KM_A2S_INFO_LEN);
+	a->has_ch = 1;
 	return 1;
 }
 
-static __always_inline int km_a2s_has_worker(struct km_a2s_req *q)
+static __always_inline int km_a2s_has_worker(struct xdp_md *ctx)
 {
-	if (!q->worker)
-		q->worker = bpf_map_lookup_elem(&km_xsks, &q->queue) ? 2 : 1;
-	return q->worker == 2;
+	__u32 q = ctx->rx_queue_index;
+
+	return bpf_map_lookup_elem(&km_xsks, &q) != NULL;
 }
 
-/* The cached A2S_INFO answer of service `id`, when it may be served: a
- * stable seqlock sequence (returned in *seq), VALID and not DOWN, this
- * very service (an id reused by another service misses) and not older
- * than max_age (coarse clock: at most one tick younger than it is). */
-static __always_inline struct km_a2s_entry *km_a2s_entry(struct km_a2s_req *q,
-							 __u32 *seq)
+/* To this queue's worker, or (no worker, or its socket closed since the
+ * lookup: bpf_redirect_map() fails, never XDP_ABORTED) on to the game
+ * server. Counts the outcome. */
+static __always_inline int km_a2s_to_worker(struct xdp_md *ctx,
+					    struct km_a2s_args *a,
+					    struct km_a2s_stat *st)
 {
-	struct km_a2s_args *a = q->a;
+	if (bpf_redirect_map(&km_xsks, ctx->rx_queue_index, 0) ==
+	    XDP_REDIRECT) {
+		st->to_worker += 1;
+		a->action = XDP_REDIRECT;
+		return KM_R_REDIR_A2S_WORKER;
+	}
+	st->forwarded += 1;
+	return KM_CONTINUE;
+}
+
+/* The cached A2S_INFO answer of service a->id when it may be served: a
+ * stable seqlock sequence (kept in a->seq), VALID and not DOWN, this very
+ * service (an id reused by another service misses) and not older than
+ * max_age (coarse clock: at most one tick younger than it is). */
+static __always_inline int km_a2s_servable(struct km_a2s_args *a,
+					   const struct km_a2s_cfg *cfg)
+{
 	struct km_a2s_entry *e = bpf_map_lookup_elem(&km_a2s_info, &a->id);
 	struct km_config *kc;
-	__u32 len, zero = 0;
+	__u32 len;
 
 	if (!e)
-		return NULL;
-	*seq = KM_READ_ONCE32(e->seq);
+		return 0;
+	a->seq = KM_READ_ONCE32(e->seq);
 	km_barrier();
 	len = e->len;
-	if ((*seq & 1) ||
+	if ((a->seq & 1) ||
 	    (e->flags & (KM_A2S_E_VALID | KM_A2S_E_DOWN)) != KM_A2S_E_VALID ||
 	    e->svc.proto != IPPROTO_UDP || e->svc.port != a->dport ||
 	    e->svc.addr != a->daddr || !len || len > KM_A2S_INFO_MAX)
-		return NULL;
+		return 0;
 	if (!a->now) {
-		kc = bpf_map_lookup_elem(&km_config, &zero);
+		kc = bpf_map_lookup_elem(&km_config, &km_a2s_key0);
 		if (!kc)
-			return NULL;
+			return 0;
 		a->now = km_now_coarse(kc);
 	}
-	if (km_older_than(a->now, e->updated_ns, q->cfg->max_age_ns))
-		return NULL;
-	return e;
+	return !km_older_than(a->now, e->updated_ns, cfg->max_age_ns);
 }
 
-/* The decision table of docs/design.md "A2S". The edge challenges only
- * what it can then serve; without a key, or with nothing to serve it
- * with, the request goes on to the game server. */
-static __always_inline int km_a2s_decide(struct km_a2s_req *q,
-					 const struct km_a2s_key *k,
-					 const struct km_a2s_entry *e)
+/*
+ * An A2S request (KM_PF_A2S) to service a->id that passed the lists and the
+ * limits: the decision table of docs/design.md "A2S". Returns
+ * KM_A2S_DO_SERVE or KM_A2S_DO_CHALLENGE for the next function, a
+ * verdict (to the worker), or KM_CONTINUE to forward it to the game
+ * server. The edge challenges only what it can then serve; without a key,
+ * or with nothing to serve it with, the request goes on untouched. Every
+ * request of an A2S service is counted in `requests` and, by the end of
+ * the stage, in exactly one of challenges, cached, to_worker, forwarded.
+ */
+__noinline int km_a2s_decide(struct xdp_md *ctx, struct km_a2s_args *a)
 {
-	int info = q->a->a2s_type == KM_A2S_T_INFO;
+	const struct km_a2s_cfg *cfg;
+	const struct km_a2s_key *k;
+	struct km_a2s_stat *st;
+	int info, e, off;
 
-	if (info && e && (q->cfg->flags & KM_A2S_F_NO_CHALLENGE))
+	if (!a)
+		return KM_CONTINUE;
+	cfg = bpf_map_lookup_elem(&km_a2s_cfg, &a->id);
+	if (!cfg || !(cfg->flags & KM_A2S_F_ENABLED))
+		return KM_CONTINUE;
+	st = bpf_map_lookup_elem(&km_a2s_stats, &a->id);
+	if (!st)
+		return KM_CONTINUE;
+	st->requests += 1;
+	off = cfg->flags & KM_A2S_F_NO_CHALLENGE;
+	info = a->a2s_type == KM_A2S_T_INFO;
+	if (!km_a2s_shape(ctx, a))
+		goto forward;
+	e = info && km_a2s_servable(a, cfg);
+	if (e && off)
 		return KM_A2S_DO_SERVE;
-	if (!(info && e) && !km_a2s_has_worker(q))
-		return KM_A2S_DO_FORWARD;
-	if (q->cfg->flags & KM_A2S_F_NO_CHALLENGE)
-		return KM_A2S_DO_WORKER;
-	if (!k || !q->keyed)
-		return KM_A2S_DO_FORWARD;
+	if (!e && !km_a2s_has_worker(ctx))
+		goto forward;
+	if (off)
+		return km_a2s_to_worker(ctx, a, st);
+	k = bpf_map_lookup_elem(&km_a2s_key, &km_a2s_key0);
+	if (!k || !(k->flags & KM_A2S_KEY_F_VALID))
+		goto forward;
 	/* PLAYER/RULES ask for a challenge with FFFFFFFF or 0. */
-	if (q->has_ch && (info || (q->ch != 0 && q->ch != 0xffffffffU))) {
-		if (km_a2s_valid(q->a, k, q->ch))
-			return e ? KM_A2S_DO_SERVE : KM_A2S_DO_WORKER;
-		q->st->bad_challenges += 1;
+	if (a->has_ch && (info || (a->ch != 0 && a->ch != 0xffffffffU))) {
+		if (km_a2s_valid(a, k)) {
+			if (e)
+				return KM_A2S_DO_SERVE;
+			return km_a2s_to_worker(ctx, a, st);
+		}
+		st->bad_challenges += 1;
 	}
 	return KM_A2S_DO_CHALLENGE;
-}
-
-/* A torn cache copy overwrote the request's payload: put the A2S_INFO
- * request back (its headers were not touched) at its received length
- * (Ethernet padding comes back as zeros). `cur`: the frame's length now
- * (the verifier allows no arithmetic on data_end). */
-static __always_inline int km_a2s_restore(struct xdp_md *ctx,
-					  const struct km_a2s_req *q, int cur)
-{
-	void *data, *end;
-	__u8 *pay;
-
-	if (bpf_xdp_adjust_tail(ctx, (int)q->a->frame_len - cur))
-		return -1;
-	data = (void *)(long)ctx->data;
-	end = (void *)(long)ctx->data_end;
-	pay = data + KM_A2S_HDRS;
-	if ((void *)(pay + KM_A2S_INFO_CH_LEN) > end)
-		return -1;
-	*(__u32 *)pay = 0xffffffffU;
-	pay[4] = KM_A2S_T_INFO;
-	*(__u64 *)(pay + 5) = KM_A2S_INFO_W0;
-	*(__u64 *)(pay + 13) = KM_A2S_INFO_W1;
-	*(__u32 *)(pay + 21) = KM_A2S_INFO_W2;
-	if (q->has_ch)
-		*(__u32 *)(pay + KM_A2S_INFO_LEN) = q->ch;
-	return 0;
+forward:
+	st->forwarded += 1;
+	return KM_CONTINUE;
 }
 
 /* Turn the request's headers into the reply's: MACs, addresses and ports
@@ -313,19 +333,22 @@ static __always_inline __u16 km_udp_check(__u32 sum)
 /* S2C_CHALLENGE (FF FF FF FF 41 + 4 bytes) in place of the request: the
  * frame shrinks to 51 bytes, never more than any request (>= 9 bytes of
  * payload). */
-static __always_inline int km_a2s_challenge(struct xdp_md *ctx,
-					    struct km_a2s_req *q,
-					    const struct km_a2s_key *k)
+__noinline int km_a2s_challenge(struct xdp_md *ctx, struct km_a2s_args *a)
 {
-	struct km_a2s_args *a = q->a;
+	const struct km_a2s_key *k;
+	struct km_a2s_stat *st;
 	void *data, *end;
 	__u32 ch, sum;
 	__u8 *pay;
 	int delta;
 
-	ch = km_a2s_hash(k->k0, k->k1, km_a2s_m0(a), km_a2s_m1(a, k->epoch));
+	if (!a)
+		return KM_R_DROP_INTERNAL;
+	k = bpf_map_lookup_elem(&km_a2s_key, &km_a2s_key0);
+	ch = km_a2s_hash(k, 0, km_a2s_m0(a),
+			 km_a2s_m1(a) | km_a2s_ep(k ? k->epoch : 0));
 	delta = (int)(KM_A2S_HDRS + KM_A2S_CHALLENGE_LEN) - (int)a->frame_len;
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+	if (!ch || (delta && bpf_xdp_adjust_tail(ctx, delta)))
 		return KM_R_DROP_INTERNAL;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
@@ -342,113 +365,95 @@ static __always_inline int km_a2s_challenge(struct xdp_md *ctx,
 	sum += 0x1fffe + *(__u16 *)(pay + 4) + *(__u16 *)(pay + 6) + pay[8];
 	((struct udphdr *)(pay - sizeof(struct udphdr)))->check =
 	    km_udp_check(sum);
-	q->st->challenges += 1;
+	st = bpf_map_lookup_elem(&km_a2s_stats, &a->id);
+	if (st)
+		st->challenges += 1;
 	a->action = XDP_TX;
 	return KM_R_TX_A2S_CHALLENGE;
 }
 
-/* Answer from the cache: the frame becomes headers + the entry's data,
- * copied under the entry's seqlock. The UDP checksum is the entry's data
- * sum (big-endian words, unfolded) plus the pseudo and UDP headers. A torn
- * copy is never sent: the request is put back, and KM_CONTINUE says so. */
-static __always_inline int km_a2s_serve(struct xdp_md *ctx,
-					struct km_a2s_req *q,
-					struct km_a2s_entry *e, __u32 seq)
+/* A torn cache copy overwrote the request's payload: put the A2S_INFO
+ * request back (its headers were not touched) at its received length
+ * (Ethernet padding comes back as zeros). `cur`: the frame's length now
+ * (the verifier allows no arithmetic on data_end). */
+static __always_inline int km_a2s_restore(struct xdp_md *ctx,
+					  const struct km_a2s_args *a, int cur)
 {
-	__u32 len = e->len, dsum = e->csum, sum;
-	__u64 updated = e->updated_ns;
 	void *data, *end;
+	__u8 *pay;
+
+	if (bpf_xdp_adjust_tail(ctx, (int)a->frame_len - cur))
+		return -1;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	pay = data + KM_A2S_HDRS;
+	if ((void *)(pay + KM_A2S_INFO_CH_LEN) > end)
+		return -1;
+	*(__u32 *)pay = 0xffffffffU;
+	pay[4] = KM_A2S_T_INFO;
+	*(__u64 *)(pay + 5) = KM_A2S_INFO_W0;
+	*(__u64 *)(pay + 13) = KM_A2S_INFO_W1;
+	*(__u32 *)(pay + 21) = KM_A2S_INFO_W2;
+	if (a->has_ch)
+		*(__u32 *)(pay + KM_A2S_INFO_LEN) = a->ch;
+	return 0;
+}
+
+/* Answer from the cache: the frame becomes headers + the entry's data,
+ * copied under the entry's seqlock (a->seq, read by km_a2s_decide()). The
+ * UDP checksum is the entry's data sum (big-endian words, unfolded) plus
+ * the pseudo and UDP headers. A torn copy is never sent: the request is
+ * put back and goes to the worker, or on to the game server. */
+__noinline int km_a2s_serve(struct xdp_md *ctx, struct km_a2s_args *a)
+{
+	struct km_a2s_entry *e;
+	struct km_a2s_stat *st;
+	const struct km_a2s_cfg *cfg;
+	void *data, *end;
+	__u32 len, sum;
 	int delta;
 
+	if (!a)
+		return KM_R_DROP_INTERNAL;
+	e = bpf_map_lookup_elem(&km_a2s_info, &a->id);
+	st = bpf_map_lookup_elem(&km_a2s_stats, &a->id);
+	if (!e || !st)
+		return KM_R_DROP_INTERNAL;
+	len = e->len;
 	if (!len || len > KM_A2S_INFO_MAX)
-		return KM_CONTINUE;
-	delta = (int)(KM_A2S_HDRS + len) - (int)q->a->frame_len;
+		goto fallback;
+	delta = (int)(KM_A2S_HDRS + len) - (int)a->frame_len;
 	if (delta && bpf_xdp_adjust_tail(ctx, delta))
-		return KM_CONTINUE;
+		goto fallback;
 	if (bpf_xdp_store_bytes(ctx, KM_A2S_HDRS, e->data, len))
 		goto torn;
+	sum = e->csum;
 	km_barrier();
-	if (KM_READ_ONCE32(e->seq) != seq)
+	if (KM_READ_ONCE32(e->seq) != a->seq)
 		goto torn;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + KM_A2S_HDRS > end)
 		return KM_R_DROP_INTERNAL;
-	sum = km_a2s_headers(q->a, data, sizeof(struct udphdr) + len);
 	/* The entry's sum is of big-endian words: fold, then to memory
 	 * order, like every other word of this sum. */
-	sum += bpf_htons((__u16)~km_csum_fold(dsum));
+	sum = bpf_htons((__u16)~km_csum_fold(sum)) +
+	      km_a2s_headers(a, data, sizeof(struct udphdr) + len);
 	((struct udphdr *)(data + KM_A2S_HDRS - sizeof(struct udphdr)))->check =
 	    km_udp_check(sum);
-	q->st->cached += 1;
-	if (km_older_than(q->a->now, updated, q->cfg->refresh_ns))
-		q->st->stale += 1;
-	q->a->action = XDP_TX;
+	st->cached += 1;
+	cfg = bpf_map_lookup_elem(&km_a2s_cfg, &a->id);
+	if (cfg && km_older_than(a->now, e->updated_ns, cfg->refresh_ns))
+		st->stale += 1;
+	a->action = XDP_TX;
 	return KM_R_TX_A2S_CACHED;
 torn:
-	return km_a2s_restore(ctx, q, KM_A2S_HDRS + len) ? KM_R_DROP_INTERNAL
-							 : KM_CONTINUE;
-}
-
-/*
- * An A2S request (KM_PF_A2S) to service a->id that passed the lists and the
- * limits. Returns a verdict, or KM_CONTINUE to forward it to the game
- * server. Every request of an A2S service is counted in `requests` and in
- * exactly one of challenges, cached, to_worker, forwarded.
- *
- * A global function, so the verifier checks it once rather than once per
- * state the limits leave behind (inlined, it more than doubled the
- * program's verification: 300k -> 716k instructions of the 1M limit).
- * It may change the packet's length: the caller re-derives its packet
- * pointers.
- */
-__noinline int km_a2s_request(struct xdp_md *ctx, struct km_a2s_args *a)
-{
-	const struct km_a2s_key *k;
-	struct km_a2s_entry *e = NULL;
-	struct km_a2s_req q = {};
-	__u32 zero = 0, seq = 0;
-	int r, what = KM_A2S_DO_FORWARD;
-
-	if (!a)
-		return KM_CONTINUE;
-	q.a = a;
-	q.cfg = bpf_map_lookup_elem(&km_a2s_cfg, &a->id);
-	if (!q.cfg || !(q.cfg->flags & KM_A2S_F_ENABLED))
-		return KM_CONTINUE;
-	q.st = bpf_map_lookup_elem(&km_a2s_stats, &a->id);
-	if (!q.st)
-		return KM_CONTINUE;
-	q.st->requests += 1;
-	q.queue = ctx->rx_queue_index;
-	/* Not "k = NULL" for a key without KM_A2S_KEY_F_VALID: clang turns
-	 * that into a mask on the pointer, which the verifier refuses. */
-	k = bpf_map_lookup_elem(&km_a2s_key, &zero);
-	q.keyed = k && (k->flags & KM_A2S_KEY_F_VALID);
-	if (km_a2s_shape(ctx, &q)) {
-		if (a->a2s_type == KM_A2S_T_INFO)
-			e = km_a2s_entry(&q, &seq);
-		what = km_a2s_decide(&q, k, e);
-	}
-	if (what == KM_A2S_DO_CHALLENGE && k)
-		return km_a2s_challenge(ctx, &q, k);
-	if (what == KM_A2S_DO_SERVE && e) {
-		r = km_a2s_serve(ctx, &q, e, seq);
-		if (r != KM_CONTINUE)
-			return r;
-		what = km_a2s_has_worker(&q) ? KM_A2S_DO_WORKER
-					     : KM_A2S_DO_FORWARD;
-	}
-	/* The slot was seen occupied; a worker that closed its socket since
-	 * makes bpf_redirect_map() fail, and the request is forwarded
-	 * instead (never XDP_ABORTED). */
-	if (what == KM_A2S_DO_WORKER &&
-	    bpf_redirect_map(&km_xsks, q.queue, 0) == XDP_REDIRECT) {
-		q.st->to_worker += 1;
-		a->action = XDP_REDIRECT;
-		return KM_R_REDIR_A2S_WORKER;
-	}
-	q.st->forwarded += 1;
+	if (km_a2s_restore(ctx, a, KM_A2S_HDRS + len))
+		return KM_R_DROP_INTERNAL;
+fallback:
+	if (km_a2s_has_worker(ctx))
+		return km_a2s_to_worker(ctx, a, st);
+	st->forwarded += 1;
 	return KM_CONTINUE;
 }
 
@@ -482,8 +487,12 @@ static __always_inline int km_a2s(struct xdp_md *ctx, struct km_pkt *p,
 	    .ip_len = p->ip_len,
 	    .a2s_type = p->a2s_type,
 	};
-	int r = km_a2s_request(ctx, &a);
+	int r = km_a2s_decide(ctx, &a);
 
+	if (r == KM_A2S_DO_CHALLENGE)
+		r = km_a2s_challenge(ctx, &a);
+	else if (r == KM_A2S_DO_SERVE)
+		r = km_a2s_serve(ctx, &a);
 	if (r != KM_CONTINUE) {
 		p->action = a.action;
 		return r;

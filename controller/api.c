@@ -16,11 +16,11 @@
 #define A2S_MS_MAX 3600000
 #define BLOCK_MS_MAX (10ull * 366 * 24 * 3600 * 1000)
 
-static const char *const limit_class[4] = {"unvalidated", "validated",
-					   "total", "icmp"};
+static const char *const limit_class[4] = {"unvalidated", "validated", "total",
+					   "icmp"};
 
 static int fail(char *why, size_t wl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *why, size_t wl, const char *fmt, ...)
 {
@@ -82,8 +82,8 @@ int api_parse_prefix(const char *s, uint32_t *addr, uint8_t *len, char *why,
 		errno = 0;
 		l = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || l > 32)
-			return fail(why, wl,
-				    "\"%s\": the length must be 0..32", s);
+			return fail(why, wl, "\"%s\": the length must be 0..32",
+				    s);
 	}
 	if (parse_quad(buf, &a))
 		return fail(why, wl, "\"%s\" is not a prefix (a.b.c.d/len)", s);
@@ -120,8 +120,8 @@ static int check_keys(json_object *o, const char *where,
 	return 0;
 }
 
-static int get_uint(json_object *o, const char *field, uint64_t lo,
-		    uint64_t hi, uint64_t *out, char *why, size_t wl)
+static int get_uint(json_object *o, const char *field, uint64_t lo, uint64_t hi,
+		    uint64_t *out, char *why, size_t wl)
 {
 	int64_t v;
 
@@ -138,11 +138,11 @@ static int get_uint(json_object *o, const char *field, uint64_t lo,
 	return 0;
 }
 
-static int parse_limit(json_object *o, const char *cls, KV1(Limit) *l,
+static int parse_limit(json_object *o, const char *cls, KV1(Limit) * l,
 		       char *why, size_t wl)
 {
-	static const char *const known[] = {"pps",         "burst_pkts", "bps",
-					    "burst_bytes", "block_ms",   NULL};
+	static const char *const known[] = {"pps",	   "burst_pkts", "bps",
+					    "burst_bytes", "block_ms",	 NULL};
 	char where[48], f[64];
 	json_object *v;
 	uint64_t x;
@@ -150,8 +150,9 @@ static int parse_limit(json_object *o, const char *cls, KV1(Limit) *l,
 
 	snprintf(where, sizeof(where), "limits.%s.", cls);
 	if (!json_object_is_type(o, json_type_object))
-		return fail(why, wl, "limits.%s: must be an object {pps, "
-				     "burst_pkts, bps, burst_bytes, block_ms}",
+		return fail(why, wl,
+			    "limits.%s: must be an object {pps, "
+			    "burst_pkts, bps, burst_bytes, block_ms}",
 			    cls);
 	r = check_keys(o, where, known, why, wl);
 	if (r)
@@ -180,15 +181,16 @@ static int parse_limits(json_object *o, struct api_service *s, char *why,
 {
 	static const char *const known[] = {"unvalidated", "validated", "total",
 					    "icmp", NULL};
-	KV1(Limit) **slot[4] = {&s->svc.unvalidated, &s->svc.validated,
-				&s->svc.total, &s->svc.icmp};
+	KV1(Limit) * *slot[4] = {&s->svc.unvalidated, &s->svc.validated,
+				 &s->svc.total, &s->svc.icmp};
 	json_object *v;
 	int r;
 
 	if (!json_object_is_type(o, json_type_object))
-		return fail(why, wl, "limits: must be an object of limit "
-				     "classes (unvalidated, validated, total, "
-				     "icmp)");
+		return fail(why, wl,
+			    "limits: must be an object of limit "
+			    "classes (unvalidated, validated, total, "
+			    "icmp)");
 	r = check_keys(o, "limits.", known, why, wl);
 	for (int i = 0; !r && i < 4; i++) {
 		if (!json_object_object_get_ex(o, limit_class[i], &v))
@@ -213,9 +215,10 @@ static int parse_a2s(json_object *o, struct api_service *s, char *why,
 		if (!json_object_get_boolean(o))
 			return 0;
 	} else if (!json_object_is_type(o, json_type_object)) {
-		return fail(why, wl, "a2s: must be true, false or an object "
-				     "{refresh_ms, max_age_ms, timeout_ms, "
-				     "challenge}");
+		return fail(why, wl,
+			    "a2s: must be true, false or an object "
+			    "{refresh_ms, max_age_ms, timeout_ms, "
+			    "challenge}");
 	} else {
 		r = check_keys(o, "a2s.", known, why, wl);
 		if (!r && json_object_object_get_ex(o, "refresh_ms", &v))
@@ -235,28 +238,32 @@ static int parse_a2s(json_object *o, struct api_service *s, char *why,
 
 			if (!json_object_is_type(v, json_type_string) ||
 			    (strcmp(c, "required") && strcmp(c, "off")))
-				return fail(why, wl, "a2s.challenge: must be "
-						     "\"required\" or \"off\"");
+				return fail(why, wl,
+					    "a2s.challenge: must be "
+					    "\"required\" or \"off\"");
 			a->has_challenge = true;
 			a->challenge =
-				strcmp(c, "off")
-					? KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_REQUIRED
-					: KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF;
+			    strcmp(c, "off")
+				? KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_REQUIRED
+				: KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF;
 		}
 	}
 	if (max_age < refresh)
-		return fail(why, wl, "a2s.max_age_ms: %llu is shorter than "
-				     "refresh_ms %llu",
+		return fail(why, wl,
+			    "a2s.max_age_ms: %llu is shorter than "
+			    "refresh_ms %llu",
 			    (unsigned long long)max_age,
 			    (unsigned long long)refresh);
 	if (timeout < 2 * refresh)
-		return fail(why, wl, "a2s.timeout_ms: %llu is shorter than "
-				     "twice refresh_ms (%llu)",
+		return fail(why, wl,
+			    "a2s.timeout_ms: %llu is shorter than "
+			    "twice refresh_ms (%llu)",
 			    (unsigned long long)timeout,
 			    (unsigned long long)refresh);
 	if (s->key.proto != KILIMANJARO__V1__PROTO__PROTO_UDP)
-		return fail(why, wl, "a2s: only a \"udp\" service can have "
-				     "A2S");
+		return fail(why, wl,
+			    "a2s: only a \"udp\" service can have "
+			    "A2S");
 	if (!a->base.descriptor)
 		kilimanjaro__v1__a2s_config__init(a);
 	a->has_refresh_ms = a->has_max_age_ms = a->has_timeout_ms = true;
@@ -274,8 +281,9 @@ static int parse_name(json_object *v, struct api_service *s, char *why,
 	size_t len = n ? strlen(n) : 0;
 
 	if (!json_object_is_type(v, json_type_string) || len < 1 || len > 64)
-		return fail(why, wl, "name: must be a string of 1..64 "
-				     "characters");
+		return fail(why, wl,
+			    "name: must be a string of 1..64 "
+			    "characters");
 	for (size_t i = 0; i < len; i++)
 		if (n[i] < 0x20 || n[i] > 0x7e)
 			return fail(why, wl, "name: only printable ASCII");
@@ -299,8 +307,8 @@ static int parse_host_field(json_object *o, const char *field, bool required,
 	    api_parse_host(json_object_get_string(v), out, sub, sizeof(sub)))
 		return fail(why, wl, "%s: %s", field,
 			    json_object_is_type(v, json_type_string)
-				    ? sub
-				    : "must be a string \"a.b.c.d\"");
+				? sub
+				: "must be a string \"a.b.c.d\"");
 	if (present)
 		*present = true;
 	return 0;
@@ -394,10 +402,9 @@ out:
 int api_service_parse(const char *body, size_t len, struct api_service *s,
 		      char *why, size_t wl)
 {
-	static const char *const known[] = {"proto",        "addr",   "port",
-					    "backend",      "backend_port",
-					    "a2s",          "limits", "name",
-					    NULL};
+	static const char *const known[] = {"proto",   "addr",	       "port",
+					    "backend", "backend_port", "a2s",
+					    "limits",  "name",	       NULL};
 	json_object *o;
 	int r;
 
@@ -434,17 +441,19 @@ static json_object *jprefix(uint32_t addr, uint8_t len)
 	return json_object_new_string(p);
 }
 
-static json_object *limit_json(const KV1(Limit) *l)
+static json_object *limit_json(const KV1(Limit) * l)
 {
 	json_object *o = json_object_new_object();
 
 	if (l->has_pps)
-		json_object_object_add(o, "pps", json_object_new_uint64(l->pps));
+		json_object_object_add(o, "pps",
+				       json_object_new_uint64(l->pps));
 	if (l->has_burst_pkts)
 		json_object_object_add(o, "burst_pkts",
 				       json_object_new_uint64(l->burst_pkts));
 	if (l->has_bps)
-		json_object_object_add(o, "bps", json_object_new_uint64(l->bps));
+		json_object_object_add(o, "bps",
+				       json_object_new_uint64(l->bps));
 	if (l->has_burst_bytes)
 		json_object_object_add(o, "burst_bytes",
 				       json_object_new_uint64(l->burst_bytes));
@@ -454,26 +463,28 @@ static json_object *limit_json(const KV1(Limit) *l)
 	return o;
 }
 
-static json_object *service_json(const KV1(Service) *s)
+static json_object *service_json(const KV1(Service) * s)
 {
-	const KV1(Limit) *lims[4] = {s->unvalidated, s->validated, s->total,
-				     s->icmp};
+	const KV1(Limit) *
+	    lims[4] = {s->unvalidated, s->validated, s->total, s->icmp};
 	json_object *o = json_object_new_object(), *l = NULL;
 
-	json_object_object_add(o, "proto",
-			       json_object_new_string(
-				       s->key->proto ==
-						       KILIMANJARO__V1__PROTO__PROTO_UDP
-					       ? "udp"
-					       : "tcp"));
+	json_object_object_add(
+	    o, "proto",
+	    json_object_new_string(
+		s->key->proto == KILIMANJARO__V1__PROTO__PROTO_UDP ? "udp"
+								   : "tcp"));
 	json_object_object_add(o, "addr", jaddr(s->key->addr));
-	json_object_object_add(o, "port", json_object_new_int((int)s->key->port));
+	json_object_object_add(o, "port",
+			       json_object_new_int((int)s->key->port));
 	json_object_object_add(o, "backend", jaddr(s->backend));
 	if (s->has_backend_port)
-		json_object_object_add(o, "backend_port",
-				       json_object_new_int((int)s->backend_port));
+		json_object_object_add(
+		    o, "backend_port",
+		    json_object_new_int((int)s->backend_port));
 	if (s->name)
-		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "name",
+				       json_object_new_string(s->name));
 	for (int i = 0; i < 4; i++) {
 		if (!lims[i])
 			continue;
@@ -486,20 +497,23 @@ static json_object *service_json(const KV1(Service) *s)
 	if (s->a2s) {
 		json_object *a = json_object_new_object();
 
-		json_object_object_add(a, "refresh_ms",
-				       json_object_new_uint64(s->a2s->refresh_ms));
-		json_object_object_add(a, "max_age_ms",
-				       json_object_new_uint64(s->a2s->max_age_ms));
-		json_object_object_add(a, "timeout_ms",
-				       json_object_new_uint64(s->a2s->timeout_ms));
 		json_object_object_add(
-			a, "challenge",
-			json_object_new_string(
-				s->a2s->has_challenge &&
-						s->a2s->challenge ==
-							KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF
-					? "off"
-					: "required"));
+		    a, "refresh_ms",
+		    json_object_new_uint64(s->a2s->refresh_ms));
+		json_object_object_add(
+		    a, "max_age_ms",
+		    json_object_new_uint64(s->a2s->max_age_ms));
+		json_object_object_add(
+		    a, "timeout_ms",
+		    json_object_new_uint64(s->a2s->timeout_ms));
+		json_object_object_add(
+		    a, "challenge",
+		    json_object_new_string(
+			s->a2s->has_challenge &&
+				s->a2s->challenge ==
+				    KILIMANJARO__V1__CHALLENGE_POLICY__CHALLENGE_OFF
+			    ? "off"
+			    : "required"));
 		json_object_object_add(o, "a2s", a);
 	}
 	return o;
@@ -512,7 +526,8 @@ static json_object *state_json(struct state *st)
 
 	pthread_mutex_lock(&st->lock);
 	now = st->now_ms();
-	json_object_object_add(o, "version", json_object_new_uint64(st->version));
+	json_object_object_add(o, "version",
+			       json_object_new_uint64(st->version));
 	a = json_object_new_array();
 	for (size_t i = 0; i < st->n_services; i++)
 		json_object_array_add(a, service_json(st->services[i]));
@@ -533,11 +548,10 @@ static json_object *state_json(struct state *st)
 			continue;
 		j = json_object_new_object();
 		json_object_object_add(j, "addr", jaddr(b->addr));
-		json_object_object_add(j, "remaining_ms",
-				       b->expires_ms
-					       ? json_object_new_uint64(
-							 b->expires_ms - now)
-					       : NULL);
+		json_object_object_add(
+		    j, "remaining_ms",
+		    b->expires_ms ? json_object_new_uint64(b->expires_ms - now)
+				  : NULL);
 		json_object_array_add(a, j);
 	}
 	json_object_object_add(o, "blocks", a);
@@ -558,11 +572,10 @@ static json_object *a2s_json(struct state *st)
 			       json_object_new_uint64(st->a2s.key_id));
 	json_object_object_add(o, "epoch_s",
 			       json_object_new_uint64(st->epoch_s));
-	json_object_object_add(o, "rotated_ms_ago",
-			       json_object_new_uint64(
-				       now > st->a2s.rotated_ms
-					       ? now - st->a2s.rotated_ms
-					       : 0));
+	json_object_object_add(
+	    o, "rotated_ms_ago",
+	    json_object_new_uint64(
+		now > st->a2s.rotated_ms ? now - st->a2s.rotated_ms : 0));
 	json_object_object_add(o, "has_previous",
 			       json_object_new_boolean(st->a2s.has_prev));
 	pthread_mutex_unlock(&st->lock);
@@ -576,7 +589,7 @@ static void reply_json(struct api_reply *rep, unsigned int status,
 {
 	rep->status = status;
 	rep->body = strdup(json_object_to_json_string_ext(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
@@ -599,9 +612,8 @@ static void reply_change(struct api *a, struct api_reply *rep, int r,
 	case 0:
 		o = json_object_new_object();
 		json_object_object_add(o, "ok", json_object_new_boolean(1));
-		json_object_object_add(o, "version",
-				       json_object_new_uint64(
-					       state_version(a->st)));
+		json_object_object_add(
+		    o, "version", json_object_new_uint64(state_version(a->st)));
 		reply_json(rep, 200, o);
 		return;
 	case -ENOENT:
@@ -609,8 +621,9 @@ static void reply_change(struct api *a, struct api_reply *rep, int r,
 		api_error(rep, 404, why);
 		return;
 	case -EEXIST:
-		snprintf(why, sizeof(why), "%s: already present (a prefix is "
-					   "in allow or in deny, not both)",
+		snprintf(why, sizeof(why),
+			 "%s: already present (a prefix is "
+			 "in allow or in deny, not both)",
 			 what);
 		api_error(rep, 409, why);
 		return;
@@ -619,8 +632,9 @@ static void reply_change(struct api *a, struct api_reply *rep, int r,
 		api_error(rep, 409, why);
 		return;
 	default:
-		snprintf(why, sizeof(why), "%s: the database refused the "
-					   "change (see the controller's log)",
+		snprintf(why, sizeof(why),
+			 "%s: the database refused the "
+			 "change (see the controller's log)",
 			 what);
 		api_error(rep, 500, why);
 	}
@@ -628,8 +642,7 @@ static void reply_change(struct api *a, struct api_reply *rep, int r,
 
 /* Split "/a/b/c" into at most n segments (in buf). Returns the count, -1
  * when there are more, or an empty segment. */
-static int split_path(const char *path, char *buf, size_t bl, char **seg,
-		      int n)
+static int split_path(const char *path, char *buf, size_t bl, char **seg, int n)
 {
 	int c = 0;
 	char *p;
@@ -673,8 +686,9 @@ static void do_services(struct api *a, const char *method, char **seg, int n,
 				    "service");
 	}
 	if (strcmp(method, "DELETE") || n != 4)
-		return api_error(rep, 405, "use POST /api/services or DELETE "
-					   "/api/services/<proto>/<addr>/<port>");
+		return api_error(rep, 405,
+				 "use POST /api/services or DELETE "
+				 "/api/services/<proto>/<addr>/<port>");
 	if (strcmp(seg[1], "udp") && strcmp(seg[1], "tcp"))
 		return api_error(rep, 400, "proto: must be udp or tcp");
 	if (api_parse_host(seg[2], &addr, sub, sizeof(sub))) {
@@ -714,16 +728,18 @@ static void do_list(struct api *a, enum st_list l, const char *method,
 		if (!json_object_object_get_ex(o, "prefix", &v) ||
 		    !json_object_is_type(v, json_type_string)) {
 			json_object_put(o);
-			return api_error(rep, 400, "prefix: required, a string "
-						   "\"a.b.c.d/len\"");
+			return api_error(rep, 400,
+					 "prefix: required, a string "
+					 "\"a.b.c.d/len\"");
 		}
 		snprintf(p, sizeof(p), "%s", json_object_get_string(v));
 		json_object_put(o);
 	} else if (!strcmp(method, "DELETE") && n == 3) {
 		snprintf(p, sizeof(p), "%s/%s", seg[1], seg[2]);
 	} else {
-		snprintf(why, sizeof(why), "use POST /api/%s or DELETE "
-					   "/api/%s/<a.b.c.d>/<len>",
+		snprintf(why, sizeof(why),
+			 "use POST /api/%s or DELETE "
+			 "/api/%s/<a.b.c.d>/<len>",
 			 name, name);
 		return api_error(rep, 405, why);
 	}
@@ -733,8 +749,8 @@ static void do_list(struct api *a, enum st_list l, const char *method,
 	}
 	reply_change(a, rep,
 		     strcmp(method, "POST")
-			     ? state_prefix_del(a->st, l, addr, plen)
-			     : state_prefix_add(a->st, l, addr, plen),
+			 ? state_prefix_del(a->st, l, addr, plen)
+			 : state_prefix_add(a->st, l, addr, plen),
 		     name);
 }
 
@@ -757,8 +773,9 @@ static void do_blocks(struct api *a, const char *method, char **seg, int n,
 				    "block");
 	}
 	if (strcmp(method, "POST") || n != 1)
-		return api_error(rep, 405, "use POST /api/blocks or DELETE "
-					   "/api/blocks/<addr>");
+		return api_error(rep, 405,
+				 "use POST /api/blocks or DELETE "
+				 "/api/blocks/<addr>");
 	o = parse_body(body, len, why, sizeof(why));
 	if (!o)
 		return api_error(rep, 400, why);
@@ -785,8 +802,9 @@ static void do_a2s(struct api *a, const char *method, char **seg, int n,
 	if (n == 2 && !strcmp(seg[1], "key") && !strcmp(method, "GET"))
 		return reply_json(rep, 200, a2s_json(a->st));
 	if (n != 2 || strcmp(seg[1], "rotate") || strcmp(method, "POST"))
-		return api_error(rep, 405, "use GET /api/a2s/key or POST "
-					   "/api/a2s/rotate");
+		return api_error(rep, 405,
+				 "use GET /api/a2s/key or POST "
+				 "/api/a2s/rotate");
 	r = state_a2s_rotate(a->st, false, &wait_s);
 	if (r == -EAGAIN) {
 		snprintf(why, sizeof(why),
@@ -814,8 +832,9 @@ static void do_edges(struct api *a, const char *method, char **seg, int n,
 		return reply_json(rep, 200,
 				  edges_json(a->edges, state_wall_ms()));
 	if (n != 3 || strcmp(seg[2], "stats"))
-		return api_error(rep, 404, "no such resource (GET /api/edges "
-					   "or /api/edges/<id>/stats)");
+		return api_error(rep, 404,
+				 "no such resource (GET /api/edges "
+				 "or /api/edges/<id>/stats)");
 	if (points) {
 		errno = 0;
 		pts = strtoul(points, &end, 10);
@@ -825,8 +844,9 @@ static void do_edges(struct api *a, const char *method, char **seg, int n,
 	}
 	o = edges_stats_json(a->edges, seg[1], (unsigned int)pts);
 	if (!o)
-		return api_error(rep, 404, "edge: no edge with this id has "
-					   "connected");
+		return api_error(rep, 404,
+				 "edge: no edge with this id has "
+				 "connected");
 	reply_json(rep, 200, o);
 }
 

@@ -22,9 +22,18 @@ struct session {
 	uint64_t expires_ms;
 };
 
+#define FAIL_SLOTS 256
+
+struct fail_slot {
+	uint32_t addr;
+	uint32_t count;
+	uint64_t start_ms;
+};
+
 struct auth {
 	const struct ctl_config *cfg;
 	pthread_mutex_t lock;
+	struct fail_slot fails[FAIL_SLOTS];
 	struct session sessions[AUTH_MAX_SESSIONS];
 	size_t n_sessions;
 	/* A real hash checked for unknown users, so that a wrong name costs
@@ -169,8 +178,7 @@ static void sessions_make_room(struct auth *a, uint64_t now)
 	if (a->n_sessions < AUTH_MAX_SESSIONS)
 		return;
 	for (i = 1; i < a->n_sessions; i++)
-		if (a->sessions[i].expires_ms <
-		    a->sessions[oldest].expires_ms)
+		if (a->sessions[i].expires_ms < a->sessions[oldest].expires_ms)
 			oldest = i;
 	a->sessions[oldest] = a->sessions[--a->n_sessions];
 }
@@ -186,8 +194,7 @@ int auth_login(struct auth *a, const char *user, const char *password,
 	for (size_t i = 0; i < a->cfg->n_users; i++)
 		if (!strcmp(a->cfg->users[i].name, user))
 			u = &a->cfg->users[i];
-	r = auth_check_password(u ? u->password_hash : a->dummy_hash,
-				password);
+	r = auth_check_password(u ? u->password_hash : a->dummy_hash, password);
 	if (!u || r)
 		return -EACCES;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -198,7 +205,7 @@ int auth_login(struct auth *a, const char *user, const char *password,
 	sessions_make_room(a, now);
 	memcpy(a->sessions[a->n_sessions].id, id, AUTH_SESSION_ID_HEX + 1);
 	a->sessions[a->n_sessions].expires_ms =
-		now + (uint64_t)a->cfg->session_ttl_s * 1000;
+	    now + (uint64_t)a->cfg->session_ttl_s * 1000;
 	a->n_sessions++;
 	pthread_mutex_unlock(&a->lock);
 	return 0;
@@ -254,4 +261,50 @@ bool auth_token_ok(const struct auth *a, const char *token)
 			ok = true;
 	}
 	return ok;
+}
+
+/* The slot of addr, or the one whose window ended longest ago. */
+static struct fail_slot *fail_slot(struct auth *a, uint32_t addr)
+{
+	struct fail_slot *old = &a->fails[0];
+
+	for (size_t i = 0; i < FAIL_SLOTS; i++) {
+		if (a->fails[i].count && a->fails[i].addr == addr)
+			return &a->fails[i];
+		if (a->fails[i].start_ms < old->start_ms)
+			old = &a->fails[i];
+	}
+	return old;
+}
+
+uint32_t auth_throttled(struct auth *a, uint32_t addr, uint64_t now_ms)
+{
+	struct fail_slot *f;
+	uint32_t wait = 0;
+
+	pthread_mutex_lock(&a->lock);
+	f = fail_slot(a, addr);
+	if (f->count >= AUTH_FAIL_MAX && f->addr == addr &&
+	    now_ms < f->start_ms + AUTH_FAIL_WINDOW_MS)
+		wait = (uint32_t)((f->start_ms + AUTH_FAIL_WINDOW_MS - now_ms +
+				   999) /
+				  1000);
+	pthread_mutex_unlock(&a->lock);
+	return wait;
+}
+
+void auth_failed(struct auth *a, uint32_t addr, uint64_t now_ms)
+{
+	struct fail_slot *f;
+
+	pthread_mutex_lock(&a->lock);
+	f = fail_slot(a, addr);
+	if (f->addr != addr || !f->count ||
+	    now_ms >= f->start_ms + AUTH_FAIL_WINDOW_MS) {
+		f->addr = addr;
+		f->count = 0;
+		f->start_ms = now_ms;
+	}
+	f->count++;
+	pthread_mutex_unlock(&a->lock);
 }

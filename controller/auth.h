@@ -33,6 +33,14 @@ void auth_free(struct auth *a);
 int auth_login(struct auth *a, const char *user, const char *password,
 	       char id[AUTH_SESSION_ID_HEX + 1]);
 void auth_logout(struct auth *a, const char *id);
+/* Failed logins per client address: after AUTH_FAIL_MAX within
+ * AUTH_FAIL_WINDOW_MS, that address is refused until the window ends
+ * (password guessing costs a minute per ten tries; other addresses and
+ * API tokens are unaffected). auth_throttled: 0, or the seconds to wait. */
+#define AUTH_FAIL_MAX 10
+#define AUTH_FAIL_WINDOW_MS 60000
+uint32_t auth_throttled(struct auth *a, uint32_t addr, uint64_t now_ms);
+void auth_failed(struct auth *a, uint32_t addr, uint64_t now_ms);
 /* Is this session id live (and not expired at now_ms)? */
 bool auth_session_ok(struct auth *a, const char *id, uint64_t now_ms);
 bool auth_token_ok(const struct auth *a, const char *token);

@@ -20,7 +20,7 @@ struct cparse {
 };
 
 static void cfail(struct cparse *p, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void cfail(struct cparse *p, const char *field, const char *fmt, ...)
 {
@@ -111,8 +111,8 @@ static void check_keys(struct cparse *p, json_object *o, const char *where,
 		if (!known[i]) {
 			char f[160];
 
-			snprintf(f, sizeof(f), "%s%s%s", where, *where ? "." : "",
-				 k);
+			snprintf(f, sizeof(f), "%s%s%s", where,
+				 *where ? "." : "", k);
 			cfail(p, f, "unknown key");
 		}
 	}
@@ -168,12 +168,14 @@ static void parse_users(struct cparse *p, json_object *o, struct ctl_config *c)
 		if (json_object_object_get_ex(u, "password_hash", &v))
 			cu->password_hash = get_str(p, v, f);
 		else
-			cfail(p, f, "required (kilimanjaro-controller "
-				    "--hash-password prints one)");
+			cfail(p, f,
+			      "required (kilimanjaro-controller "
+			      "--hash-password prints one)");
 		if (cu->password_hash &&
 		    strncmp(cu->password_hash, "pbkdf2-sha256$", 14))
-			cfail(p, f, "not a pbkdf2-sha256$... hash "
-				    "(kilimanjaro-controller --hash-password)");
+			cfail(p, f,
+			      "not a pbkdf2-sha256$... hash "
+			      "(kilimanjaro-controller --hash-password)");
 		for (size_t j = 0; cu->name && j < c->n_users; j++)
 			if (c->users[j].name &&
 			    !strcmp(c->users[j].name, cu->name))
@@ -199,11 +201,13 @@ static void parse_tokens(struct cparse *p, json_object *o, struct ctl_config *c)
 		snprintf(f, sizeof(f), "api_tokens[%zu]", i);
 		if (!json_object_is_type(t, json_type_string) ||
 		    json_object_get_string_len(t) < 32) {
-			cfail(p, f, "must be a string of at least 32 "
-				    "characters (e.g. openssl rand -hex 32)");
+			cfail(p, f,
+			      "must be a string of at least 32 "
+			      "characters (e.g. openssl rand -hex 32)");
 			continue;
 		}
-		c->api_tokens[c->n_tokens++] = strdup(json_object_get_string(t));
+		c->api_tokens[c->n_tokens++] =
+		    strdup(json_object_get_string(t));
 	}
 }
 
@@ -239,13 +243,13 @@ static void defaults(struct ctl_config *c)
 	c->a2s_rotate_s = CTL_DEF_ROTATE_S;
 }
 
-static void parse_top(struct cparse *p, json_object *root,
-		      struct ctl_config *c)
+static void parse_top(struct cparse *p, json_object *root, struct ctl_config *c)
 {
 	static const char *const known[] = {
-		"agents_listen", "http_listen", "tls",         "allow_plain_tcp",
-		"db",            "web_root",    "users",       "api_tokens",
-		"session_ttl_s", "punch_ttl_s", "a2s",         NULL};
+	    "agents_listen",   "http_listen", "tls",
+	    "allow_plain_tcp", "db",	      "web_root",
+	    "users",	       "api_tokens",  "session_ttl_s",
+	    "punch_ttl_s",     "a2s",	      NULL};
 	json_object *v;
 
 	check_keys(p, root, "", known);
@@ -285,20 +289,21 @@ static void check_whole(struct cparse *p, struct ctl_config *c)
 		      "(127.0.0.0/8), not %s",
 		      inet_ntoa(c->agents_listen.sin_addr));
 	if (!c->tls_ca && !c->allow_plain_tcp)
-		cfail(p, "tls", "required (agents authenticate with "
-			        "certificates; plain TCP only with "
-			        "allow_plain_tcp on loopback)");
+		cfail(p, "tls",
+		      "required (agents authenticate with "
+		      "certificates; plain TCP only with "
+		      "allow_plain_tcp on loopback)");
 	if (!c->n_users && !c->n_tokens)
-		cfail(p, "users", "no users and no api_tokens: nobody could "
-			          "use the API");
+		cfail(p, "users",
+		      "no users and no api_tokens: nobody could "
+		      "use the API");
 	if (!c->db_path)
 		c->db_path = strdup(CTL_DEF_DB);
 	if (!c->web_root)
 		c->web_root = strdup(CTL_DEF_WEB_ROOT);
 }
 
-int ctl_config_parse(const char *name, const char *text,
-		     struct ctl_config *out)
+int ctl_config_parse(const char *name, const char *text, struct ctl_config *out)
 {
 	struct cparse p = {.file = name};
 	struct json_tokener *tok;
@@ -355,8 +360,9 @@ int ctl_config_load(const char *path, struct ctl_config *out)
 	fclose(f);
 	if (n > CONFIG_MAX_BYTES || memchr(buf, '\0', n)) {
 		free(buf);
-		return km_log_errno(-EINVAL, "%s: larger than %d bytes or "
-					     "contains a NUL byte",
+		return km_log_errno(-EINVAL,
+				    "%s: larger than %d bytes or "
+				    "contains a NUL byte",
 				    path, CONFIG_MAX_BYTES);
 	}
 	buf[n] = '\0';

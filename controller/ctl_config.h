@@ -29,7 +29,7 @@ struct ctl_config {
 	struct sockaddr_in agents_listen;
 	struct sockaddr_in http_listen;
 	char *tls_ca, *tls_cert, *tls_key; /* NULL when not given */
-	bool allow_plain_tcp;              /* loopback agents listener only */
+	bool allow_plain_tcp;		   /* loopback agents listener only */
 	char *db_path;
 	char *web_root;
 	struct ctl_user users[CTL_MAX_USERS];

@@ -152,8 +152,8 @@ void edges_seen(struct edges *e, const char *id)
 	pthread_mutex_lock(&e->lock);
 	x = find(e, id);
 	if (x)
-		x->last_seen_ms = (uint64_t)ts.tv_sec * 1000 +
-				  (uint64_t)ts.tv_nsec / 1000000;
+		x->last_seen_ms =
+		    (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -189,7 +189,7 @@ static long reason_slot(struct edge *x, const char *name)
 	return (long)x->n_reasons++;
 }
 
-static void stats_reasons(struct edge *x, const KV1(StatsSnapshot) *s,
+static void stats_reasons(struct edge *x, const KV1(StatsSnapshot) * s,
 			  double dt, struct sample *smp)
 {
 	uint64_t bytes_prev = 0, bytes_cur = 0;
@@ -223,7 +223,7 @@ static void stats_reasons(struct edge *x, const KV1(StatsSnapshot) *s,
 	x->bps = smp->bps;
 }
 
-static void stats_services(struct edge *x, const KV1(StatsSnapshot) *s,
+static void stats_services(struct edge *x, const KV1(StatsSnapshot) * s,
 			   double dt)
 {
 	struct svc_rate *n = calloc(s->n_services + 1, sizeof(*n));
@@ -258,8 +258,8 @@ static void stats_services(struct edge *x, const KV1(StatsSnapshot) *s,
 	x->n_svcs = s->n_services;
 }
 
-void edges_stats(struct edges *e, const char *id,
-		 const KV1(StatsSnapshot) *s, uint64_t now_ms)
+void edges_stats(struct edges *e, const char *id, const KV1(StatsSnapshot) * s,
+		 uint64_t now_ms)
 {
 	struct sample smp = {.t_ms = now_ms};
 	struct edge *x;
@@ -297,11 +297,20 @@ void edges_stats(struct edges *e, const char *id,
 		x->bps = 0;
 		for (size_t i = 0; i < x->n_svcs; i++)
 			x->svcs[i].rx_pps = x->svcs[i].rx_bps =
-				x->svcs[i].fwd_pps = x->svcs[i].drop_pps = 0;
+			    x->svcs[i].fwd_pps = x->svcs[i].drop_pps = 0;
 	}
 	x->have_prev = true;
 out:
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* Rates with two decimals ("999.00"), not seventeen digits of noise. */
+static json_object *jrate(double v)
+{
+	char b[48];
+
+	snprintf(b, sizeof(b), "%.2f", v);
+	return json_object_new_double_s(v, b);
 }
 
 static const char *proto_name(uint32_t p)
@@ -334,36 +343,29 @@ static json_object *edge_json(const struct edge *x, uint64_t now_ms)
 			       json_object_new_uint64(x->acked));
 	json_object_object_add(o, "last_seen_ms",
 			       json_object_new_uint64(x->last_seen_ms));
-	json_object_object_add(o, "last_seen_ago_ms",
-			       json_object_new_uint64(
-				       now_ms > x->last_seen_ms
-					       ? now_ms - x->last_seen_ms
-					       : 0));
+	json_object_object_add(
+	    o, "last_seen_ago_ms",
+	    json_object_new_uint64(
+		now_ms > x->last_seen_ms ? now_ms - x->last_seen_ms : 0));
 	pps = json_object_new_object();
 	for (size_t i = 0; i < x->n_reasons; i++)
-		json_object_object_add(pps, x->reason[i],
-				       json_object_new_double(x->r_pps[i]));
+		json_object_object_add(pps, x->reason[i], jrate(x->r_pps[i]));
 	json_object_object_add(o, "pps", pps);
-	json_object_object_add(o, "bps", json_object_new_double(x->bps));
+	json_object_object_add(o, "bps", jrate(x->bps));
 	svcs = json_object_new_array();
 	for (size_t i = 0; i < x->n_svcs; i++) {
 		const struct svc_rate *s = &x->svcs[i];
 		json_object *j = json_object_new_object();
 
-		json_object_object_add(j, "proto",
-				       json_object_new_string(
-					       proto_name(s->proto)));
+		json_object_object_add(
+		    j, "proto", json_object_new_string(proto_name(s->proto)));
 		json_object_object_add(j, "addr", addr_json(s->addr));
-		json_object_object_add(j, "port", json_object_new_int(
-							  (int)s->port));
-		json_object_object_add(j, "rx_pps",
-				       json_object_new_double(s->rx_pps));
-		json_object_object_add(j, "rx_bps",
-				       json_object_new_double(s->rx_bps));
-		json_object_object_add(j, "fwd_pps",
-				       json_object_new_double(s->fwd_pps));
-		json_object_object_add(j, "drop_pps",
-				       json_object_new_double(s->drop_pps));
+		json_object_object_add(j, "port",
+				       json_object_new_int((int)s->port));
+		json_object_object_add(j, "rx_pps", jrate(s->rx_pps));
+		json_object_object_add(j, "rx_bps", jrate(s->rx_bps));
+		json_object_object_add(j, "fwd_pps", jrate(s->fwd_pps));
+		json_object_object_add(j, "drop_pps", jrate(s->drop_pps));
 		json_object_array_add(svcs, j);
 	}
 	json_object_object_add(o, "services", svcs);
@@ -410,18 +412,16 @@ json_object *edges_stats_json(struct edges *e, const char *id,
 	n = points < x->n_samples ? points : x->n_samples;
 	for (size_t k = 0; k < n; k++) {
 		/* oldest first */
-		size_t i = (x->next_sample + EDGE_SAMPLES - n + k) %
-			   EDGE_SAMPLES;
+		size_t i =
+		    (x->next_sample + EDGE_SAMPLES - n + k) % EDGE_SAMPLES;
 		const struct sample *s = &x->samples[i];
 
 		json_object_array_add(t, json_object_new_uint64(s->t_ms));
-		json_object_array_add(in, json_object_new_double(s->pps_in));
-		json_object_array_add(fwd, json_object_new_double(s->pps_fwd));
-		json_object_array_add(drop,
-				      json_object_new_double(s->pps_drop));
-		json_object_array_add(pass,
-				      json_object_new_double(s->pps_pass));
-		json_object_array_add(bps, json_object_new_double(s->bps));
+		json_object_array_add(in, jrate(s->pps_in));
+		json_object_array_add(fwd, jrate(s->pps_fwd));
+		json_object_array_add(drop, jrate(s->pps_drop));
+		json_object_array_add(pass, jrate(s->pps_pass));
+		json_object_array_add(bps, jrate(s->bps));
 	}
 	json_object_object_add(root, "t_ms", t);
 	json_object_object_add(root, "pps_in", in);

@@ -37,16 +37,16 @@ const char *http_content_type(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".html", "text/html; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},
-		{".json", "application/json"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".ico", "image/x-icon"},
-		{".txt", "text/plain; charset=utf-8"},
-		{".woff2", "font/woff2"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".ico", "image/x-icon"},
+	    {".txt", "text/plain; charset=utf-8"},
+	    {".woff2", "font/woff2"},
 	};
 	const char *dot = strrchr(path, '.');
 
@@ -118,8 +118,8 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned int status,
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c,
-				  unsigned int status, const char *why)
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned int status,
+				  const char *why)
 {
 	struct api_reply rep;
 
@@ -138,6 +138,10 @@ static enum MHD_Result serve_static(struct http *h, struct MHD_Connection *c,
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_error(c, 405, "static files: GET only");
+	if (!h->root[0])
+		return send_error(c, 404,
+				  "the dashboard is not installed "
+				  "(web_root does not exist)");
 	e = http_static_path(h->root, url, path, sizeof(path));
 	if (e)
 		return send_error(c, e == -ENOENT ? 404 : 403,
@@ -164,8 +168,8 @@ static enum MHD_Result serve_static(struct http *h, struct MHD_Connection *c,
 
 static bool is_json(struct MHD_Connection *c)
 {
-	const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     "Content-Type");
+	const char *ct =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	size_t n = strlen("application/json");
 
 	return ct && !strncasecmp(ct, "application/json", n) &&
@@ -174,10 +178,10 @@ static bool is_json(struct MHD_Connection *c)
 
 static bool authenticated(struct http *h, struct MHD_Connection *c)
 {
-	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
-							 HTTP_COOKIE);
-	const char *az = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     "Authorization");
+	const char *cookie =
+	    MHD_lookup_connection_value(c, MHD_COOKIE_KIND, HTTP_COOKIE);
+	const char *az =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 
 	if (cookie && auth_session_ok(h->auth, cookie, auth_now_ms()))
 		return true;
@@ -185,13 +189,34 @@ static bool authenticated(struct http *h, struct MHD_Connection *c)
 	       auth_token_ok(h->auth, az + 7);
 }
 
+static uint32_t client_addr(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+	return 0;
+}
+
 static enum MHD_Result do_login(struct http *h, struct MHD_Connection *c,
 				struct req *q)
 {
-	char id[AUTH_SESSION_ID_HEX + 1], cookie[256];
+	char id[AUTH_SESSION_ID_HEX + 1], cookie[256], why[128];
 	json_object *o = NULL, *u, *p, *res;
+	uint32_t from = client_addr(c), wait;
 	enum MHD_Result ret;
 	char *body;
+
+	wait = auth_throttled(h->auth, from, auth_now_ms());
+	if (wait) {
+		snprintf(why, sizeof(why),
+			 "login: too many failed attempts "
+			 "from this address; retry in %u s",
+			 wait);
+		return send_error(c, 429, why);
+	}
 
 	if (q->len)
 		o = json_tokener_parse(q->body);
@@ -200,26 +225,30 @@ static enum MHD_Result do_login(struct http *h, struct MHD_Connection *c,
 	    !json_object_is_type(u, json_type_string) ||
 	    !json_object_is_type(p, json_type_string)) {
 		json_object_put(o);
-		return send_error(c, 400, "login: the body must be "
-					  "{\"user\": string, \"password\": "
-					  "string}");
+		return send_error(c, 400,
+				  "login: the body must be "
+				  "{\"user\": string, \"password\": "
+				  "string}");
 	}
 	if (auth_login(h->auth, json_object_get_string(u),
 		       json_object_get_string(p), id)) {
-		km_warn("http: login of \"%s\" refused",
-			json_object_get_string(u));
+		km_warn("http: login of \"%s\" from %s refused",
+			json_object_get_string(u),
+			inet_ntoa((struct in_addr){htonl(from)}));
+		auth_failed(h->auth, from, auth_now_ms());
 		json_object_put(o);
 		return send_error(c, 401, "login: wrong user name or password");
 	}
 	res = json_object_new_object();
 	json_object_object_add(res, "ok", json_object_new_boolean(1));
-	json_object_object_add(res, "user",
-			       json_object_new_string(json_object_get_string(u)));
-	json_object_object_add(res, "expires_in_s",
-			       json_object_new_uint64(
-				       auth_session_ttl_s(h->auth)));
+	json_object_object_add(
+	    res, "user", json_object_new_string(json_object_get_string(u)));
+	json_object_object_add(
+	    res, "expires_in_s",
+	    json_object_new_uint64(auth_session_ttl_s(h->auth)));
 	json_object_put(o);
-	body = strdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+	body =
+	    strdup(json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
 	json_object_put(res);
 	snprintf(cookie, sizeof(cookie),
 		 HTTP_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; "
@@ -232,8 +261,8 @@ static enum MHD_Result do_login(struct http *h, struct MHD_Connection *c,
 
 static enum MHD_Result do_logout(struct http *h, struct MHD_Connection *c)
 {
-	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
-							 HTTP_COOKIE);
+	const char *cookie =
+	    MHD_lookup_connection_value(c, MHD_COOKIE_KIND, HTTP_COOKIE);
 
 	if (cookie)
 		auth_logout(h->auth, cookie);
@@ -252,8 +281,9 @@ static enum MHD_Result serve_api(struct http *h, struct MHD_Connection *c,
 	if (q->too_big)
 		return send_error(c, 413, "body: larger than 64 KiB");
 	if (write && !is_json(c))
-		return send_error(c, 415, "Content-Type: writes must be "
-					  "application/json");
+		return send_error(c, 415,
+				  "Content-Type: writes must be "
+				  "application/json");
 	if (!strcmp(url, "/api/login")) {
 		if (strcmp(method, "POST"))
 			return send_error(c, 405, "login: POST only");
@@ -265,13 +295,14 @@ static enum MHD_Result serve_api(struct http *h, struct MHD_Connection *c,
 		return do_logout(h, c);
 	}
 	if (!authenticated(h, c))
-		return send_error(c, 401, "authentication required: log in "
-					  "(POST /api/login) or send "
-					  "Authorization: Bearer <token>");
-	api_dispatch(h->api, method, url + 4,
-		     MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-						 "points"),
-		     q->body ? q->body : "", q->len, &rep);
+		return send_error(c, 401,
+				  "authentication required: log in "
+				  "(POST /api/login) or send "
+				  "Authorization: Bearer <token>");
+	api_dispatch(
+	    h->api, method, url + 4,
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "points"),
+	    q->body ? q->body : "", q->len, &rep);
 	if (!rep.body)
 		return send_error(c, 500, "out of memory");
 	return send_body(c, rep.status, rep.body, NULL);
@@ -354,13 +385,13 @@ int http_start(struct http **out, const struct sockaddr_in *listen,
 		h->root[0] = '\0';
 	}
 	h->d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-		NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-		MHD_OPTION_SOCK_ADDR, listen, MHD_OPTION_NOTIFY_COMPLETED,
-		completed, h,
-		/* Logins spend ~0.1 s in PBKDF2: more than one thread. */
-		MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_CONNECTION_LIMIT,
-		512, MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, listen, MHD_OPTION_NOTIFY_COMPLETED,
+	    completed, h,
+	    /* Logins spend ~0.1 s in PBKDF2: more than one thread. */
+	    MHD_OPTION_THREAD_POOL_SIZE, 4, MHD_OPTION_CONNECTION_LIMIT, 512,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60, MHD_OPTION_END);
 	if (!h->d) {
 		free(h);
 		return km_log_errno(-EADDRINUSE, "http: cannot listen on %s:%u",

@@ -24,7 +24,6 @@ const char *http_content_type(const char *path);
 /* Map a URL path to a file under root into out: "/" is index.html; ".."
  * segments, hidden files and anything resolving outside root are -EACCES,
  * a missing file -ENOENT. */
-int http_static_path(const char *root, const char *url, char *out,
-		     size_t len);
+int http_static_path(const char *root, const char *url, char *out, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -36,22 +37,22 @@ struct opts {
 };
 
 static const struct option long_opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"web-root", required_argument, NULL, 'w'},
-	{"check-config", no_argument, NULL, 'C'},
-	{"hash-password", no_argument, NULL, 'H'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"web-root", required_argument, NULL, 'w'},
+    {"check-config", no_argument, NULL, 'C'},
+    {"hash-password", no_argument, NULL, 'H'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char *const help[] = {
-	"FILE  configuration (default " DEFAULT_CONFIG ")",
-	"DIR   dashboard files (overrides web_root of the config)",
-	"      check the configuration and exit (0 valid, 1 not)",
-	"      read a password on stdin, print its hash for users[]",
-	"      debug logging",
-	"      this text",
+    "FILE  configuration (default " DEFAULT_CONFIG ")",
+    "DIR   dashboard files (overrides web_root of the config)",
+    "      check the configuration and exit (0 valid, 1 not)",
+    "      read a password on stdin, print its hash for users[]",
+    "      debug logging",
+    "      this text",
 };
 
 static void usage(FILE *f)
@@ -95,8 +96,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kilimanjaro-controller: unexpected argument "
-				"\"%s\"\n",
+		fprintf(stderr,
+			"kilimanjaro-controller: unexpected argument "
+			"\"%s\"\n",
 			argv[optind]);
 		return -EINVAL;
 	}
@@ -157,6 +159,19 @@ static int block_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* One descriptor per agent: the soft limit (often 1024) up to the hard. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			km_warn("setrlimit(RLIMIT_NOFILE): %s",
+				strerror(errno));
+	}
+}
+
 static int run(struct ctl_config *cfg)
 {
 	struct state st = {0};
@@ -168,6 +183,7 @@ static int run(struct ctl_config *cfg)
 	struct api api;
 	int r, sigfd = -1;
 
+	raise_nofile();
 	if (cfg->tls_ca) {
 		r = km_tls_ctx_new(&tls, KM_TLS_SERVER, cfg->tls_ca,
 				   cfg->tls_cert, cfg->tls_key);

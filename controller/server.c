@@ -40,6 +40,7 @@ struct conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	uint64_t sent, acked, seq;
+	uint64_t snap_version; /* version of the last snapshot sent */
 	uint64_t started_ms, last_rx_ms, last_ping_ms;
 	uint32_t events; /* registered epoll events */
 	bool dead;
@@ -55,7 +56,8 @@ struct server {
 	size_t n_conns;
 	uint64_t last_sweep_ms;
 	bool stop;
-	bool dirty; /* the state changed during this loop turn */
+	bool accept_paused; /* out of file descriptors: retried each tick */
+	bool dirty;	    /* the state changed during this loop turn */
 };
 
 static uint64_t mono_ms(void)
@@ -117,8 +119,9 @@ static int out_append(struct server *s, struct conn *c, const uint8_t *b,
 	if (c->out_off && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len - c->out_off + n > SERVER_OUT_MAX) {
-		conn_close(s, c, "not reading what it is sent (output queue "
-				 "over 64 MiB)");
+		conn_close(s, c,
+			   "not reading what it is sent (output queue "
+			   "over 64 MiB)");
 		return -ENOBUFS;
 	}
 	if (c->out_len + n > c->out_cap) {
@@ -174,11 +177,10 @@ static void conn_flush(struct server *s, struct conn *c)
 		}
 		c->out_off += (size_t)w;
 	}
-	set_events(s, c,
-		   EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0));
+	set_events(s, c, EPOLLIN | (c->out_off < c->out_len ? EPOLLOUT : 0));
 }
 
-static void send_env(struct server *s, struct conn *c, KV1(Envelope) *env)
+static void send_env(struct server *s, struct conn *c, KV1(Envelope) * env)
 {
 	uint8_t *b;
 	size_t n;
@@ -206,7 +208,7 @@ static void send_snapshot(struct server *s, struct conn *c)
 		return;
 	}
 	if (!out_append(s, c, b, n)) {
-		c->sent = v;
+		c->sent = c->snap_version = v;
 		km_info("%s: snapshot of version %llu sent (%zu bytes)", who(c),
 			(unsigned long long)v, n);
 	}
@@ -237,8 +239,9 @@ static void push(struct server *s, struct conn *c)
 		edges_versions(s->edges, c->id, c->sent, c->acked);
 	}
 	if (c->out_len - c->out_off > SERVER_OUT_MAX) {
-		conn_close(s, c, "not reading what it is sent (output queue "
-				 "over 64 MiB)");
+		conn_close(s, c,
+			   "not reading what it is sent (output queue "
+			   "over 64 MiB)");
 		return;
 	}
 	if (c->out_len != before || c->out_off < c->out_len)
@@ -251,8 +254,7 @@ static void push_all(struct server *s)
 		push(s, s->conns[i]);
 }
 
-static void on_hello(struct server *s, struct conn *c,
-		     const KV1(Hello) *h)
+static void on_hello(struct server *s, struct conn *c, const KV1(Hello) * h)
 {
 	if (c->ssl && strcmp(h->edge_id, c->cn)) {
 		km_warn("agent %s: refused: Hello edge_id \"%s\" differs from "
@@ -266,8 +268,9 @@ static void on_hello(struct server *s, struct conn *c,
 
 		if (o != c && !o->dead && o->phase == PH_LIVE &&
 		    !strcmp(o->id, h->edge_id))
-			conn_close(s, o, "replaced by a new session of the "
-					 "same edge");
+			conn_close(s, o,
+				   "replaced by a new session of the "
+				   "same edge");
 	}
 	snprintf(c->id, sizeof(c->id), "%s", h->edge_id);
 	if (edges_connected(s->edges, c->id, c->peer, h->software_version)) {
@@ -284,16 +287,15 @@ static void on_hello(struct server *s, struct conn *c,
 	conn_flush(s, c);
 }
 
-static void on_punch(struct server *s, struct conn *c,
-		     const KV1(PortPunch) *p)
+static void on_punch(struct server *s, struct conn *c, const KV1(PortPunch) * p)
 {
 	struct st_punch sp = {
-		.proto = km_pb_ipproto(p->proto),
-		.saddr = p->service_addr,
-		.sport = (uint16_t)p->service_port,
-		.raddr = p->remote_addr,
-		.rport = (uint16_t)p->remote_port,
-		.backend = p->backend,
+	    .proto = km_pb_ipproto(p->proto),
+	    .saddr = p->service_addr,
+	    .sport = (uint16_t)p->service_port,
+	    .raddr = p->remote_addr,
+	    .rport = (uint16_t)p->remote_port,
+	    .backend = p->backend,
 	};
 	int r;
 
@@ -308,7 +310,7 @@ static void on_punch(struct server *s, struct conn *c,
 	s->dirty = true;
 }
 
-static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
+static void on_ack(struct server *s, struct conn *c, const KV1(Ack) * a)
 {
 	if (a->ok) {
 		if (a->version > c->acked && a->version <= c->sent)
@@ -316,15 +318,19 @@ static void on_ack(struct server *s, struct conn *c, const KV1(Ack) *a)
 		edges_versions(s->edges, c->id, c->sent, c->acked);
 		return;
 	}
-	km_warn("%s: refused config version %llu: %s; sending a fresh "
-		"snapshot",
-		who(c), (unsigned long long)a->version,
+	km_warn("%s: refused config version %llu: %s", who(c),
+		(unsigned long long)a->version,
 		a->error ? a->error : "(no reason given)");
+	/* The deltas sent after the refused one are refused too: one fresh
+	 * snapshot answers all of them. */
+	if (a->version <= c->snap_version && c->snap_version)
+		return;
+	km_info("%s: sending a fresh snapshot", who(c));
 	send_snapshot(s, c);
 	conn_flush(s, c);
 }
 
-static void on_message(struct server *s, struct conn *c, KV1(Envelope) *env)
+static void on_message(struct server *s, struct conn *c, KV1(Envelope) * env)
 {
 	KV1(Envelope) out = KILIMANJARO__V1__ENVELOPE__INIT;
 	KV1(Pong) pong = KILIMANJARO__V1__PONG__INIT;
@@ -333,8 +339,9 @@ static void on_message(struct server *s, struct conn *c, KV1(Envelope) *env)
 	if (km_pb_check(env, why, sizeof(why))) {
 		km_warn("%s: message refused: %s", who(c), why);
 		if (c->phase == PH_HELLO)
-			conn_close(s, c, "the first message must be a valid "
-					 "Hello");
+			conn_close(s, c,
+				   "the first message must be a valid "
+				   "Hello");
 		return;
 	}
 	if (c->phase == PH_HELLO) {
@@ -387,7 +394,7 @@ static void on_bytes(struct server *s, struct conn *c, const uint8_t *b,
 	while (n && !c->dead) {
 		const uint8_t *f;
 		const char *why = NULL;
-		KV1(Envelope) *env;
+		KV1(Envelope) * env;
 		uint32_t flen;
 		size_t used = 0;
 		int r = km_frame_feed(&c->rd, b, n, &used, &f, &flen, &why);
@@ -405,8 +412,9 @@ static void on_bytes(struct server *s, struct conn *c, const uint8_t *b,
 		if (km_envelope_decode(f, flen, &env, &why)) {
 			km_warn("%s: message refused: %s", who(c), why);
 			if (c->phase == PH_HELLO)
-				conn_close(s, c, "the first message must be "
-						 "a valid Hello");
+				conn_close(s, c,
+					   "the first message must be "
+					   "a valid Hello");
 			continue;
 		}
 		c->last_rx_ms = mono_ms();
@@ -475,9 +483,9 @@ static void do_sniff(struct server *s, struct conn *c)
 		km_warn("agent %s: refused: %s", c->peer,
 			b == 0x16 ? "TLS is not configured"
 			: !s->cfg->allow_plain_tcp
-				? "plain TCP (not TLS) and allow_plain_tcp is "
-				  "off"
-				: "plain TCP is only allowed from loopback");
+			    ? "plain TCP (not TLS) and allow_plain_tcp is "
+			      "off"
+			    : "plain TCP is only allowed from loopback");
 		conn_close(s, c, NULL);
 		return;
 	}
@@ -514,10 +522,10 @@ static void conn_read(struct server *s, struct conn *c)
 			}
 			conn_close(s, c,
 				   e == SSL_ERROR_ZERO_RETURN
-					   ? (mid_frame(&c->rd)
-						      ? "closed inside a frame"
-						      : "closed by the agent")
-					   : km_tls_error(c->ssl));
+				       ? (mid_frame(&c->rd)
+					      ? "closed inside a frame"
+					      : "closed by the agent")
+				       : km_tls_error(c->ssl));
 			return;
 		}
 		n = recv(c->fd, buf, sizeof(buf), 0);
@@ -528,9 +536,9 @@ static void conn_read(struct server *s, struct conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		conn_close(s, c,
-			   n < 0 ? strerror(errno)
+			   n < 0	       ? strerror(errno)
 			   : mid_frame(&c->rd) ? "closed inside a frame"
-						      : "closed by the agent");
+					       : "closed by the agent");
 		return;
 	}
 }
@@ -559,8 +567,17 @@ static void do_accept(struct server *s)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: the pending connection
+				 * would wake the loop forever. */
+				km_warn("agents: accept: %s; not accepting "
+					"for a second",
+					strerror(errno));
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+				s->accept_paused = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
 				km_warn("agents: accept: %s", strerror(errno));
+			}
 			return;
 		}
 		c = calloc(1, sizeof(*c));
@@ -612,6 +629,8 @@ static void ping(struct server *s, struct conn *c, uint64_t now)
 	conn_flush(s, c);
 }
 
+static int ep_add(int epfd, int fd, void *tag);
+
 static void on_tick(struct server *s)
 {
 	uint64_t now = mono_ms(), exp;
@@ -632,6 +651,8 @@ static void on_tick(struct server *s)
 			 now - c->last_ping_ms >= SERVER_PING_MS)
 			ping(s, c, now);
 	}
+	if (s->accept_paused && !ep_add(s->epfd, s->lfd, TAG_LISTEN))
+		s->accept_paused = false;
 	if (now - s->last_sweep_ms >= SERVER_SWEEP_MS) {
 		s->last_sweep_ms = now;
 		state_sweep(s->st);
@@ -648,9 +669,8 @@ static void on_tick(struct server *s)
 
 static int listen_on(const struct sockaddr_in *a)
 {
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-						  SOCK_CLOEXEC,
-				 0);
+	int one = 1,
+	    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;

@@ -24,7 +24,8 @@
 #define SERVER_HELLO_TIMEOUT_MS 10000
 #define SERVER_PING_MS 5000
 #define SERVER_IDLE_TIMEOUT_MS 20000
-#define SERVER_OUT_MAX (64u << 20) /* queued bytes before a slow edge is dropped */
+#define SERVER_OUT_MAX                                                         \
+	(64u << 20) /* queued bytes before a slow edge is dropped */
 #define SERVER_SWEEP_MS 10000
 
 struct server;

@@ -15,7 +15,6 @@
 #include "log.h"
 #include "state_db.h"
 
-
 #define KV1(x) Kilimanjaro__V1__##x
 
 uint64_t state_wall_ms(void)
@@ -26,7 +25,7 @@ uint64_t state_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int state_frame_envelope(const KV1(Envelope) *env, uint8_t **out, size_t *len)
+int state_frame_envelope(const KV1(Envelope) * env, uint8_t **out, size_t *len)
 {
 	/* km_frame_encode sets a missing schema; ours always carry one. */
 	return km_frame_encode((KV1(Envelope) *)env, 0, out, len);
@@ -41,12 +40,13 @@ static int load_services(struct state *st)
 
 	while (!r && sqlite3_step(s) == SQLITE_ROW) {
 		KV1(Service) *svc = kilimanjaro__v1__service__unpack(
-			NULL, (size_t)sqlite3_column_bytes(s, 0),
-			sqlite3_column_blob(s, 0));
+		    NULL, (size_t)sqlite3_column_bytes(s, 0),
+		    sqlite3_column_blob(s, 0));
 
 		if (!svc || st->n_services >= STATE_MAX_SERVICES) {
-			r = km_log_errno(-EINVAL, "db: services: a row is not a "
-						  "valid Service message");
+			r = km_log_errno(-EINVAL,
+					 "db: services: a row is not a "
+					 "valid Service message");
 			kilimanjaro__v1__service__free_unpacked(svc, NULL);
 			break;
 		}
@@ -71,17 +71,18 @@ static int load_rows(struct state *st)
 			break;
 		}
 		st->lists[l][st->n_list[l]++] = (struct st_prefix){
-			.addr = (uint32_t)sqlite3_column_int64(s, 1),
-			.len = (uint8_t)sqlite3_column_int(s, 2)};
+		    .addr = (uint32_t)sqlite3_column_int64(s, 1),
+		    .len = (uint8_t)sqlite3_column_int(s, 2)};
 	}
 	sqlite3_finalize(s);
 	if (r)
 		return r;
 	r = db_query(st->db, &s, "SELECT addr, expires_ms FROM blocks");
-	while (!r && sqlite3_step(s) == SQLITE_ROW && st->n_blocks < STATE_MAX_BLOCKS)
+	while (!r && sqlite3_step(s) == SQLITE_ROW &&
+	       st->n_blocks < STATE_MAX_BLOCKS)
 		st->blocks[st->n_blocks++] = (struct st_block){
-			.addr = (uint32_t)sqlite3_column_int64(s, 0),
-			.expires_ms = (uint64_t)sqlite3_column_int64(s, 1)};
+		    .addr = (uint32_t)sqlite3_column_int64(s, 0),
+		    .expires_ms = (uint64_t)sqlite3_column_int64(s, 1)};
 	sqlite3_finalize(s);
 	if (r)
 		return r;
@@ -91,13 +92,13 @@ static int load_rows(struct state *st)
 	while (!r && sqlite3_step(s) == SQLITE_ROW &&
 	       st->n_punches < STATE_MAX_PUNCHES)
 		st->punches[st->n_punches++] = (struct st_punch){
-			.proto = (uint8_t)sqlite3_column_int(s, 0),
-			.saddr = (uint32_t)sqlite3_column_int64(s, 1),
-			.sport = (uint16_t)sqlite3_column_int(s, 2),
-			.raddr = (uint32_t)sqlite3_column_int64(s, 3),
-			.rport = (uint16_t)sqlite3_column_int(s, 4),
-			.backend = (uint32_t)sqlite3_column_int64(s, 5),
-			.expires_ms = (uint64_t)sqlite3_column_int64(s, 6)};
+		    .proto = (uint8_t)sqlite3_column_int(s, 0),
+		    .saddr = (uint32_t)sqlite3_column_int64(s, 1),
+		    .sport = (uint16_t)sqlite3_column_int(s, 2),
+		    .raddr = (uint32_t)sqlite3_column_int64(s, 3),
+		    .rport = (uint16_t)sqlite3_column_int(s, 4),
+		    .backend = (uint32_t)sqlite3_column_int64(s, 5),
+		    .expires_ms = (uint64_t)sqlite3_column_int64(s, 6)};
 	sqlite3_finalize(s);
 	return r;
 }
@@ -105,8 +106,9 @@ static int load_rows(struct state *st)
 static int load_a2s(struct state *st)
 {
 	sqlite3_stmt *s;
-	int r = db_query(st->db, &s,
-			 "SELECT key_id, key, prev_key, rotated_ms FROM a2s_key");
+	int r =
+	    db_query(st->db, &s,
+		     "SELECT key_id, key, prev_key, rotated_ms FROM a2s_key");
 
 	if (r)
 		return r;
@@ -115,8 +117,9 @@ static int load_a2s(struct state *st)
 		    (sqlite3_column_type(s, 2) != SQLITE_NULL &&
 		     sqlite3_column_bytes(s, 2) != STATE_A2S_KEY_LEN)) {
 			sqlite3_finalize(s);
-			return km_log_errno(-EINVAL, "db: a2s_key: a key is "
-						     "not %d bytes",
+			return km_log_errno(-EINVAL,
+					    "db: a2s_key: a key is "
+					    "not %d bytes",
 					    STATE_A2S_KEY_LEN);
 		}
 		st->a2s.key_id = (uint32_t)sqlite3_column_int64(s, 0);
@@ -137,9 +140,8 @@ static int load_a2s(struct state *st)
 		return -EIO;
 	st->a2s.key_id = 1;
 	st->a2s.rotated_ms = st->now_ms();
-	return db_run(st->db,
-		      "INSERT INTO a2s_key VALUES (1, ?, ?, NULL, ?)", "ibi",
-		      (int64_t)1, st->a2s.key, (size_t)STATE_A2S_KEY_LEN,
+	return db_run(st->db, "INSERT INTO a2s_key VALUES (1, ?, ?, NULL, ?)",
+		      "ibi", (int64_t)1, st->a2s.key, (size_t)STATE_A2S_KEY_LEN,
 		      (int64_t)st->a2s.rotated_ms);
 }
 
@@ -227,8 +229,8 @@ uint64_t state_version(struct state *st)
 
 /* Record version st->version's delta (already committed). A frame that
  * cannot be built leaves a hole: edges that need it get a snapshot. */
-static void log_append(struct state *st, KV1(ConfigDelta) *d,
-		       KV1(ConfigDelta) *alt, const char *origin)
+static void log_append(struct state *st, KV1(ConfigDelta) * d,
+		       KV1(ConfigDelta) * alt, const char *origin)
 {
 	KV1(Envelope) env = KILIMANJARO__V1__ENVELOPE__INIT;
 	struct st_delta *e = &st->log[st->version % STATE_LOG_LEN];
@@ -266,7 +268,8 @@ int state_deltas_since(struct state *st, uint64_t from, const char *edge,
 	int r = 0;
 
 	pthread_mutex_lock(&st->lock);
-	if (from > st->version || (from < st->version && from + 1 < st->log_first)) {
+	if (from > st->version ||
+	    (from < st->version && from + 1 < st->log_first)) {
 		r = -ERANGE;
 		goto out;
 	}
@@ -302,7 +305,7 @@ out:
 
 /* ---- changes ---- */
 
-static bool svc_key_eq(const KV1(ServiceKey) *a, uint8_t proto, uint32_t addr,
+static bool svc_key_eq(const KV1(ServiceKey) * a, uint8_t proto, uint32_t addr,
 		       uint16_t port)
 {
 	return a->proto == proto && a->addr == addr && a->port == port;
@@ -317,14 +320,14 @@ static long svc_find(struct state *st, uint8_t proto, uint32_t addr,
 	return -1;
 }
 
-static void delta_init(struct state *st, KV1(ConfigDelta) *d)
+static void delta_init(struct state *st, KV1(ConfigDelta) * d)
 {
 	kilimanjaro__v1__config_delta__init(d);
 	d->version = st->version + 1;
 	d->base_version = st->version;
 }
 
-int state_service_put(struct state *st, const KV1(Service) *svc)
+int state_service_put(struct state *st, const KV1(Service) * svc)
 {
 	KV1(ConfigDelta) d;
 	KV1(Service) *copy = NULL, *arr[1];
@@ -350,10 +353,11 @@ int state_service_put(struct state *st, const KV1(Service) *svc)
 	}
 	r = db_begin(st->db);
 	if (!r)
-		r = db_run(st->db,
-			   "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?)",
-			   "iiib", (int64_t)k->proto, (int64_t)k->addr,
-			   (int64_t)k->port, blob, n);
+		r = db_run(
+		    st->db,
+		    "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?)",
+		    "iiib", (int64_t)k->proto, (int64_t)k->addr,
+		    (int64_t)k->port, blob, n);
 	if (!r)
 		r = db_commit(st->db, st->version + 1);
 	else
@@ -472,7 +476,7 @@ static int prefix_change(struct state *st, enum st_list l, uint32_t addr,
 	st->version++;
 	if (add)
 		st->lists[l][st->n_list[l]++] =
-			(struct st_prefix){.addr = addr, .len = len};
+		    (struct st_prefix){.addr = addr, .len = len};
 	else
 		st->lists[l][i] = st->lists[l][--st->n_list[l]];
 	p.addr = addr;
@@ -533,8 +537,9 @@ int state_block_add(struct state *st, uint32_t addr, uint64_t duration_ms)
 	}
 	r = db_begin(st->db);
 	if (!r)
-		r = db_run(st->db, "INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-			   "ii", (int64_t)addr, (int64_t)exp);
+		r = db_run(st->db,
+			   "INSERT OR REPLACE INTO blocks VALUES (?, ?)", "ii",
+			   (int64_t)addr, (int64_t)exp);
 	if (!r)
 		r = db_commit(st->db, st->version + 1);
 	else
@@ -598,7 +603,7 @@ static bool punch_eq(const struct st_punch *a, const struct st_punch *b)
 	       a->rport == b->rport;
 }
 
-static void punch_to_pb(const struct st_punch *p, KV1(PortPunch) *o)
+static void punch_to_pb(const struct st_punch *p, KV1(PortPunch) * o)
 {
 	kilimanjaro__v1__port_punch__init(o);
 	o->proto = p->proto;
@@ -633,9 +638,8 @@ int state_punch_learned(struct state *st, const struct st_punch *p,
 			   "INSERT OR REPLACE INTO punches VALUES "
 			   "(?, ?, ?, ?, ?, ?, ?)",
 			   "iiiiiii", (int64_t)n.proto, (int64_t)n.saddr,
-			   (int64_t)n.sport, (int64_t)n.raddr,
-			   (int64_t)n.rport, (int64_t)n.backend,
-			   (int64_t)n.expires_ms);
+			   (int64_t)n.sport, (int64_t)n.raddr, (int64_t)n.rport,
+			   (int64_t)n.backend, (int64_t)n.expires_ms);
 	if (!r)
 		r = db_commit(st->db, st->version + 1);
 	else
@@ -657,7 +661,7 @@ out:
 	return r;
 }
 
-static void a2s_to_pb(struct state *st, KV1(A2sKey) *k)
+static void a2s_to_pb(struct state *st, KV1(A2sKey) * k)
 {
 	kilimanjaro__v1__a2s_key__init(k);
 	k->key_id = st->a2s.key_id;
@@ -686,7 +690,8 @@ int state_a2s_rotate(struct state *st, bool force, uint32_t *wait_s)
 	if (!force && st->a2s.has_prev && now < st->a2s.rotated_ms + min_ms) {
 		if (wait_s)
 			*wait_s = (uint32_t)((st->a2s.rotated_ms + min_ms -
-					      now + 999) / 1000);
+					      now + 999) /
+					     1000);
 		r = -EAGAIN;
 		goto out;
 	}
@@ -755,10 +760,10 @@ void state_sweep(struct state *st)
 /* ---- the snapshot ---- */
 
 struct snap_bufs {
-	KV1(Prefix) *pfx[2];
-	KV1(Prefix) **ppfx[2];
-	KV1(Block) *blk, **pblk;
-	KV1(PortPunch) *pun, **ppun;
+	KV1(Prefix) * pfx[2];
+	KV1(Prefix) * *ppfx[2];
+	KV1(Block) * blk, **pblk;
+	KV1(PortPunch) * pun, **ppun;
 };
 
 static void snap_bufs_free(struct snap_bufs *b)
@@ -773,7 +778,7 @@ static void snap_bufs_free(struct snap_bufs *b)
 	free(b->ppun);
 }
 
-static int snap_fill(struct state *st, KV1(ConfigSnapshot) *s,
+static int snap_fill(struct state *st, KV1(ConfigSnapshot) * s,
 		     struct snap_bufs *b, uint64_t now)
 {
 	for (int l = 0; l < 2; l++) {
@@ -807,7 +812,7 @@ static int snap_fill(struct state *st, KV1(ConfigSnapshot) *s,
 		b->blk[s->n_blocks].addr = x->addr;
 		b->blk[s->n_blocks].has_duration_ms = true;
 		b->blk[s->n_blocks].duration_ms =
-			x->expires_ms ? x->expires_ms - now : 0;
+		    x->expires_ms ? x->expires_ms - now : 0;
 		b->pblk[s->n_blocks] = &b->blk[s->n_blocks];
 		s->n_blocks++;
 	}

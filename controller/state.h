@@ -85,7 +85,7 @@ struct state {
 	struct st_a2s a2s;
 
 	struct st_delta log[STATE_LOG_LEN]; /* ring by version */
-	uint64_t log_first;                 /* oldest version in the log */
+	uint64_t log_first;		    /* oldest version in the log */
 	int notify_fd; /* eventfd written after every change (or -1) */
 	uint64_t (*now_ms)(void); /* wall clock, settable by tests */
 };
@@ -126,8 +126,8 @@ void state_sweep(struct state *st);
  * frees *frame. Call with the lock NOT held. */
 int state_snapshot_frame(struct state *st, uint8_t **frame, size_t *len,
 			 uint64_t *version);
-/* Append to *buf (realloc'd, with *len and *cap) the framed deltas after `from` up
- * to the current version, as edge `edge` should get them; *to = the version
+/* Append to *buf (realloc'd, with *len and *cap) the framed deltas after `from`
+ * up to the current version, as edge `edge` should get them; *to = the version
  * reached. -ERANGE when the log no longer holds from+1 (send a snapshot). */
 int state_deltas_since(struct state *st, uint64_t from, const char *edge,
 		       uint8_t **buf, size_t *len, size_t *cap, uint64_t *to);

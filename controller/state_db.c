@@ -13,23 +13,23 @@
 #include "log.h"
 
 static const char schema_sql[] =
-	"CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
-	"CREATE TABLE services (proto INTEGER NOT NULL, addr INTEGER NOT NULL,"
-	" port INTEGER NOT NULL, pb BLOB NOT NULL,"
-	" PRIMARY KEY (proto, addr, port));"
-	"CREATE TABLE prefixes (list INTEGER NOT NULL, addr INTEGER NOT NULL,"
-	" len INTEGER NOT NULL, PRIMARY KEY (addr, len));"
-	"CREATE TABLE blocks (addr INTEGER PRIMARY KEY,"
-	" expires_ms INTEGER NOT NULL);"
-	"CREATE TABLE punches (proto INTEGER NOT NULL, saddr INTEGER NOT NULL,"
-	" sport INTEGER NOT NULL, raddr INTEGER NOT NULL,"
-	" rport INTEGER NOT NULL, backend INTEGER NOT NULL,"
-	" expires_ms INTEGER NOT NULL,"
-	" PRIMARY KEY (proto, saddr, sport, raddr, rport));"
-	"CREATE TABLE a2s_key (id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" key_id INTEGER NOT NULL, key BLOB NOT NULL, prev_key BLOB,"
-	" rotated_ms INTEGER NOT NULL);"
-	"INSERT INTO meta VALUES ('schema', 1), ('version', 0);";
+    "CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "CREATE TABLE services (proto INTEGER NOT NULL, addr INTEGER NOT NULL,"
+    " port INTEGER NOT NULL, pb BLOB NOT NULL,"
+    " PRIMARY KEY (proto, addr, port));"
+    "CREATE TABLE prefixes (list INTEGER NOT NULL, addr INTEGER NOT NULL,"
+    " len INTEGER NOT NULL, PRIMARY KEY (addr, len));"
+    "CREATE TABLE blocks (addr INTEGER PRIMARY KEY,"
+    " expires_ms INTEGER NOT NULL);"
+    "CREATE TABLE punches (proto INTEGER NOT NULL, saddr INTEGER NOT NULL,"
+    " sport INTEGER NOT NULL, raddr INTEGER NOT NULL,"
+    " rport INTEGER NOT NULL, backend INTEGER NOT NULL,"
+    " expires_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (proto, saddr, sport, raddr, rport));"
+    "CREATE TABLE a2s_key (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " key_id INTEGER NOT NULL, key BLOB NOT NULL, prev_key BLOB,"
+    " rotated_ms INTEGER NOT NULL);"
+    "INSERT INTO meta VALUES ('schema', 1), ('version', 0);";
 
 /* fmt: one char per parameter, 'i' int64_t, 'b' (const void *, size_t),
  * 'n' NULL. */
@@ -129,11 +129,13 @@ static int db_check_schema(sqlite3 *db, const char *path)
 	int r;
 
 	if (db_scalar(db, "SELECT count(*) FROM sqlite_master", &n))
-		return km_log_errno(-EINVAL, "%s: not a usable SQLite "
-					     "database: %s",
+		return km_log_errno(-EINVAL,
+				    "%s: not a usable SQLite "
+				    "database: %s",
 				    path, sqlite3_errmsg(db));
 	if (n == 0) {
-		if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		if (sqlite3_exec(db, schema_sql, NULL, NULL, &msg) !=
+		    SQLITE_OK) {
 			r = km_log_errno(-EIO, "%s: creating the schema: %s",
 					 path, msg);
 			sqlite3_free(msg);
@@ -143,14 +145,16 @@ static int db_check_schema(sqlite3 *db, const char *path)
 	}
 	r = db_scalar(db, "SELECT v FROM meta WHERE k = 'schema'", &schema);
 	if (r)
-		return km_log_errno(-EINVAL, "%s: an SQLite database but not "
-					     "a kilimanjaro-controller one "
-					     "(no meta schema row)",
+		return km_log_errno(-EINVAL,
+				    "%s: an SQLite database but not "
+				    "a kilimanjaro-controller one "
+				    "(no meta schema row)",
 				    path);
 	if (schema != STATE_DB_SCHEMA)
-		return km_log_errno(-EINVAL, "%s: database schema version "
-					     "%lld is not supported (this "
-					     "controller knows %d)",
+		return km_log_errno(-EINVAL,
+				    "%s: database schema version "
+				    "%lld is not supported (this "
+				    "controller knows %d)",
 				    path, (long long)schema, STATE_DB_SCHEMA);
 	return 0;
 }
@@ -167,9 +171,9 @@ static int db_quick_check(sqlite3 *db, const char *path)
 	if (rc != SQLITE_ROW ||
 	    strcmp((const char *)sqlite3_column_text(s, 0), "ok"))
 		r = km_log_errno(-EINVAL, "%s: database is corrupt: %s", path,
-				 rc == SQLITE_ROW ? (const char *)
-						    sqlite3_column_text(s, 0)
-						  : sqlite3_errmsg(db));
+				 rc == SQLITE_ROW
+				     ? (const char *)sqlite3_column_text(s, 0)
+				     : sqlite3_errmsg(db));
 	sqlite3_finalize(s);
 	return r;
 }
@@ -182,7 +186,7 @@ int db_open(const char *path, sqlite3 **out)
 
 	if (sqlite3_open_v2(path, &db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				    SQLITE_OPEN_FULLMUTEX,
+				SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
 		r = km_log_errno(-EINVAL, "%s: cannot open database: %s", path,
 				 db ? sqlite3_errmsg(db) : "out of memory");
@@ -195,8 +199,9 @@ int db_open(const char *path, sqlite3 **out)
 	/* WAL: readers never wait on the writer; NORMAL: a crash of the
 	 * process loses no committed change (only a power loss can lose the
 	 * last ones, and never corrupts). */
-	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			     "PRAGMA foreign_keys=ON;",
+	if (sqlite3_exec(db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA foreign_keys=ON;",
 			 NULL, NULL, &msg) != SQLITE_OK) {
 		r = km_log_errno(-EINVAL, "%s: %s", path, msg);
 		sqlite3_free(msg);

@@ -12,6 +12,16 @@
  * Prints agents_connected, punch_sync_median_ms, punch_sync_p99_ms (and
  * --json for one object). Exit 0 when every agent connected, every sample
  * arrived and no agent saw a delta out of order; 1 otherwise.
+ *
+ * --send-invalid: agent 0 first sends messages the controller must refuse
+ * (a punch with port 0, one with an unknown protocol, a second Hello, a
+ * snapshot); the run then must go on as usual, and a punch arriving that
+ * is not one of the run's fails it.
+ *
+ * --expect-refused turns it into a negative test: exit 0 only when the
+ * controller closes every session before sending any snapshot (wrong CA
+ * with --cert-ca/--cert-ca-key, plain TCP it does not allow, or
+ * --hello-id naming another edge than the certificate's CN).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,16 +62,22 @@ struct agent {
 static struct {
 	struct sockaddr_in to;
 	const char *ca, *ca_key, *prefix;
-	bool plain, json;
+	const char *mint_ca, *mint_key; /* default: ca, ca_key */
+	const char *hello_id;
+	bool plain, json, expect_refused, send_invalid;
 	int agents, punches, rate, stats_ms, timeout_s, hold_s;
-} o = {.prefix = "sim-", .agents = 100, .punches = 1000, .rate = 500,
-       .stats_ms = 1000, .timeout_s = 60};
+} o = {.prefix = "sim-",
+       .agents = 100,
+       .punches = 1000,
+       .rate = 500,
+       .stats_ms = 1000,
+       .timeout_s = 60};
 
 static int epfd;
 static struct agent *ag;
-static double *sent_ms;  /* per punch */
-static double *samples;  /* per (punch, receiving agent) */
-static size_t n_samples, order_errors, refused;
+static double *sent_ms; /* per punch */
+static double *samples; /* per (punch, receiving agent) */
+static size_t n_samples, order_errors, refused, unexpected;
 
 static double now_ms(void)
 {
@@ -85,7 +101,8 @@ static EVP_PKEY *ca_pkey;
 
 static void load_ca(void)
 {
-	FILE *f = fopen(o.ca, "r"), *k = fopen(o.ca_key, "r");
+	FILE *f = fopen(o.mint_ca ? o.mint_ca : o.ca, "r");
+	FILE *k = fopen(o.mint_key ? o.mint_key : o.ca_key, "r");
 
 	if (!f || !k)
 		die("--ca / --ca-key: cannot open");
@@ -176,7 +193,7 @@ static void flush(struct agent *a)
 	set_ev(a, EPOLLIN | (a->out_len ? EPOLLOUT : 0));
 }
 
-static void send_env(struct agent *a, KV1(Envelope) *env)
+static void send_env(struct agent *a, KV1(Envelope) * env)
 {
 	uint8_t *b;
 	size_t n;
@@ -215,7 +232,7 @@ static void send_hello(struct agent *a)
 	KV1(Envelope) env = KILIMANJARO__V1__ENVELOPE__INIT;
 	KV1(Hello) h = KILIMANJARO__V1__HELLO__INIT;
 
-	h.edge_id = a->id;
+	h.edge_id = o.hello_id ? (char *)o.hello_id : a->id;
 	h.software_version = "km-ctl-load";
 	env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
@@ -269,12 +286,44 @@ static void send_punch(struct agent *a, int i)
 	flush(a);
 }
 
-static void on_punch(struct agent *a, const KV1(PortPunch) *p)
+/* Messages the controller must refuse (logged, nothing changed, session
+ * kept): a punch with port 0, one with an unknown protocol, a second
+ * Hello, a snapshot (controller -> agent only). */
+static void send_invalid(struct agent *a)
+{
+	KV1(Envelope) env = KILIMANJARO__V1__ENVELOPE__INIT;
+	KV1(PortPunchLearned) pl = KILIMANJARO__V1__PORT_PUNCH_LEARNED__INIT;
+	KV1(PortPunch) p = KILIMANJARO__V1__PORT_PUNCH__INIT;
+	KV1(ConfigSnapshot) snap = KILIMANJARO__V1__CONFIG_SNAPSHOT__INIT;
+
+	p.proto = KILIMANJARO__V1__PROTO__PROTO_UDP;
+	p.service_addr = 0xC6120A01;
+	p.service_port = 27015;
+	p.remote_addr = 0xC6120909;
+	p.remote_port = 0;
+	p.backend = 0xC6120202;
+	pl.punch = &p;
+	env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_PUNCH_LEARNED;
+	env.punch_learned = &pl;
+	send_env(a, &env);
+	p.remote_port = 5000;
+	p.proto = 99;
+	send_env(a, &env);
+	send_hello(a);
+	env.body_case = KILIMANJARO__V1__ENVELOPE__BODY_SNAPSHOT;
+	env.snapshot = &snap;
+	send_env(a, &env);
+	flush(a);
+}
+
+static void on_punch(struct agent *a, const KV1(PortPunch) * p)
 {
 	long i;
 
-	if (p->remote_addr < 0xC612C800 || p->remote_port < 10000)
+	if (p->remote_addr < 0xC612C800 || p->remote_port < 10000) {
+		unexpected++; /* not one of ours: an invalid one relayed? */
 		return;
+	}
 	i = (long)(p->remote_addr - 0xC612C800) * 50000 +
 	    (long)(p->remote_port - 10000);
 	if (a->idx == 0 || i >= o.punches || sent_ms[i] == 0)
@@ -282,11 +331,11 @@ static void on_punch(struct agent *a, const KV1(PortPunch) *p)
 	samples[n_samples++] = now_ms() - sent_ms[i];
 }
 
-static void on_env(struct agent *a, KV1(Envelope) *env)
+static void on_env(struct agent *a, KV1(Envelope) * env)
 {
 	KV1(Envelope) out = KILIMANJARO__V1__ENVELOPE__INIT;
 	KV1(Pong) pong = KILIMANJARO__V1__PONG__INIT;
-	KV1(ConfigDelta) *d;
+	KV1(ConfigDelta) * d;
 
 	switch (env->body_case) {
 	case KILIMANJARO__V1__ENVELOPE__BODY_SNAPSHOT:
@@ -353,9 +402,10 @@ static void on_readable(struct agent *a)
 			const char *why;
 			uint32_t fl;
 			size_t used;
-			KV1(Envelope) *env;
-			int r = km_frame_feed(&a->rd, buf + off, (size_t)n - off,
-					      &used, &f, &fl, &why);
+			KV1(Envelope) * env;
+			int r =
+			    km_frame_feed(&a->rd, buf + off, (size_t)n - off,
+					  &used, &f, &fl, &why);
 
 			off += used;
 			if (r < 0) {
@@ -443,13 +493,15 @@ static int cmp(const void *x, const void *y)
 static void parse(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"connect", 1, NULL, 'c'}, {"ca", 1, NULL, 'a'},
-		{"ca-key", 1, NULL, 'k'},  {"plain", 0, NULL, 'p'},
-		{"agents", 1, NULL, 'n'},  {"punches", 1, NULL, 'm'},
-		{"rate", 1, NULL, 'r'},    {"stats-ms", 1, NULL, 's'},
-		{"timeout", 1, NULL, 't'}, {"hold", 1, NULL, 'H'},
-		{"id-prefix", 1, NULL, 'i'}, {"json", 0, NULL, 'j'},
-		{NULL, 0, NULL, 0}};
+	    {"connect", 1, NULL, 'c'},	    {"ca", 1, NULL, 'a'},
+	    {"ca-key", 1, NULL, 'k'},	    {"plain", 0, NULL, 'p'},
+	    {"agents", 1, NULL, 'n'},	    {"punches", 1, NULL, 'm'},
+	    {"rate", 1, NULL, 'r'},	    {"stats-ms", 1, NULL, 's'},
+	    {"timeout", 1, NULL, 't'},	    {"hold", 1, NULL, 'H'},
+	    {"id-prefix", 1, NULL, 'i'},    {"json", 0, NULL, 'j'},
+	    {"hello-id", 1, NULL, 'e'},	    {"expect-refused", 0, NULL, 'x'},
+	    {"send-invalid", 0, NULL, 'I'}, {"cert-ca", 1, NULL, 'A'},
+	    {"cert-ca-key", 1, NULL, 'K'},  {NULL, 0, NULL, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -468,29 +520,71 @@ static void parse(int argc, char **argv)
 				die("--connect a.b.c.d:port");
 			break;
 		}
-		case 'a': o.ca = optarg; break;
-		case 'k': o.ca_key = optarg; break;
-		case 'p': o.plain = true; break;
-		case 'n': o.agents = atoi(optarg); break;
-		case 'm': o.punches = atoi(optarg); break;
-		case 'r': o.rate = atoi(optarg); break;
-		case 's': o.stats_ms = atoi(optarg); break;
-		case 't': o.timeout_s = atoi(optarg); break;
-		case 'H': o.hold_s = atoi(optarg); break;
-		case 'i': o.prefix = optarg; break;
-		case 'j': o.json = true; break;
+		case 'a':
+			o.ca = optarg;
+			break;
+		case 'k':
+			o.ca_key = optarg;
+			break;
+		case 'p':
+			o.plain = true;
+			break;
+		case 'n':
+			o.agents = atoi(optarg);
+			break;
+		case 'm':
+			o.punches = atoi(optarg);
+			break;
+		case 'r':
+			o.rate = atoi(optarg);
+			break;
+		case 's':
+			o.stats_ms = atoi(optarg);
+			break;
+		case 't':
+			o.timeout_s = atoi(optarg);
+			break;
+		case 'H':
+			o.hold_s = atoi(optarg);
+			break;
+		case 'i':
+			o.prefix = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'e':
+			o.hello_id = optarg;
+			break;
+		case 'x':
+			o.expect_refused = true;
+			break;
+		case 'I':
+			o.send_invalid = true;
+			break;
+		case 'A':
+			o.mint_ca = optarg;
+			break;
+		case 'K':
+			o.mint_key = optarg;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: km-ctl-load --connect HOST:PORT "
 				"(--plain | --ca CA.pem --ca-key CA.key) "
 				"[--agents N] [--punches M] [--rate R/s] "
 				"[--stats-ms MS] [--timeout S] [--hold S] "
-				"[--id-prefix P] [--json]\n");
+				"[--id-prefix P] [--json] [--hello-id ID] "
+				"[--expect-refused] [--send-invalid] "
+				"[--cert-ca CA.pem "
+				"--cert-ca-key CA.key (signs the agents' "
+				"certificates; default --ca/--ca-key)]\n");
 			exit(2);
 		}
 	}
 	if (!o.to.sin_port || (!o.plain && (!o.ca || !o.ca_key)) ||
-	    o.agents < 2 || o.punches < 0 || o.rate < 1)
+	    o.agents < (o.expect_refused ? 1 : 2) || o.punches < 0 ||
+	    o.rate < 1)
 		die("need --connect, --plain or --ca/--ca-key, --agents >= 2");
 }
 
@@ -501,6 +595,25 @@ static size_t count(bool ready)
 	for (int i = 0; i < o.agents; i++)
 		c += !ag[i].dead && (ready ? ag[i].ready : true);
 	return c;
+}
+
+/* Every session closed by the controller, none after a snapshot. */
+static int expect_refused(double deadline)
+{
+	size_t snap = 0;
+
+	while (now_ms() < deadline && count(false) > 0) {
+		struct epoll_event ev[256];
+		int n = epoll_wait(epfd, ev, 256, 10);
+
+		for (int i = 0; i < n; i++)
+			on_event(ev[i].data.ptr);
+	}
+	for (int i = 0; i < o.agents; i++)
+		snap += ag[i].ready;
+	printf("refused %zu of %d, snapshots received %zu\n", refused, o.agents,
+	       snap);
+	return refused == (size_t)o.agents && !snap ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -515,7 +628,8 @@ int main(int argc, char **argv)
 	if (!o.plain) {
 		load_ca();
 		ctx = SSL_CTX_new(TLS_client_method());
-		if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+		if (!ctx ||
+		    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 		    SSL_CTX_load_verify_locations(ctx, o.ca, NULL) != 1)
 			die("TLS context");
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -533,6 +647,8 @@ int main(int argc, char **argv)
 	}
 	t0 = now_ms();
 	deadline = t0 + o.timeout_s * 1e3;
+	if (o.expect_refused)
+		return expect_refused(deadline);
 	while (now_ms() < deadline) {
 		struct epoll_event ev[256];
 		double now;
@@ -545,17 +661,23 @@ int main(int argc, char **argv)
 			struct agent *a = &ag[i];
 
 			if (a->ready && !a->dead && now >= a->stats_ms_next) {
-				a->stats_ms_next = (uint64_t)now + (uint64_t)o.stats_ms;
+				a->stats_ms_next =
+				    (uint64_t)now + (uint64_t)o.stats_ms;
 				send_stats(a);
 				flush(a);
 			}
+		}
+		if (o.send_invalid && !sent && !ag[0].dead &&
+		    count(true) == (size_t)o.agents && next_punch == 0) {
+			send_invalid(&ag[0]);
+			next_punch = now + 200; /* let them be refused first */
 		}
 		/* Punches start once every agent holds its snapshot. */
 		while (sent < o.punches && !ag[0].dead &&
 		       count(true) == (size_t)o.agents && now >= next_punch) {
 			send_punch(&ag[0], sent++);
-			next_punch = (next_punch ? next_punch : now) +
-				     1e3 / o.rate;
+			next_punch =
+			    (next_punch ? next_punch : now) + 1e3 / o.rate;
 		}
 		if (n_samples >= want && sent == o.punches && !done_at)
 			done_at = now;
@@ -577,9 +699,10 @@ int main(int argc, char **argv)
 			       "\"samples_expected\":%zu,"
 			       "\"punch_sync_median_ms\":%.3f,"
 			       "\"punch_sync_p99_ms\":%.3f,"
-			       "\"order_errors\":%zu,\"refused\":%zu}\n",
+			       "\"order_errors\":%zu,\"refused\":%zu,"
+			       "\"unexpected_punches\":%zu}\n",
 			       o.agents, conn, sent, n_samples, want, med, p99,
-			       order_errors, refused);
+			       order_errors, refused, unexpected);
 		else
 			printf("agents_connected %zu\npunches_sent %d\n"
 			       "samples %zu of %zu\npunch_sync_median_ms %.3f\n"
@@ -587,8 +710,8 @@ int main(int argc, char **argv)
 			       conn, sent, n_samples, want, med, p99,
 			       order_errors);
 		return conn == (size_t)o.agents && n_samples == want &&
-				       !order_errors
-			       ? 0
-			       : 1;
+			       !order_errors
+			   ? 0
+			   : 1;
 	}
 }

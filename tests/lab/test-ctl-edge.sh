@@ -4,7 +4,8 @@
 # the edge's maps and its traffic, and what the edge learns reaches the
 # controller. What must hold (issue 4):
 #  - the agent is identified by its certificate, gets the snapshot and
-#    acknowledges every version;
+#    acknowledges every version; a certificate from another CA, a Hello
+#    naming another edge than the certificate, and plain TCP are refused;
 #  - a service added through the API forwards; a deny drops, and its
 #    removal forwards again; the edge's config-file entries are untouched;
 #  - a punch the edge learns is stored by the controller; stats become
@@ -16,8 +17,9 @@
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 KM_AGENT=$KM_BUILD_DIR/agent/kilimanjaro-agent
 KM_CONTROLLER=$KM_BUILD_DIR/controller/kilimanjaro-controller
+KM_CTL_LOAD=$KM_BUILD_DIR/tests/ctl/km-ctl-load
 lab_require "$KM_LOADER" "$KM_CLI" "$KM_MAPPER" "$KM_FLOW" "$KM_AGENT" \
-	"$KM_CONTROLLER"
+	"$KM_CONTROLLER" "$KM_CTL_LOAD"
 
 lab_up
 lab_edge_config "$LAB_DIR/edge.json"
@@ -120,6 +122,28 @@ lab_assert "the edge is named by its certificate, over TLS" \
 	"$(edge_json | jq -r .id)" = edge-a
 grep -q 'edge edge-a .*connected (TLS' "$LAB_DIR/controller.log" ||
 	lab_fail "controller log: no TLS session of edge-a"
+
+# refused AGENT-ARGS... -- LOG-TEXT: km-ctl-load from the edge's namespace
+# is refused before any snapshot, and the controller says why.
+refused() {
+	local args=() out
+	while [[ $1 != -- ]]; do args+=("$1"); shift; done
+	shift
+	out=$(lab_exec "$LAB_NS_ED" "$KM_CTL_LOAD" --connect "$CTL:$CTL_PORT" \
+		--agents 1 --timeout 5 --expect-refused "${args[@]}" 2>&1) ||
+		lab_fail "not refused (${args[*]}): $out"
+	lab_wait_for 3 grep -q -- "$1" "$LAB_DIR/controller.log" ||
+		lab_fail "controller did not log \"$1\": $(tail -n 5 "$LAB_DIR/controller.log")"
+}
+refused --ca "$certs/ca.pem" --ca-key "$certs/ca.key" \
+	--cert-ca "$certs/other-ca.pem" --cert-ca-key "$certs/other-ca.key" \
+	-- "TLS handshake failed: certificate verification"
+refused --ca "$certs/ca.pem" --ca-key "$certs/ca.key" --hello-id edge-a \
+	-- "Hello edge_id \"edge-a\" differs from its certificate's CN"
+refused --plain -- "refused: plain TCP"
+lab_assert "edge-a's session survived the refused ones" \
+	"$(edge_json | jq -r .connected)" = true
+lab_log "ok: another CA, a Hello naming another edge, plain TCP: refused"
 
 # ---- a service through the API ---------------------------------------------
 api_ok POST /services "{\"proto\":\"udp\",\"addr\":\"$LAB_SVC\",\"port\":$SVC_PORT,\"backend\":\"$LAB_GS\",\"name\":\"from-api\"}"

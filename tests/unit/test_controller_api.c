@@ -23,19 +23,22 @@ Test(ctl_api, prefixes)
 	uint32_t a;
 	uint8_t l;
 
-	cr_assert_eq(api_parse_prefix("198.18.4.0/24", &a, &l, why, sizeof(why)),
-		     0);
+	cr_assert_eq(
+	    api_parse_prefix("198.18.4.0/24", &a, &l, why, sizeof(why)), 0);
 	cr_assert_eq(a, 0xC6120400);
 	cr_assert_eq(l, 24);
 	cr_assert_eq(api_parse_prefix("198.18.4.7", &a, &l, why, sizeof(why)),
 		     0);
 	cr_assert_eq(l, 32);
-	cr_assert_eq(api_parse_prefix("0.0.0.0/0", &a, &l, why, sizeof(why)), 0);
-	cr_assert_eq(api_parse_prefix("198.18.4.1/24", &a, &l, why, sizeof(why)),
-		     -EINVAL);
+	cr_assert_eq(api_parse_prefix("0.0.0.0/0", &a, &l, why, sizeof(why)),
+		     0);
+	cr_assert_eq(
+	    api_parse_prefix("198.18.4.1/24", &a, &l, why, sizeof(why)),
+	    -EINVAL);
 	cr_assert(strstr(why, "did you mean 198.18.4.0/24"), "%s", why);
-	cr_assert_eq(api_parse_prefix("198.18.4.0/40", &a, &l, why, sizeof(why)),
-		     -EINVAL);
+	cr_assert_eq(
+	    api_parse_prefix("198.18.4.0/40", &a, &l, why, sizeof(why)),
+	    -EINVAL);
 	cr_assert(strstr(why, "0..32"), "%s", why);
 	cr_assert_eq(api_parse_prefix("198.18.4.0/", &a, &l, why, sizeof(why)),
 		     -EINVAL);
@@ -49,12 +52,15 @@ Test(ctl_api, hosts)
 	uint32_t a;
 
 	cr_assert_eq(api_parse_host("198.18.2.2", &a, why, sizeof(why)), 0);
-	cr_assert_eq(api_parse_host("127.0.0.1", &a, why, sizeof(why)), -EINVAL);
-	cr_assert_eq(api_parse_host("224.0.0.1", &a, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(api_parse_host("127.0.0.1", &a, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_eq(api_parse_host("224.0.0.1", &a, why, sizeof(why)),
+		     -EINVAL);
 	cr_assert_eq(api_parse_host("0.1.2.3", &a, why, sizeof(why)), -EINVAL);
 	cr_assert_eq(api_parse_host("255.255.255.255", &a, why, sizeof(why)),
 		     -EINVAL);
-	cr_assert_eq(api_parse_host("1.2.3.256", &a, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(api_parse_host("1.2.3.256", &a, why, sizeof(why)),
+		     -EINVAL);
 }
 
 static int svc(const char *body)
@@ -64,8 +70,9 @@ static int svc(const char *body)
 	return api_service_parse(body, strlen(body), &s, why, sizeof(why));
 }
 
-#define BASE "\"proto\":\"udp\",\"addr\":\"198.18.10.1\",\"port\":27015," \
-	     "\"backend\":\"198.18.2.2\""
+#define BASE                                                                   \
+	"\"proto\":\"udp\",\"addr\":\"198.18.10.1\",\"port\":27015,"           \
+	"\"backend\":\"198.18.2.2\""
 
 Test(ctl_api, services)
 {
@@ -75,8 +82,9 @@ Test(ctl_api, services)
 			   "\"limits\":{\"validated\":{\"pps\":100,"
 			   "\"burst_pkts\":200}}}";
 
-	cr_assert_eq(api_service_parse(full, strlen(full), &s, why, sizeof(why)),
-		     0, "%s", why);
+	cr_assert_eq(
+	    api_service_parse(full, strlen(full), &s, why, sizeof(why)), 0,
+	    "%s", why);
 	cr_assert_eq(s.key.port, 27015);
 	cr_assert_eq(s.svc.backend, 0xC6120202);
 	cr_assert_eq(s.svc.backend_port, 27016);
@@ -121,7 +129,8 @@ Test(ctl_api, service_refusals_name_the_field)
 	refused("{" BASE ",\"a2s\":{\"refresh_ms\":1000,\"timeout_ms\":1500}}",
 		"a2s.timeout_ms");
 	refused("{" BASE ",\"a2s\":{\"refresh_ms\":50}}", "a2s.refresh_ms");
-	refused("{" BASE ",\"a2s\":{\"challenge\":\"maybe\"}}", "a2s.challenge");
+	refused("{" BASE ",\"a2s\":{\"challenge\":\"maybe\"}}",
+		"a2s.challenge");
 	refused("{" BASE ",\"limits\":{\"weird\":{}}}", "limits.weird");
 	refused("{" BASE ",\"limits\":{\"total\":{\"pps\":-5}}}",
 		"limits.total.pps");
@@ -161,8 +170,8 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-static unsigned int call(const char *method, const char *path,
-			 const char *body, json_object **out)
+static unsigned int call(const char *method, const char *path, const char *body,
+			 json_object **out)
 {
 	struct api_reply rep;
 
@@ -180,8 +189,8 @@ static const char *err(json_object *o)
 	json_object *e;
 
 	return json_object_object_get_ex(o, "error", &e)
-		       ? json_object_get_string(e)
-		       : "";
+		   ? json_object_get_string(e)
+		   : "";
 }
 
 TestSuite(ctl_api_state, .init = setup, .fini = teardown);
@@ -194,12 +203,11 @@ Test(ctl_api_state, writes_and_reads)
 	cr_assert(json_object_object_get_ex(o, "version", &v));
 	cr_assert_eq(json_object_get_int(v), 1);
 	json_object_put(o);
-	cr_assert_eq(call("POST", "/deny", "{\"prefix\":\"198.18.4.0/24\"}", &o),
-		     200);
+	cr_assert_eq(
+	    call("POST", "/deny", "{\"prefix\":\"198.18.4.0/24\"}", &o), 200);
 	json_object_put(o);
-	cr_assert_eq(call("POST", "/allow", "{\"prefix\":\"198.18.4.0/24\"}",
-			  &o),
-		     409);
+	cr_assert_eq(
+	    call("POST", "/allow", "{\"prefix\":\"198.18.4.0/24\"}", &o), 409);
 	json_object_put(o);
 	cr_assert_eq(call("POST", "/blocks", "{\"addr\":\"198.18.6.6\"}", &o),
 		     200);
@@ -208,8 +216,9 @@ Test(ctl_api_state, writes_and_reads)
 	cr_assert(json_object_object_get_ex(o, "services", &v));
 	cr_assert_eq(json_object_array_length(v), 1);
 	cr_assert(json_object_object_get_ex(o, "deny", &v));
-	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)),
-			 "198.18.4.0/24");
+	cr_assert_str_eq(
+	    json_object_get_string(json_object_array_get_idx(v, 0)),
+	    "198.18.4.0/24");
 	cr_assert(json_object_object_get_ex(o, "version", &v));
 	cr_assert_eq(json_object_get_int(v), 3);
 	json_object_put(o);
@@ -217,8 +226,8 @@ Test(ctl_api_state, writes_and_reads)
 	json_object_put(o);
 	cr_assert_eq(call("DELETE", "/deny/198.18.4.0/24", NULL, &o), 404);
 	json_object_put(o);
-	cr_assert_eq(call("DELETE", "/services/udp/198.18.10.1/27015", NULL, &o),
-		     200);
+	cr_assert_eq(
+	    call("DELETE", "/services/udp/198.18.10.1/27015", NULL, &o), 200);
 	json_object_put(o);
 	cr_assert_eq(call("DELETE", "/blocks/198.18.6.6", NULL, &o), 200);
 	json_object_put(o);
@@ -228,12 +237,13 @@ Test(ctl_api_state, refusals)
 {
 	json_object *o;
 
-	cr_assert_eq(call("POST", "/deny", "{\"prefix\":\"198.18.4.0/33\"}", &o),
-		     400);
+	cr_assert_eq(
+	    call("POST", "/deny", "{\"prefix\":\"198.18.4.0/33\"}", &o), 400);
 	cr_assert(strstr(err(o), "prefix"), "%s", err(o));
 	json_object_put(o);
-	cr_assert_eq(call("POST", "/blocks", "{\"addr\":\"198.18.6.6\","
-					     "\"duration_ms\":0}",
+	cr_assert_eq(call("POST", "/blocks",
+			  "{\"addr\":\"198.18.6.6\","
+			  "\"duration_ms\":0}",
 			  &o),
 		     400);
 	cr_assert(strstr(err(o), "duration_ms"), "%s", err(o));
@@ -269,7 +279,8 @@ Test(ctl_api_state, a2s_key_never_shows_key_bytes)
 
 Test(ctl_api_state, edge_stats_become_rates)
 {
-	Kilimanjaro__V1__StatsSnapshot s = KILIMANJARO__V1__STATS_SNAPSHOT__INIT;
+	Kilimanjaro__V1__StatsSnapshot s =
+	    KILIMANJARO__V1__STATS_SNAPSHOT__INIT;
 	Kilimanjaro__V1__ReasonCount rc[2], *prc[2] = {&rc[0], &rc[1]};
 	json_object *o, *v, *e;
 
@@ -292,14 +303,17 @@ Test(ctl_api_state, edge_stats_become_rates)
 	cr_assert_not_null(o);
 	cr_assert(json_object_object_get_ex(o, "pps_fwd", &v));
 	cr_assert_eq(json_object_array_length(v), 2);
-	cr_assert_float_eq(json_object_get_double(json_object_array_get_idx(v, 1)),
-			   100.0, 1e-6);
+	cr_assert_float_eq(
+	    json_object_get_double(json_object_array_get_idx(v, 1)), 100.0,
+	    1e-6);
 	cr_assert(json_object_object_get_ex(o, "pps_drop", &v));
-	cr_assert_float_eq(json_object_get_double(json_object_array_get_idx(v, 1)),
-			   40.0, 1e-6);
+	cr_assert_float_eq(
+	    json_object_get_double(json_object_array_get_idx(v, 1)), 40.0,
+	    1e-6);
 	cr_assert(json_object_object_get_ex(o, "pps_in", &v));
-	cr_assert_float_eq(json_object_get_double(json_object_array_get_idx(v, 1)),
-			   140.0, 1e-6);
+	cr_assert_float_eq(
+	    json_object_get_double(json_object_array_get_idx(v, 1)), 140.0,
+	    1e-6);
 	json_object_put(o);
 	/* A counter that goes down (maps recreated) is no negative rate. */
 	s.uptime_ms = 3000;
@@ -308,10 +322,11 @@ Test(ctl_api_state, edge_stats_become_rates)
 	o = edges_json(edges, 9000);
 	e = json_object_array_get_idx(json_object_object_get(o, "edges"), 0);
 	cr_assert(json_object_object_get_ex(e, "pps", &v));
-	cr_assert_float_eq(json_object_get_double(
-				   json_object_object_get(v, "fwd_service")),
-			   0.0, 1e-6);
-	cr_assert(json_object_get_boolean(json_object_object_get(e, "connected")));
+	cr_assert_float_eq(
+	    json_object_get_double(json_object_object_get(v, "fwd_service")),
+	    0.0, 1e-6);
+	cr_assert(
+	    json_object_get_boolean(json_object_object_get(e, "connected")));
 	json_object_put(o);
 }
 
@@ -323,7 +338,8 @@ Test(ctl_http, content_types)
 			 "text/javascript; charset=utf-8");
 	cr_assert_str_eq(http_content_type("s.CSS"), "text/css; charset=utf-8");
 	cr_assert_str_eq(http_content_type("x.svg"), "image/svg+xml");
-	cr_assert_str_eq(http_content_type("noext"), "application/octet-stream");
+	cr_assert_str_eq(http_content_type("noext"),
+			 "application/octet-stream");
 }
 
 Test(ctl_http, static_paths_stay_in_the_root)
@@ -345,12 +361,13 @@ Test(ctl_http, static_paths_stay_in_the_root)
 
 	cr_assert_eq(http_static_path(real, "/", out, sizeof(out)), 0);
 	cr_assert(strstr(out, "/web/index.html"), "%s", out);
-	cr_assert_eq(http_static_path(real, "/index.html", out, sizeof(out)), 0);
+	cr_assert_eq(http_static_path(real, "/index.html", out, sizeof(out)),
+		     0);
 	cr_assert_eq(http_static_path(real, "/../secret", out, sizeof(out)),
 		     -EACCES);
-	cr_assert_eq(http_static_path(real, "/a/../../secret", out,
-				      sizeof(out)),
-		     -EACCES);
+	cr_assert_eq(
+	    http_static_path(real, "/a/../../secret", out, sizeof(out)),
+	    -EACCES);
 	cr_assert_eq(http_static_path(real, "/out", out, sizeof(out)), -EACCES,
 		     "a symlink leading out of the root");
 	cr_assert_eq(http_static_path(real, "/.hidden", out, sizeof(out)),

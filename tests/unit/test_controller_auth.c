@@ -149,10 +149,11 @@ Test(ctl_config, refusals)
 	cr_assert_eq(parse(t), -EINVAL, "rotation faster than two epochs");
 	cr_assert_eq(parse("{\"allow_plain_tcp\": true,"), -EINVAL);
 	cr_assert_eq(parse("[]"), -EINVAL);
-	snprintf(t, sizeof(t),
-		 "{ // a comment\n\"allow_plain_tcp\": true, \"agents_listen\": "
-		 "\"127.0.0.1:7443\", %s}",
-		 users);
+	snprintf(
+	    t, sizeof(t),
+	    "{ // a comment\n\"allow_plain_tcp\": true, \"agents_listen\": "
+	    "\"127.0.0.1:7443\", %s}",
+	    users);
 	cr_assert_eq(parse(t), 0, "a valid file with a comment");
 }
 
@@ -166,4 +167,23 @@ Test(ctl_config, the_example_file_is_valid)
 	cr_assert_eq(c.n_users, 1);
 	cr_assert_not(c.allow_plain_tcp);
 	ctl_config_free(&c);
+}
+
+Test(ctl_auth, failed_logins_throttle_one_address_for_a_window)
+{
+	struct auth *a = make_auth();
+	uint64_t t = 1000000;
+
+	for (int i = 0; i < AUTH_FAIL_MAX; i++) {
+		cr_assert_eq(auth_throttled(a, 0x7f000001, t), 0, "try %d", i);
+		auth_failed(a, 0x7f000001, t);
+	}
+	cr_assert_eq(auth_throttled(a, 0x7f000001, t + 1000),
+		     AUTH_FAIL_WINDOW_MS / 1000 - 1);
+	cr_assert_eq(auth_throttled(a, 0x7f000002, t), 0,
+		     "another address must not be throttled");
+	cr_assert_eq(auth_throttled(a, 0x7f000001, t + AUTH_FAIL_WINDOW_MS), 0,
+		     "the window must end");
+	auth_free(a);
+	ctl_config_free(&cfg);
 }

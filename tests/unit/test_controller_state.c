@@ -47,7 +47,7 @@ static void open_st(struct state *st)
 	st->now_ms = clock_fake;
 }
 
-static void make_service(struct KV1(Service) *s, struct KV1(ServiceKey) *k,
+static void make_service(struct KV1(Service) * s, struct KV1(ServiceKey) * k,
 			 uint32_t port)
 {
 	kilimanjaro__v1__service__init(s);
@@ -72,8 +72,8 @@ static size_t decode_all(const uint8_t *buf, size_t len, KmEnvelope **out,
 		const char *why;
 		uint32_t fl;
 		size_t used;
-		int r = km_frame_feed(&rd, buf + off, len - off, &used, &f,
-				      &fl, &why);
+		int r = km_frame_feed(&rd, buf + off, len - off, &used, &f, &fl,
+				      &why);
 
 		off += used;
 		cr_assert_geq(r, 0);
@@ -148,9 +148,9 @@ Test(ctl_state, deltas_chain_from_any_version)
 
 	open_st(&st);
 	for (uint32_t i = 0; i < 4; i++)
-		cr_assert_eq(state_prefix_add(&st, ST_DENY, 0xC6120000 + (i << 8),
-					      24),
-			     0);
+		cr_assert_eq(
+		    state_prefix_add(&st, ST_DENY, 0xC6120000 + (i << 8), 24),
+		    0);
 	cr_assert_eq(state_prefix_del(&st, ST_DENY, 0xC6120100, 24), 0);
 	cr_assert_eq(state_deltas_since(&st, 2, "e", &buf, &len, &cap, &to), 0);
 	cr_assert_eq(to, 5);
@@ -212,18 +212,16 @@ Test(ctl_state, punch_relayed_to_others_not_back_to_its_edge)
 
 	open_st(&st);
 	cr_assert_eq(state_punch_learned(&st, &p, "edge-a"), 0);
-	cr_assert_eq(state_deltas_since(&st, 0, "edge-b", &buf, &len, &cap,
-					&to),
-		     0);
+	cr_assert_eq(
+	    state_deltas_since(&st, 0, "edge-b", &buf, &len, &cap, &to), 0);
 	cr_assert_eq(decode_all(buf, len, env, 2), 1);
 	cr_assert_eq(env[0]->delta->n_add_punches, 1);
 	cr_assert_eq(env[0]->delta->add_punches[0]->remote_port, 5000);
 	cr_assert_eq(env[0]->delta->add_punches[0]->backend, 0xC6120202);
 	km_envelope_free(env[0]);
 	len = 0;
-	cr_assert_eq(state_deltas_since(&st, 0, "edge-a", &buf, &len, &cap,
-					&to),
-		     0);
+	cr_assert_eq(
+	    state_deltas_since(&st, 0, "edge-a", &buf, &len, &cap, &to), 0);
 	cr_assert_eq(decode_all(buf, len, env, 2), 1);
 	cr_assert_eq(env[0]->delta->version, 1,
 		     "the reporting edge must still move to the version");
@@ -235,8 +233,11 @@ Test(ctl_state, punch_relayed_to_others_not_back_to_its_edge)
 
 Test(ctl_state, punches_and_blocks_expire_from_snapshots)
 {
-	struct st_punch p = {.proto = 17, .saddr = 0xC6120A01, .sport = 1,
-			     .raddr = 0xC6120702, .rport = 2,
+	struct st_punch p = {.proto = 17,
+			     .saddr = 0xC6120A01,
+			     .sport = 1,
+			     .raddr = 0xC6120702,
+			     .rport = 2,
 			     .backend = 0xC6120202};
 	uint8_t *f;
 	size_t len;
