@@ -83,13 +83,14 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 	[KMB_S_FLOOD] = NS("flood", true, KMB_TG_KM, KMB_T_FLOOD, KMB_V_SOURCE,
 			   KM_R_DROP_SVC_LIMIT, XDP_DROP,
 			   .prep = kmb_km_spend_service),
-	/* A2S replies change the frame's end: kmb_gen_tail restores it
+	/* The challenge shrinks the frame at its end: kmb_gen_tail restores it
 	 * (live frames get their pointers back anyway: kmb_gen there). */
 	[KMB_S_GEN_TAIL_PASS] = NS("gen_tail_pass", true, KMB_TG_PASS,
 				   KMB_T_A2S_HIT, KMB_V_NONE, -1, XDP_PASS,
 				   .gen_tail = true),
-	[KMB_S_A2S_HIT] = NS_TAIL("a2s_hit", KMB_T_A2S_HIT,
-				  KM_R_TX_A2S_CACHED, XDP_TX),
+	/* The cache answer grows the frame at its head: kmb_gen. */
+	[KMB_S_A2S_HIT] = NS("a2s_hit", true, KMB_TG_KM, KMB_T_A2S_HIT,
+			     KMB_V_NONE, KM_R_TX_A2S_CACHED, XDP_TX),
 	[KMB_S_A2S_CHAL] = NS_TAIL("a2s_challenge", KMB_T_A2S_CHAL,
 				   KM_R_TX_A2S_CHALLENGE, XDP_TX),
 	[KMB_S_L_TX] = LIVE("live_tx", false, KMB_TG_TX, KMB_T_FORWARD,

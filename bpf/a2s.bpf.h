@@ -372,23 +372,73 @@ __noinline int km_a2s_challenge(struct xdp_md *ctx, struct km_a2s_args *a)
 	return KM_R_TX_A2S_CHALLENGE;
 }
 
-/* A torn cache copy overwrote the request's payload: put the A2S_INFO
- * request back (its headers were not touched) at its received length
- * (Ethernet padding comes back as zeros). `cur`: the frame's length now
- * (the verifier allows no arithmetic on data_end). */
+/* What of the request's headers the reply does not keep, saved before a
+ * cache answer grows the frame at its head, so that a torn copy can put
+ * the request back exactly. */
+struct km_a2s_orig {
+	__u8 dmac[ETH_ALEN];
+	__u8 smac[ETH_ALEN];
+	__u8 tos;
+	__u8 ttl;
+	__be16 id;
+	__be16 frag_off;
+	__sum16 ucheck;
+};
+
+/* Per-CPU room for it: the A2S functions' stacks add to km_xdp's, and the
+ * two together may not pass 512 bytes. Per load, not pinned (like the
+ * clock memo): it only lives within one packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct km_a2s_orig);
+} a2s_scratch SEC(".maps");
+
+/* A torn cache copy overwrote the request: put the A2S_INFO request back at
+ * its received length, every header byte as received (Ethernet padding
+ * comes back as zeros). `grown`: how far the answer grew the frame at its
+ * head (0: it was resized at the tail, `cur` its length now; the verifier
+ * allows no arithmetic on data_end). */
 static __always_inline int km_a2s_restore(struct xdp_md *ctx,
-					  const struct km_a2s_args *a, int cur)
+					  const struct km_a2s_args *a,
+					  const struct km_a2s_orig *o, int grown,
+					  int cur)
 {
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct udphdr *u;
 	void *data, *end;
 	__u8 *pay;
 
-	if (bpf_xdp_adjust_tail(ctx, (int)a->frame_len - cur))
+	if (grown ? bpf_xdp_adjust_head(ctx, grown)
+		  : bpf_xdp_adjust_tail(ctx, (int)a->frame_len - cur))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	pay = data + KM_A2S_HDRS;
 	if ((void *)(pay + KM_A2S_INFO_CH_LEN) > end)
 		return -1;
+	eth = data;
+	ip = data + sizeof(*eth);
+	u = (void *)(ip + 1);
+	__builtin_memcpy(eth->h_dest, o->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, o->smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	*(__u8 *)ip = 0x45;
+	ip->tos = o->tos;
+	ip->tot_len = bpf_htons(a->ip_len);
+	ip->id = o->id;
+	ip->frag_off = o->frag_off;
+	ip->ttl = o->ttl;
+	ip->protocol = IPPROTO_UDP;
+	ip->saddr = a->saddr;
+	ip->daddr = a->daddr;
+	ip->check = km_ip_csum(ip);
+	u->source = a->sport;
+	u->dest = a->dport;
+	u->len = bpf_htons(a->ip_len - sizeof(struct iphdr));
+	u->check = o->ucheck;
 	*(__u32 *)pay = 0xffffffffU;
 	pay[4] = KM_A2S_T_INFO;
 	*(__u64 *)(pay + 5) = KM_A2S_INFO_W0;
@@ -400,31 +450,70 @@ static __always_inline int km_a2s_restore(struct xdp_md *ctx,
 }
 
 /* Answer from the cache: the frame becomes headers + the entry's data,
- * copied under the entry's seqlock (a->seq, read by km_a2s_decide()). The
- * UDP checksum is the entry's data sum (big-endian words, unfolded) plus
- * the pseudo and UDP headers. A torn copy is never sent: the request is
- * put back and goes to the worker, or on to the game server. */
+ * copied under the entry's seqlock (a->seq, read by km_a2s_decide()). A
+ * larger answer grows the frame at its head: XDP guarantees 256 bytes of
+ * headroom, while a frame a veth hands over from the stack often has no
+ * tailroom (docs/design.md "A2S"); only what the headroom cannot take is
+ * tried at the tail. The UDP checksum is the entry's data sum
+ * (big-endian words, unfolded) plus the pseudo and UDP headers. A torn copy
+ * is never sent: the request is put back and goes to the worker, or on to
+ * the game server. */
 __noinline int km_a2s_serve(struct xdp_md *ctx, struct km_a2s_args *a)
 {
+	struct km_a2s_orig *o;
 	struct km_a2s_entry *e;
 	struct km_a2s_stat *st;
 	const struct km_a2s_cfg *cfg;
+	struct ethhdr *eth;
+	struct iphdr *ip;
 	void *data, *end;
 	__u32 len, sum;
-	int delta;
+	int delta, grown = 0;
 
 	if (!a)
 		return KM_R_DROP_INTERNAL;
 	e = bpf_map_lookup_elem(&km_a2s_info, &a->id);
 	st = bpf_map_lookup_elem(&km_a2s_stats, &a->id);
-	if (!e || !st)
+	o = bpf_map_lookup_elem(&a2s_scratch, &km_a2s_key0);
+	if (!e || !st || !o)
 		return KM_R_DROP_INTERNAL;
 	len = e->len;
 	if (!len || len > KM_A2S_INFO_MAX)
 		goto fallback;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip = data + sizeof(*eth);
+	if (data + KM_A2S_HDRS > end)
+		return KM_R_DROP_INTERNAL;
+	__builtin_memcpy(o->dmac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(o->smac, eth->h_source, ETH_ALEN);
+	o->tos = ip->tos;
+	o->ttl = ip->ttl;
+	o->id = ip->id;
+	o->frag_off = ip->frag_off;
+	o->ucheck = ((struct udphdr *)(ip + 1))->check;
 	delta = (int)(KM_A2S_HDRS + len) - (int)a->frame_len;
-	if (delta && bpf_xdp_adjust_tail(ctx, delta))
+	if (delta > 0 && bpf_xdp_adjust_head(ctx, -delta)) {
+		/* More than the headroom (256 bytes guaranteed): the tail. */
+		if (bpf_xdp_adjust_tail(ctx, delta))
+			goto fallback;
+	} else if (delta > 0) {
+		grown = delta;
+		data = (void *)(long)ctx->data;
+		end = (void *)(long)ctx->data_end;
+		eth = data;
+		ip = data + sizeof(*eth);
+		if (data + KM_A2S_HDRS > end)
+			goto torn;
+		/* What km_a2s_headers() keeps or swaps in place. */
+		__builtin_memcpy(eth->h_dest, o->dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, o->smac, ETH_ALEN);
+		eth->h_proto = bpf_htons(ETH_P_IP);
+		ip->tos = o->tos;
+	} else if (delta && bpf_xdp_adjust_tail(ctx, delta)) {
 		goto fallback;
+	}
 	if (bpf_xdp_store_bytes(ctx, KM_A2S_HDRS, e->data, len))
 		goto torn;
 	sum = e->csum;
@@ -448,7 +537,7 @@ __noinline int km_a2s_serve(struct xdp_md *ctx, struct km_a2s_args *a)
 	a->action = XDP_TX;
 	return KM_R_TX_A2S_CACHED;
 torn:
-	if (km_a2s_restore(ctx, a, KM_A2S_HDRS + len))
+	if (km_a2s_restore(ctx, a, o, grown, KM_A2S_HDRS + len))
 		return KM_R_DROP_INTERNAL;
 fallback:
 	if (km_a2s_has_worker(ctx))
