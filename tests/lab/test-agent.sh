@@ -9,6 +9,8 @@
 # changed, a delta on the wrong base answered and resynced, the controller
 # gone and back (forwarding never stops, the agent reconnects and
 # resyncs), TLS with the wrong CA refused, plain TCP refused off loopback.
+# Namespaces, pins and logs named ka-<pid>-* (this test's own prefix).
+LAB_PREFIX=${LAB_PREFIX:-ka-$$}
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
 KM_AGENT=${KM_AGENT:-$KM_BUILD_DIR/agent/kilimanjaro-agent}
 KM_STANDIN=${KM_STANDIN:-$KM_BUILD_DIR/tests/lab/ctl-standin}
