@@ -38,8 +38,9 @@ struct ka_buf {
 
 #define KA_RX_BUF 65536
 #define KA_BACKLOG_MAX 4096
-#define KA_TX_MAX (32u << 20) /* queued bytes beyond which stats are skipped   \
-			       */
+#define KA_TX_MAX                                                              \
+	(32u << 20) /* queued bytes beyond which stats are skipped             \
+		     */
 
 struct ka_agent {
 	const struct ka_opts *o;
@@ -78,6 +79,7 @@ struct ka_agent {
 	char ring_path[256];
 	struct km_ring_reader *ringr;
 	uint64_t ring_epoch, ring_seq; /* of the last snapshot sent */
+	int stats_src;		       /* stats_source_is() */
 	void *snap_buf;
 	size_t snap_cap;
 	void *snap_ctx; /* struct km_snap_ctx */

@@ -47,7 +47,8 @@ enum op {
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 
-static uint64_t tfd_buf, sig_buf[16];
+/* Read targets of the timerfds and the signalfd (values unused). */
+static uint64_t stats_buf, tick_buf, sig_buf[16];
 
 uint64_t ka_now_ns(void)
 {
@@ -501,11 +502,11 @@ static void on_cqe(struct ka_agent *a, uint64_t data, int res)
 		break;
 	case OP_STATS:
 		ka_session_stats(a);
-		arm_read(a, a->stats_tfd, &tfd_buf, 8, OP_STATS);
+		arm_read(a, a->stats_tfd, &stats_buf, 8, OP_STATS);
 		break;
 	case OP_TICK:
 		on_tick(a);
-		arm_read(a, a->tick_tfd, &tfd_buf, 8, OP_TICK);
+		arm_read(a, a->tick_tfd, &tick_buf, 8, OP_TICK);
 		break;
 	case OP_EVENTS:
 		if (ring_buffer__consume(a->events) < 0)
@@ -602,8 +603,8 @@ int ka_agent_run(struct ka_agent *a)
 	struct io_uring_cqe *cqe;
 	unsigned head, n;
 
-	arm_read(a, a->stats_tfd, &tfd_buf, 8, OP_STATS);
-	arm_read(a, a->tick_tfd, &tfd_buf, 8, OP_TICK);
+	arm_read(a, a->stats_tfd, &stats_buf, 8, OP_STATS);
+	arm_read(a, a->tick_tfd, &tick_buf, 8, OP_TICK);
 	arm_read(a, a->sig_fd, sig_buf, sizeof(sig_buf), OP_SIGNAL);
 	arm_events(a);
 	conn_start(a);

@@ -258,6 +258,20 @@ void ka_session_event(struct ka_agent *a, const struct km_event *ev)
 		a->n_events_sent++;
 }
 
+/* 1: statsd's ring, 2: the maps; logged when it changes. */
+static void stats_source_is(struct ka_agent *a, int src)
+{
+	if (a->stats_src == src)
+		return;
+	a->stats_src = src;
+	if (src == 1)
+		km_info("stats from statsd's ring %s", a->ring_path);
+	else
+		km_info("stats read from the maps: no fresh snapshot in %s "
+			"(statsd not running?)",
+			a->ring_path);
+}
+
 /* The latest ring snapshot when statsd publishes; else read the maps
  * here (statsd down must not blind the controller). */
 static const struct km_snapshot *stats_source(struct ka_agent *a)
@@ -289,9 +303,11 @@ static const struct km_snapshot *stats_source(struct ka_agent *a)
 				return NULL;
 			a->ring_epoch = info.epoch;
 			a->ring_seq = info.seq;
+			stats_source_is(a, 1);
 			return s;
 		}
 	}
+	stats_source_is(a, 2);
 	if (!a->snap_ctx)
 		a->snap_ctx = calloc(1, sizeof(struct km_snap_ctx));
 	if (!a->snap_ctx)

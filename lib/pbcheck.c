@@ -465,10 +465,9 @@ static bool chk_hello(struct chk *c, const KmEnvelope *env)
 			      env->schema, KM_SCHEMA_VERSION);
 	if (!h->edge_id[0])
 		return refuse(c, "hello.edge_id", "empty");
-	if (h->has_abi_version && h->abi_version != KM_ABI_VERSION)
-		return refuse(c, "hello.abi_version",
-			      "%" PRIu32 " is not this build's %d",
-			      h->abi_version, KM_ABI_VERSION);
+	/* abi_version is the edge's map layout, for the operator: a
+	 * controller of another build must still accept it (rolling
+	 * upgrades), so it is not checked here. */
 	return chk_str(c, "hello.edge_id", h->edge_id, KM_PB_MAX_NAME, true) &&
 	       chk_str(c, "hello.software_version", h->software_version,
 		       KM_PB_MAX_TEXT, false) &&

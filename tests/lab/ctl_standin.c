@@ -11,6 +11,7 @@
  *                [add_deny=..] [del_deny=..] [add_block=A] [del_block=A]
  *                [add_punch=..]
  *   ping N | raw HEX | junk N | close
+ *   mute (stop answering pings: the agent must find the peer dead)
  *
  * P is udp, tcp or a number (sent as is: unknown enums are the point).
  * Nothing is validated here: the test sends invalid values on purpose.
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -39,6 +41,7 @@
 static SSL_CTX *ctx;
 static SSL *ssl;
 static int cfd = -1;
+static int muted;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
@@ -317,6 +320,8 @@ static void command(char *line)
 		buf[4] = 0xff;
 		if (cfd >= 0)
 			wr(buf, n + 4);
+	} else if (!strcmp(line, "mute")) {
+		muted = 1;
 	} else if (!strcmp(line, "close")) {
 		close_client("closed by the script");
 	} else if (line[0]) {
@@ -357,10 +362,16 @@ static void print_env(const KmEnvelope *e)
 	case KILIMANJARO__V1__ENVELOPE__BODY_PUNCH_LEARNED: {
 		const Kilimanjaro__V1__PortPunch *p = e->punch_learned->punch;
 
+		struct timespec ts;
+
+		/* Arrival time (wall clock, ms): the test measures the
+		 * relay latency against the time it started the flow. */
+		clock_gettime(CLOCK_REALTIME, &ts);
 		out("{\"t\":\"punch\",\"service\":\"%s:%u\",\"remote\":\"%s\","
-		    "\"remote_port\":%u}",
+		    "\"remote_port\":%u,\"ms\":%lld}",
 		    ip(p->service_addr, a), p->service_port,
-		    ip(p->remote_addr, b), p->remote_port);
+		    ip(p->remote_addr, b), p->remote_port,
+		    (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 		break;
 	}
 	case KILIMANJARO__V1__ENVELOPE__BODY_BLOCK_ADDED:
@@ -383,6 +394,8 @@ static void print_env(const KmEnvelope *e)
 		Kilimanjaro__V1__Pong p = KILIMANJARO__V1__PONG__INIT;
 		KmEnvelope r = KILIMANJARO__V1__ENVELOPE__INIT;
 
+		if (muted)
+			break;
 		p.nonce = e->ping->nonce;
 		r.schema = 1;
 		r.body_case = KILIMANJARO__V1__ENVELOPE__BODY_PONG;
@@ -466,6 +479,7 @@ static void on_accept(int lfd, struct km_frame_reader *rd)
 	cfd = fd;
 	km_frame_reader_free(rd);
 	km_frame_reader_init(rd, 0);
+	muted = 0;
 	out("{\"t\":\"conn\",\"cn\":\"%s\",\"tls\":\"%s\"}", cn,
 	    ssl ? SSL_get_version(ssl) : "none");
 }

@@ -9,10 +9,14 @@
 # changed, a delta on the wrong base answered and resynced, the controller
 # gone and back (forwarding never stops, the agent reconnects and
 # resyncs), TLS with the wrong CA refused, plain TCP refused off loopback.
+# Namespaces, pins and logs named ka-<pid>-* (this test's own prefix).
+LAB_PREFIX=${LAB_PREFIX:-ka-$$}
 source "$(dirname "$(readlink -f "$0")")/lib.sh"
-KM_AGENT=$KM_BUILD_DIR/agent/kilimanjaro-agent
-KM_STANDIN=$KM_BUILD_DIR/tests/lab/ctl-standin
-lab_require "$KM_LOADER" "$KM_CLI" "$KM_MAPPER" "$KM_FLOW" "$KM_AGENT" "$KM_STANDIN"
+KM_AGENT=${KM_AGENT:-$KM_BUILD_DIR/agent/kilimanjaro-agent}
+KM_STANDIN=${KM_STANDIN:-$KM_BUILD_DIR/tests/lab/ctl-standin}
+KM_STATSD=$KM_BUILD_DIR/statsd/kilimanjaro-statsd
+lab_require "$KM_LOADER" "$KM_CLI" "$KM_MAPPER" "$KM_FLOW" "$KM_AGENT" \
+	"$KM_STANDIN" "$KM_STATSD"
 
 lab_up
 lab_edge_config "$LAB_DIR/edge.json"
@@ -31,6 +35,8 @@ KM_CERT_IPS=$CTL "$(dirname "$(readlink -f "$0")")/../lib/gen-certs.sh" "$certs"
 # The stand-in reads its script from a FIFO held open here on fd 7.
 standin_start() {
 	local fifo=$LAB_DIR/ctl.in
+	# lab_spawn starts a new log: keep the last run's for the end.
+	[[ -f $LAB_DIR/ctl.log ]] && cat "$LAB_DIR/ctl.log" >>"$LAB_DIR/ctl-all.log"
 	rm -f "$fifo"
 	mkfifo "$fifo"
 	exec 7<>"$fifo"
@@ -61,6 +67,7 @@ agent_start() { # EXTRA ARGS...
 		--ping-interval-s 1 "$@"
 }
 agent_log_has() { grep -q -- "$1" "$LAB_DIR/agent.log"; }
+_more_lines() { (($(grep -c -- "$1" "$LAB_DIR/agent.log") > $2)); }
 agent_wait_log() {
 	lab_wait_for "${2:-10}" agent_log_has "$1" ||
 		lab_fail "agent log never said \"$1\": $(tail -n 20 "$LAB_DIR/agent.log")"
@@ -117,10 +124,30 @@ t0=$(date +%s%N)
 lab_exec "$LAB_NS_GS" "$KM_FLOW" client --bind "$LAB_SVC:40000" \
 	--to "$LAB_REMOTE:6000" --rate 20 --duration 0.3 >/dev/null
 ctl_wait "$p0" ".t == \"punch\" and .remote == \"$LAB_REMOTE\" and .remote_port == 6000" 5
-lab_log "ok: learned punch reported to the controller ($((($(date +%s%N) - t0) / 1000000)) ms after the flow started)"
+pms=$(ctl_last ".t == \"punch\" and .remote == \"$LAB_REMOTE\"" | jq -r .ms)
+lab_log "ok: learned punch reported to the controller $((pms - t0 / 1000000)) ms after the flow was started"
+lab_assert "punch reported within one second" $((pms - t0 / 1000000)) -lt 1000
 ctl_wait 0 '.t == "stats" and .reasons > 20 and .services >= 3 and .fwd_service > 0'
 lab_log "ok: stats snapshots streamed: $(ctl_last '.t == "stats"')"
 lab_assert "nothing the agent sent was invalid" "$(ctl_n '.t == "invalid" or .t == "undecodable"')" -eq 0
+
+# Stats from statsd's ring while it runs; statsd killed: the agent reads
+# the maps itself and the controller still gets totals that never go back.
+lab_spawn statsd "$LAB_NS_ED" "$KM_STATSD" --interface ed0 \
+	--pin-root "$LAB_PIN_EDGE" --run-dir "$LAB_DIR/run" --interval 200ms \
+	--listen none
+agent_wait_log "stats from statsd's ring"
+n0=$(ctl_n '.t == "stats"')
+game_ok $CTL_SVC_PORT || lab_fail "forwarding with statsd running"
+ctl_wait $((n0 + 2)) '.t == "stats"'
+m0=$(grep -c "stats read from the maps" "$LAB_DIR/agent.log")
+lab_stop statsd KILL
+lab_wait_for 10 _more_lines "stats read from the maps" "$m0" ||
+	lab_fail "the agent did not fall back to the maps after statsd died"
+n0=$(ctl_n '.t == "stats"')
+game_ok $CTL_SVC_PORT || lab_fail "forwarding with statsd dead"
+ctl_wait $((n0 + 1)) '.t == "stats" and .fwd_service > 0'
+lab_log "ok: stats from statsd's ring, then from the maps once statsd was killed"
 
 # ---- bad input: each refused with a reason, nothing changed, session kept ------
 conns=$(ctl_n '.t == "conn"')
@@ -165,6 +192,14 @@ ctl_wait 0 '.t == "hello" and .config_version == 11'
 game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped forwarding after bad frames"
 lab_log "ok: truncated frame and 4 GiB length prefix: session closed with a reason, config kept, reconnected"
 
+# A controller that stops answering (pings unanswered, nothing sent): dead
+# after three ping intervals, the agent reconnects.
+h0=$(ctl_n '.t == "hello" and .config_version == 11')
+ctl mute
+agent_wait_log "nothing from the controller for 3000 ms (dead peer)" 10
+ctl_wait "$h0" '.t == "hello" and .config_version == 11' 10
+lab_log "ok: a silent controller is found dead and the agent reconnects"
+
 # ---- controller gone and back ----------------------------------------------------
 lab_stop ctl KILL
 exec 7>&-
@@ -178,11 +213,24 @@ ctl_wait 0 '.t == "ack" and .version == 12 and .ok'
 km --json deny | jq -e '[.. | objects | select(.origin? == "controller")] | length == 0' >/dev/null ||
 	lab_fail "resync snapshot without deny left controller deny entries: $(km --json deny)"
 lab_log "ok: controller killed and restarted: forwarding never stopped, the agent reconnected and resynced"
+all_stats() { cat "$LAB_DIR/ctl-all.log" "$LAB_DIR/ctl.log" | grep '^{' | jq -c 'select(.t == "stats")'; }
+all_stats | jq -s -e '[.[] | .fwd_service] as $a |
+	[range(1; $a | length) | select($a[.] < $a[. - 1])] | length == 0' >/dev/null ||
+	lab_fail "a counter the controller received went backwards: $(all_stats | jq -c .fwd_service | tr '\n' ' ')"
+lab_log "ok: over $(all_stats | wc -l) stats snapshots (ring, maps, two controllers) fwd_service never went back"
 
 # ---- agent killed: the edge keeps the controller's config -------------------------
 lab_stop agent KILL
 game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped when the agent died"
 lab_log "ok: agent killed: the edge keeps forwarding with the last config"
+h0=$(ctl_n '.t == "hello" and .config_version == 0')
+agent_start
+ctl_wait "$h0" '.t == "hello" and .config_version == 0'
+ctl snapshot 13 "svc=udp:$LAB_SVC:$CTL_SVC_PORT:$LAB_GS"
+ctl_wait 0 '.t == "ack" and .version == 13 and .ok'
+game_ok $CTL_SVC_PORT || lab_fail "the controller's service stopped across the agent's restart"
+lab_stop agent
+lab_log "ok: agent restarted: hello with version 0, resynced by a snapshot, forwarding throughout"
 
 # ---- TLS and plain TCP refusals ------------------------------------------------------
 tls0=$(ctl_n '.t == "tls_error"')
