@@ -31,6 +31,30 @@ done
 lab_wait_synced 15 "$LAB_EDGE_A_ID" "$LAB_EDGE_B_ID"
 lab_log "ok: both edges connected and in sync"
 
+# ---- one A2S challenge key on every edge -----------------------------------
+# A challenge is SipHash(key, player, service, epoch): edges that hold the
+# controller's key (k0, k1: bytes 0-15 of km_a2s_key) and the same epoch
+# (bytes 32-35, from the wall clock) accept each other's challenges, so an
+# anycast shift between the two packets of an exchange does not matter.
+a2s_key_bytes() { # PIN-ROOT FIRST COUNT
+	bpftool -j map lookup pinned "$1/km_a2s_key" key 0 0 0 0 |
+		jq -r --argjson f "$2" --argjson n "$3" '.value[$f:$f+$n] | map(ltrimstr("0x")) | join("")'
+}
+ka=$(a2s_key_bytes "$LAB_PIN_EDGE" 0 16)
+kb=$(a2s_key_bytes "$LAB_PIN_EDGE_B" 0 16)
+[[ -n $ka && $ka == "$kb" ]] ||
+	lab_fail "edges hold different A2S keys after the controller's snapshot"
+[[ $ka != 00000000000000000000000000000000 ]] ||
+	lab_fail "edge A's A2S key is zero"
+for _ in 1 2 3; do # an epoch boundary may fall between the two reads
+	ea=$(a2s_key_bytes "$LAB_PIN_EDGE" 32 4)
+	eb=$(a2s_key_bytes "$LAB_PIN_EDGE_B" 32 4)
+	[[ $ea == "$eb" ]] && break
+	sleep 1
+done
+lab_assert "both edges in the same A2S epoch" "$([[ $ea == "$eb" ]] && echo 1 || echo 0)" -eq 1
+lab_log "ok: both edges hold the controller's A2S key, epoch $ea"
+
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 has_punch_b() {
 	km_b punches --json | jq -e --arg r "$LAB_REMOTE" \
