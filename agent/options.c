@@ -5,7 +5,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,29 +12,12 @@
 #include <syslog.h>
 
 #include "log.h"
+#include "opts.h"
 
-enum opt_kind { OPT_STR, OPT_FLAG };
+#define STR(...) KM_OPT_S(struct ka_opts, __VA_ARGS__)
+#define FLAG(...) KM_OPT_F(struct ka_opts, __VA_ARGS__)
 
-struct opt_def {
-	const char *name;
-	int short_name; /* 0: long only */
-	enum opt_kind kind;
-	size_t offset; /* into struct ka_opts */
-	const char *arg;
-	const char *help;
-	const char *def; /* shown in --help */
-};
-
-#define STR(n, s, field, a, h, d)                                              \
-	{                                                                      \
-		n, s, OPT_STR, offsetof(struct ka_opts, field), a, h, d        \
-	}
-#define FLAG(n, s, field, h)                                                   \
-	{                                                                      \
-		n, s, OPT_FLAG, offsetof(struct ka_opts, field), NULL, h, NULL \
-	}
-
-static const struct opt_def opt_defs[] = {
+static const struct km_opt opt_defs[] = {
     STR("interface", 'i', ifname, "IFNAME", "the edge's XDP interface", NULL),
     STR("controller", 'c', controller, "HOST:PORT",
 	"the controller (IPv4 address or name; [IPv6]:PORT)", NULL),
@@ -61,61 +43,19 @@ static const struct opt_def opt_defs[] = {
     STR("log-level", 'l', log_level, "LEVEL",
 	"err, warning, notice, info or debug", "info"),
     FLAG("verbose", 'v', verbose, "debug logging (same as --log-level debug)"),
-    {"help", 'h', OPT_FLAG, 0, NULL, "this help", NULL},
 };
 
-#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
-
-static void usage(const char *prog)
-{
-	char left[64];
-
-	printf("Usage: %s --interface IF --controller HOST:PORT --edge-id ID\n"
-	       "          --ca FILE --cert FILE --key FILE [OPTION]...\n"
-	       "The edge's session with the controller: TLS 1.3 with mutual "
-	       "certificates;\n"
-	       "streams stats, learned port punches and blocks; applies the "
-	       "controller's\n"
-	       "config (its own origin only). Reconnects with backoff; the "
-	       "edge keeps its\n"
-	       "last-known-good config meanwhile.\n\n",
-	       prog);
-	for (size_t i = 0; i < N_OPTS; i++) {
-		const struct opt_def *d = &opt_defs[i];
-
-		if (d->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s",
-				 d->short_name, d->name, d->arg ? " " : "",
-				 d->arg ? d->arg : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", d->name,
-				 d->arg ? " " : "", d->arg ? d->arg : "");
-		printf("  %-34s %s", left, d->help);
-		if (d->def)
-			printf(" [default: %s]", d->def);
-		printf("\n");
-	}
-}
-
-static int parse_level(const char *s, int *prio)
-{
-	static const struct {
-		const char *name;
-		int prio;
-	} levels[] = {{"err", LOG_ERR},		{"error", LOG_ERR},
-		      {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-		      {"info", LOG_INFO},	{"debug", LOG_DEBUG}};
-
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (!strcmp(s, levels[i].name)) {
-			*prio = levels[i].prio;
-			return 0;
-		}
-	return km_log_errno(-EINVAL,
-			    "--log-level: \"%s\" is not one of err, warning, "
-			    "notice, info, debug",
-			    s);
-}
+static const struct km_opts_spec spec = KM_OPTS_SPEC(
+    opt_defs, 34,
+    "Usage: %s --interface IF --controller HOST:PORT --edge-id ID\n"
+    "          --ca FILE --cert FILE --key FILE [OPTION]...\n"
+    "The edge's session with the controller: TLS 1.3 with mutual "
+    "certificates;\n"
+    "streams stats, learned port punches and blocks; applies the "
+    "controller's\n"
+    "config (its own origin only). Reconnects with backoff; the "
+    "edge keeps its\n"
+    "last-known-good config meanwhile.\n\n");
 
 static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t hi,
 		     uint32_t *out)
@@ -226,60 +166,14 @@ static int check(struct ka_opts *o)
 	o->ping_interval_ms *= 1000;
 	o->dead_after_ms = 3 * o->ping_interval_ms;
 	o->log_prio = o->verbose ? LOG_DEBUG : LOG_INFO;
-	if (o->log_level && parse_level(o->log_level, &o->log_prio))
+	if (o->log_level && km_opts_log_level(o->log_level, &o->log_prio))
 		return -EINVAL;
 	return 0;
 }
 
 int ka_options_parse(int argc, char **argv, struct ka_opts *o)
 {
-	struct option longs[N_OPTS + 1];
-	char shorts[2 * N_OPTS + 1];
-	size_t ns = 0;
-	int c;
+	int r = km_opts_parse(&spec, argc, argv, o, sizeof(*o));
 
-	memset(o, 0, sizeof(*o));
-	memset(longs, 0, sizeof(longs));
-	for (size_t i = 0; i < N_OPTS; i++) {
-		longs[i].name = opt_defs[i].name;
-		longs[i].has_arg = opt_defs[i].kind == OPT_STR
-				       ? required_argument
-				       : no_argument;
-		longs[i].val = 256 + (int)i;
-		if (opt_defs[i].short_name) {
-			shorts[ns++] = (char)opt_defs[i].short_name;
-			if (opt_defs[i].kind == OPT_STR)
-				shorts[ns++] = ':';
-		}
-	}
-	shorts[ns] = '\0';
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		const struct opt_def *d = NULL;
-
-		if (c >= 256 && c < 256 + (int)N_OPTS)
-			d = &opt_defs[c - 256];
-		for (size_t i = 0; !d && i < N_OPTS; i++)
-			if (opt_defs[i].short_name == c)
-				d = &opt_defs[i];
-		if (!d)
-			return km_log_errno(-EINVAL,
-					    "option %s is unknown or needs an "
-					    "argument (see --help)",
-					    argv[optind - 1]);
-		if (!strcmp(d->name, "help")) {
-			usage(argv[0]);
-			return 1;
-		}
-		if (d->kind == OPT_STR)
-			*(const char **)((char *)o + d->offset) = optarg;
-		else
-			*(bool *)((char *)o + d->offset) = true;
-	}
-	if (optind < argc)
-		return km_log_errno(-EINVAL,
-				    "unexpected argument \"%s\" (see --help)",
-				    argv[optind]);
-	return check(o);
+	return r ? r : check(o);
 }

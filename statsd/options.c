@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,30 +12,13 @@
 
 #include "kilimanjaro_abi.h"
 #include "log.h"
+#include "opts.h"
 #include "ring.h"
 
-enum opt_kind { OPT_STR, OPT_FLAG };
+#define STR(...) KM_OPT_S(struct ks_opts, __VA_ARGS__)
+#define FLAG(...) KM_OPT_F(struct ks_opts, __VA_ARGS__)
 
-struct opt_def {
-	const char *name;
-	int short_name; /* 0: long only */
-	enum opt_kind kind;
-	size_t offset; /* into struct ks_opts */
-	const char *arg;
-	const char *help;
-	const char *def; /* shown in --help */
-};
-
-#define STR(n, s, field, a, h, d)                                              \
-	{                                                                      \
-		n, s, OPT_STR, offsetof(struct ks_opts, field), a, h, d        \
-	}
-#define FLAG(n, s, field, h)                                                   \
-	{                                                                      \
-		n, s, OPT_FLAG, offsetof(struct ks_opts, field), NULL, h, NULL \
-	}
-
-static const struct opt_def opt_defs[] = {
+static const struct km_opt opt_defs[] = {
     STR("interface", 'i', ifname, "IFNAME", "interface of the edge", NULL),
     STR("pin-root", 'p', pin_root_opt, "DIR",
 	"directory (on bpffs) of the loader's map pins",
@@ -54,37 +36,15 @@ static const struct opt_def opt_defs[] = {
     STR("log-level", 'l', log_level, "LEVEL",
 	"err, warning, notice, info or debug", "info"),
     FLAG("once", 0, once, "publish one snapshot and exit"),
-    {"help", 'h', OPT_FLAG, 0, NULL, "this help", NULL},
 };
 
-#define N_OPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
-
-static void usage(const char *prog)
-{
-	char left[64];
-
-	printf("Usage: %s --interface IFNAME [OPTION]...\n"
-	       "Read the edge's per-CPU counters every interval into the "
-	       "stats ring\n"
-	       "(<run-dir>/stats.ring) and serve them as Prometheus text on "
-	       "/metrics.\n\n",
-	       prog);
-	for (size_t i = 0; i < N_OPTS; i++) {
-		const struct opt_def *d = &opt_defs[i];
-
-		if (d->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s",
-				 d->short_name, d->name, d->arg ? " " : "",
-				 d->arg ? d->arg : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", d->name,
-				 d->arg ? " " : "", d->arg ? d->arg : "");
-		printf("  %-28s %s", left, d->help);
-		if (d->def)
-			printf(" [default: %s]", d->def);
-		printf("\n");
-	}
-}
+static const struct km_opts_spec spec =
+    KM_OPTS_SPEC(opt_defs, 28,
+		 "Usage: %s --interface IFNAME [OPTION]...\n"
+		 "Read the edge's per-CPU counters every interval into the "
+		 "stats ring\n"
+		 "(<run-dir>/stats.ring) and serve them as Prometheus text on "
+		 "/metrics.\n\n");
 
 int ks_parse_duration(const char *s, uint64_t *ns)
 {
@@ -110,26 +70,6 @@ int ks_parse_duration(const char *s, uint64_t *ns)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-static int parse_level(const char *s, int *prio)
-{
-	static const struct {
-		const char *name;
-		int prio;
-	} levels[] = {{"err", LOG_ERR},		{"error", LOG_ERR},
-		      {"warning", LOG_WARNING}, {"notice", LOG_NOTICE},
-		      {"info", LOG_INFO},	{"debug", LOG_DEBUG}};
-
-	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (!strcmp(s, levels[i].name)) {
-			*prio = levels[i].prio;
-			return 0;
-		}
-	return km_log_errno(-EINVAL,
-			    "--log-level: \"%s\" is not one of err, warning, "
-			    "notice, info, debug",
-			    s);
 }
 
 static int parse_u32(const char *opt, const char *s, uint32_t lo, uint32_t hi,
@@ -222,61 +162,14 @@ static int check(struct ks_opts *o)
 					   KM_MAX_SERVICES, &o->max_services))
 		return -EINVAL;
 	o->log_prio = LOG_INFO;
-	if (o->log_level && parse_level(o->log_level, &o->log_prio))
+	if (o->log_level && km_opts_log_level(o->log_level, &o->log_prio))
 		return -EINVAL;
 	return 0;
 }
 
 int ks_options_parse(int argc, char **argv, struct ks_opts *o)
 {
-	struct option longs[N_OPTS + 1];
-	char shorts[2 * N_OPTS + 1];
-	size_t ns = 0;
-	int c;
+	int r = km_opts_parse(&spec, argc, argv, o, sizeof(*o));
 
-	memset(o, 0, sizeof(*o));
-	memset(longs, 0, sizeof(longs));
-	for (size_t i = 0; i < N_OPTS; i++) {
-		longs[i].name = opt_defs[i].name;
-		longs[i].has_arg = opt_defs[i].kind == OPT_STR
-				       ? required_argument
-				       : no_argument;
-		longs[i].val = 256 + (int)i;
-		if (opt_defs[i].short_name) {
-			shorts[ns++] = (char)opt_defs[i].short_name;
-			if (opt_defs[i].kind == OPT_STR)
-				shorts[ns++] = ':';
-		}
-	}
-	shorts[ns] = '\0';
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		const struct opt_def *d = NULL;
-
-		if (c >= 256 && c < 256 + (int)N_OPTS)
-			d = &opt_defs[c - 256];
-		for (size_t i = 0; !d && i < N_OPTS; i++)
-			if (opt_defs[i].short_name == c)
-				d = &opt_defs[i];
-		if (!d) {
-			km_err("option %s is unknown or needs an argument "
-			       "(see --help)",
-			       argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (!strcmp(d->name, "help")) {
-			usage(argv[0]);
-			return 1;
-		}
-		if (d->kind == OPT_STR)
-			*(const char **)((char *)o + d->offset) = optarg;
-		else
-			*(bool *)((char *)o + d->offset) = true;
-	}
-	if (optind < argc)
-		return km_log_errno(-EINVAL,
-				    "unexpected argument \"%s\" (see --help)",
-				    argv[optind]);
-	return check(o);
+	return r ? r : check(o);
 }
