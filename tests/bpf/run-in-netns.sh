@@ -56,8 +56,14 @@ ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.forwarding=1 \
 idx0=$(ipn -o link show e0 | cut -d: -f1)
 idx1=$(ipn -o link show e1 | cut -d: -f1)
 
-# Not exec: the EXIT trap must still run after the binary.
+# Not exec: the EXIT trap must still run after the binary. In the
+# background with `wait`, so that a TERM (meson's timeout) runs the trap at
+# once instead of after the binary, by when meson's KILL would have left
+# the namespace behind.
 status=0
 ip netns exec "$ns" env KMT_IFINDEX0="$idx0" KMT_IFINDEX1="$idx1" \
-	"$@" || status=$?
+	"$@" &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null; exit 130' INT TERM
+wait "$child" || status=$?
 exit "$status"
