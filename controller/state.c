@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -327,6 +328,29 @@ static void delta_init(struct state *st, KV1(ConfigDelta) * d)
 	d->base_version = st->version;
 }
 
+/* With st->lock held: run one statement in its own transaction committed
+ * as version st->version + 1; on success init d (and alt, if given) as the
+ * delta from st->version and bump st->version. On failure nothing changes
+ * and the error is returned. */
+static int state_change(struct state *st, KV1(ConfigDelta) * d,
+			KV1(ConfigDelta) * alt, const char *sql,
+			const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = db_vchange(st->db, st->version + 1, sql, fmt, ap);
+	va_end(ap);
+	if (r)
+		return r;
+	delta_init(st, d);
+	if (alt)
+		delta_init(st, alt);
+	st->version++;
+	return 0;
+}
+
 int state_service_put(struct state *st, const KV1(Service) * svc)
 {
 	KV1(ConfigDelta) d;
@@ -351,21 +375,12 @@ int state_service_put(struct state *st, const KV1(Service) * svc)
 		r = -ENOSPC;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(
-		    st->db,
-		    "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?)",
-		    "iiib", (int64_t)k->proto, (int64_t)k->addr,
-		    (int64_t)k->port, blob, n);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, NULL,
+			 "INSERT OR REPLACE INTO services VALUES (?, ?, ?, ?)",
+			 "iiib", (int64_t)k->proto, (int64_t)k->addr,
+			 (int64_t)k->port, blob, n);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	if (i >= 0) {
 		kilimanjaro__v1__service__free_unpacked(st->services[i], NULL);
 		st->services[i] = copy;
@@ -398,20 +413,12 @@ int state_service_del(struct state *st, uint8_t proto, uint32_t addr,
 		r = -ENOENT;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(st->db,
-			   "DELETE FROM services WHERE proto = ? AND addr = ? "
-			   "AND port = ?",
-			   "iii", (int64_t)proto, (int64_t)addr, (int64_t)port);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, NULL,
+			 "DELETE FROM services WHERE proto = ? AND addr = ? "
+			 "AND port = ?",
+			 "iii", (int64_t)proto, (int64_t)addr, (int64_t)port);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	kilimanjaro__v1__service__free_unpacked(st->services[i], NULL);
 	st->services[i] = st->services[--st->n_services];
 	key.proto = proto;
@@ -458,22 +465,17 @@ static int prefix_change(struct state *st, enum st_list l, uint32_t addr,
 		r = -ENOSPC;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r && add)
-		r = db_run(st->db, "INSERT INTO prefixes VALUES (?, ?, ?)",
-			   "iii", (int64_t)l, (int64_t)addr, (int64_t)len);
-	else if (!r)
-		r = db_run(st->db,
-			   "DELETE FROM prefixes WHERE addr = ? AND len = ?",
-			   "ii", (int64_t)addr, (int64_t)len);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
+	if (add)
+		r = state_change(st, &d, NULL,
+				 "INSERT INTO prefixes VALUES (?, ?, ?)", "iii",
+				 (int64_t)l, (int64_t)addr, (int64_t)len);
 	else
-		db_rollback(st->db);
+		r = state_change(
+		    st, &d, NULL,
+		    "DELETE FROM prefixes WHERE addr = ? AND len = ?", "ii",
+		    (int64_t)addr, (int64_t)len);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	if (add)
 		st->lists[l][st->n_list[l]++] =
 		    (struct st_prefix){.addr = addr, .len = len};
@@ -535,19 +537,11 @@ int state_block_add(struct state *st, uint32_t addr, uint64_t duration_ms)
 		r = -ENOSPC;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(st->db,
-			   "INSERT OR REPLACE INTO blocks VALUES (?, ?)", "ii",
-			   (int64_t)addr, (int64_t)exp);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, NULL,
+			 "INSERT OR REPLACE INTO blocks VALUES (?, ?)", "ii",
+			 (int64_t)addr, (int64_t)exp);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	if (i < 0)
 		i = (long)st->n_blocks++;
 	st->blocks[i] = (struct st_block){.addr = addr, .expires_ms = exp};
@@ -575,18 +569,10 @@ int state_block_del(struct state *st, uint32_t addr)
 		r = -ENOENT;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(st->db, "DELETE FROM blocks WHERE addr = ?", "i",
-			   (int64_t)addr);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, NULL, "DELETE FROM blocks WHERE addr = ?", "i",
+			 (int64_t)addr);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	st->blocks[i] = st->blocks[--st->n_blocks];
 	d.n_del_blocks = 1;
 	d.del_blocks = arr;
@@ -632,23 +618,14 @@ int state_punch_learned(struct state *st, const struct st_punch *p,
 		r = -ENOSPC;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(st->db,
-			   "INSERT OR REPLACE INTO punches VALUES "
-			   "(?, ?, ?, ?, ?, ?, ?)",
-			   "iiiiiii", (int64_t)n.proto, (int64_t)n.saddr,
-			   (int64_t)n.sport, (int64_t)n.raddr, (int64_t)n.rport,
-			   (int64_t)n.backend, (int64_t)n.expires_ms);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, &alt,
+			 "INSERT OR REPLACE INTO punches VALUES "
+			 "(?, ?, ?, ?, ?, ?, ?)",
+			 "iiiiiii", (int64_t)n.proto, (int64_t)n.saddr,
+			 (int64_t)n.sport, (int64_t)n.raddr, (int64_t)n.rport,
+			 (int64_t)n.backend, (int64_t)n.expires_ms);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	delta_init(st, &alt);
-	st->version++;
 	st->punches[i] = n;
 	if (i == st->n_punches)
 		st->n_punches++;
@@ -704,22 +681,14 @@ int state_a2s_rotate(struct state *st, bool force, uint32_t *wait_s)
 		r = -EIO;
 		goto out;
 	}
-	r = db_begin(st->db);
-	if (!r)
-		r = db_run(st->db,
-			   "UPDATE a2s_key SET key_id = ?, key = ?, "
-			   "prev_key = ?, rotated_ms = ? WHERE id = 1",
-			   "ibbi", (int64_t)n.key_id, n.key,
-			   (size_t)STATE_A2S_KEY_LEN, n.prev,
-			   (size_t)STATE_A2S_KEY_LEN, (int64_t)n.rotated_ms);
-	if (!r)
-		r = db_commit(st->db, st->version + 1);
-	else
-		db_rollback(st->db);
+	r = state_change(st, &d, NULL,
+			 "UPDATE a2s_key SET key_id = ?, key = ?, "
+			 "prev_key = ?, rotated_ms = ? WHERE id = 1",
+			 "ibbi", (int64_t)n.key_id, n.key,
+			 (size_t)STATE_A2S_KEY_LEN, n.prev,
+			 (size_t)STATE_A2S_KEY_LEN, (int64_t)n.rotated_ms);
 	if (r)
 		goto out;
-	delta_init(st, &d);
-	st->version++;
 	st->a2s = n;
 	a2s_to_pb(st, &k);
 	d.a2s_key = &k;

@@ -105,6 +105,22 @@ void db_rollback(sqlite3 *db)
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* One statement in its own transaction, committed as version; on any
+ * failure (begin included) everything is rolled back. */
+int db_vchange(sqlite3 *db, uint64_t version, const char *sql, const char *fmt,
+	       va_list ap)
+{
+	int r = db_begin(db);
+
+	if (!r)
+		r = db_vrun(db, NULL, sql, fmt, ap);
+	if (!r)
+		r = db_commit(db, version);
+	else
+		db_rollback(db);
+	return r;
+}
+
 static int db_scalar(sqlite3 *db, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *s;
