@@ -36,32 +36,7 @@ cat >"$LAB_DIR/driver.sh" <<'EOF_DRIVER'
 #!/bin/bash
 unit=kilimanjaro-afxdp@ed0.service
 exec >/lab/driver.log 2>&1
-fail() {
-	echo "FAIL: $*"
-	journalctl --no-pager -o cat -u "$unit"
-	echo FAIL >/lab/result
-	systemctl poweroff
-	exit 1
-}
-step() { echo "== $*"; }
-prop() { systemctl show -P "$1" "$unit"; }
-until_true() { # SECONDS COMMAND...
-	local i
-	for ((i = 0; i < $1 * 5; i++)); do
-		"${@:2}" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-logged() { # PATTERN [MIN-COUNT]
-	(($(journalctl --no-pager -o cat -u "$unit" | grep -c -- "$1") >= ${2:-1}))
-}
-active() { [ "$(prop ActiveState)" = active ]; }
-inactive() { [ "$(prop ActiveState)" = inactive ]; }
-restarted() { [ "$(prop NRestarts)" = 1 ] && active; }
-
-cp -r /lab/units/. /etc/systemd/system/
-systemctl daemon-reload
+source /lab/unit-driver.sh
 
 step "enable and start kilimanjaro.target"
 systemctl enable kilimanjaro.target "$unit" || fail "enable"
@@ -110,6 +85,7 @@ echo PASS >/lab/result
 systemctl poweroff
 EOF_DRIVER
 chmod +x "$LAB_DIR/driver.sh"
+cp "$(dirname "$(readlink -f "$0")")/unit-driver.sh" "$LAB_DIR/"
 
 units=$LAB_DIR/units
 mkdir -p "$units/$template.d"
