@@ -176,9 +176,10 @@ ok
 
 # top on a terminal (script(1) gives it a pty): the alternate screen is
 # entered and left, and the terminal modes are back (icanon, echo) after q
-# and after Ctrl-C.
+# and after Ctrl-C. script(1) runs its command with $SHELL: bash is named
+# because dash, CI's login shell, dies of the Ctrl-C that top handles.
 for key in q '\003'; do
-	(sleep 1; printf "$key") | timeout 10 script -qfec \
+	(sleep 1; printf "$key") | SHELL=/bin/bash timeout 10 script -qfec \
 		"$K top --run-dir $R; echo rc=\$?; stty -a" /dev/null >"$TMP/tty" 2>&1 ||
 		fail "top on a pty did not end on $key"
 	grep -q $'\033\[?1049h' "$TMP/tty" && grep -q $'\033\[?1049l' "$TMP/tty" ||
