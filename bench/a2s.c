@@ -142,6 +142,31 @@ int kmb_a2s_template(struct kmt_pkt *p)
 	return kmt_pkt_payload(p, req, n);
 }
 
+void kmb_a2s_key(__u64 *k0, __u64 *k1, __u32 *epoch)
+{
+	*k0 = KMB_A2S_K0;
+	*k1 = KMB_A2S_K1;
+	*epoch = KMB_A2S_EPOCH;
+}
+
+/* S2C_CHALLENGE: FF FF FF FF 41 and the template player's challenge as
+ * its little-endian bytes. */
+bool kmb_a2s_challenge_ok(const uint8_t *payload, size_t len)
+{
+	uint32_t c = challenge();
+	uint8_t want[9] = {0xff,
+			   0xff,
+			   0xff,
+			   0xff,
+			   0x41,
+			   (uint8_t)c,
+			   (uint8_t)(c >> 8),
+			   (uint8_t)(c >> 16),
+			   (uint8_t)(c >> 24)};
+
+	return len == sizeof(want) && !memcmp(payload, want, len);
+}
+
 bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len)
 {
 	uint8_t want[KM_A2S_INFO_MAX];

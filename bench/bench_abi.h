@@ -44,6 +44,34 @@ struct cost_cfg {
 	__u32 fwd_id;	/* service ids of the forward ... */
 	__u32 flood_id; /* ... and flood scenarios */
 	__u64 divisor;	/* cost_div64: any value > 1 */
+	__u64 sip_k0;	/* cost_siphash: the A2S scenarios' key */
+	__u64 sip_k1;
+};
+
+/* floors.bpf.c (bench/README.md "Floors"): one packet counter per floor,
+ * index of floor_cnt. The same counter serves the repeat and the live run
+ * of a floor: every run checks its own delta. */
+enum kmb_floor {
+	KMB_F_DECAP = 0,
+	KMB_F_FORWARD,
+	KMB_F_FORWARD_SRC,
+	KMB_F_A2S_CHALLENGE,
+	KMB_F_A2S_HIT,
+	KMB_F_MAX,
+};
+
+/* floor_cfg[0]: what the floors read as configuration. */
+struct kmb_floor_cfg {
+	__be32 edge; /* decap: the outer destination; forward: outer source */
+	__u32 a2s_epoch; /* the A2S challenge's epoch and key */
+	__u64 a2s_k0;
+	__u64 a2s_k1;
+};
+
+/* floor_hop[0]: a cached next hop (the frame's new Ethernet header). */
+struct kmb_floor_hop {
+	__u8 dmac[6];
+	__u8 smac[6];
 };
 
 #endif

@@ -42,6 +42,23 @@
 		.tmpl = tm, .vary = KMB_V_NONE, .reason = rs, .retval = rv,    \
 		.gen_ref = KMB_S_GEN_TAIL_PASS, .bare_ref = KMB_S_PASS         \
 	}
+/* A floor (floors.bpf.c) through the generator of the scenario it bounds,
+ * checked by its own floor_cnt counter. */
+#define FLOOR(n, p, tm, f)                                                     \
+	{                                                                      \
+		.name = n, .gen = true, .target = KMB_TG_FLOOR, .prog = p,     \
+		.tmpl = tm, .vary = KMB_V_NONE, .reason = f,                   \
+		.floor_ctr = true, .retval = XDP_TX,                           \
+		.gen_ref = KMB_S_GEN_PASS, .bare_ref = KMB_S_PASS              \
+	}
+#define FLOOR_TAIL(n, p, tm, f)                                                \
+	{                                                                      \
+		.name = n, .gen = true, .gen_tail = true,                      \
+		.target = KMB_TG_FLOOR, .prog = p, .tmpl = tm,                 \
+		.vary = KMB_V_NONE, .reason = f, .floor_ctr = true,            \
+		.retval = XDP_TX, .gen_ref = KMB_S_GEN_TAIL_PASS,              \
+		.bare_ref = KMB_S_PASS                                         \
+	}
 /* A live-frames scenario; `gen` ones take out the generator's cost with the
  * bare program of the same verdict (gr: through the generator, br: bare). */
 #define LIVE(n, g, t, tm, fl, rs, snt, gr, br, ...)                            \
@@ -93,6 +110,19 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 			     KMB_V_NONE, KM_R_TX_A2S_CACHED, XDP_TX),
 	[KMB_S_A2S_CHAL] = NS_TAIL("a2s_challenge", KMB_T_A2S_CHAL,
 				   KM_R_TX_A2S_CHALLENGE, XDP_TX),
+	/* The floors: the least work of decap, forward and the A2S replies
+	 * (bench/README.md "Floors"), in the rounds of what they bound. */
+	[KMB_S_FL_DECAP] = FLOOR("floor_decap", "floor_decap", KMB_T_DECAP,
+				 KMB_F_DECAP),
+	[KMB_S_FL_FWD] = FLOOR("floor_forward", "floor_forward",
+			       KMB_T_FORWARD, KMB_F_FORWARD),
+	[KMB_S_FL_FWD_SRC] = FLOOR("floor_forward_src", "floor_forward_src",
+				   KMB_T_FORWARD, KMB_F_FORWARD_SRC),
+	[KMB_S_FL_A2S_HIT] = FLOOR("floor_a2s_hit", "floor_a2s_hit",
+				   KMB_T_A2S_HIT, KMB_F_A2S_HIT),
+	[KMB_S_FL_A2S_CHAL] = FLOOR_TAIL("floor_a2s_challenge",
+					 "floor_a2s_challenge", KMB_T_A2S_CHAL,
+					 KMB_F_A2S_CHALLENGE),
 	[KMB_S_L_TX] = LIVE("live_tx", false, KMB_TG_TX, KMB_T_FORWARD,
 			    KMB_V_NONE, -1, true, KMB_S_L_TX, KMB_S_L_TX),
 	[KMB_S_L_DROP] = LIVE("live_drop", false, KMB_TG_DROP, KMB_T_FORWARD,
@@ -115,12 +145,25 @@ struct kmb_scen kmb_scens[KMB_S_MAX] = {
 				 KMB_T_A2S_HIT, KMB_V_NONE,
 				 KM_R_TX_A2S_CACHED, true, KMB_S_L_GEN_TX,
 				 KMB_S_L_TX),
+	[KMB_S_L_FL_FWD] = LIVE("live_floor_forward", true, KMB_TG_FLOOR,
+				KMB_T_FORWARD, KMB_V_NONE, KMB_F_FORWARD, true,
+				KMB_S_L_GEN_TX, KMB_S_L_TX,
+				.prog = "floor_forward", .floor_ctr = true),
+	[KMB_S_L_FL_FWD_SRC] = LIVE("live_floor_forward_src", true,
+				    KMB_TG_FLOOR, KMB_T_FORWARD, KMB_V_NONE,
+				    KMB_F_FORWARD_SRC, true, KMB_S_L_GEN_TX,
+				    KMB_S_L_TX, .prog = "floor_forward_src",
+				    .floor_ctr = true),
+	[KMB_S_L_FL_A2S_HIT] = LIVE("live_floor_a2s_hit", true, KMB_TG_FLOOR,
+				    KMB_T_A2S_HIT, KMB_V_NONE, KMB_F_A2S_HIT,
+				    true, KMB_S_L_GEN_TX, KMB_S_L_TX,
+				    .prog = "floor_a2s_hit", .floor_ctr = true),
 };
 
 #define COST(p)                                                                \
 	{                                                                      \
 		.name = p, .target = KMB_TG_COST, .tmpl = KMB_T_FORWARD,       \
-		.reason = -1, .retval = XDP_PASS, .cost = p                    \
+		.reason = -1, .retval = XDP_PASS, .prog = p                    \
 	}
 
 struct kmb_scen kmb_diag[] = {
@@ -142,6 +185,9 @@ struct kmb_scen kmb_diag[] = {
 	COST("cost_fib"),
 	COST("cost_adjust_head"),
 	COST("cost_div64"),
+	COST("cost_siphash"),
+	COST("cost_adjust_tail"),
+	COST("cost_store_bytes_150"),
 };
 /* clang-format on */
 const int kmb_n_diag = (int)(sizeof(kmb_diag) / sizeof(kmb_diag[0]));
@@ -308,7 +354,9 @@ static int setup(struct kmb_ctx *c)
 	if (!c->b)
 		return km_log_errno(-errno, "cannot load bench.bpf.o");
 	err = kmb_attach_sink(c, opt.peer_netns, opt.peer_if);
-	return err ?: kmb_check_outputs(c);
+	err = err ?: kmb_floors_open(c);
+	err = err ?: kmb_check_outputs(c);
+	return err ?: kmb_floors_check(c);
 }
 
 /* --only NAME: that scenario alone, round after round (for a profiler);
@@ -385,6 +433,7 @@ int main(int argc, char **argv)
 	err = err ?: run(&c);
 	bpf_link__destroy(c.sink_link);
 	cost__destroy(c.cost);
+	kmb_floors_close(&c);
 	bench__destroy(c.b);
 	kmb_km_close(&c.km);
 	if (err)

@@ -15,6 +15,7 @@ struct bpf_object;
 struct bpf_link;
 struct bench;
 struct cost;
+struct floors;
 
 /* Addresses of the bench namespace (bench/run makes it), host order. */
 #define KMB_EDGE 0xc6120001u	   /* 198.18.0.1: edge, on the veth */
@@ -98,6 +99,10 @@ int kmb_a2s_populate(const struct kmb_km *k);
 int kmb_a2s_template(struct kmt_pkt *p);
 /* The UDP payload of an answer is the cached A2S_INFO. */
 bool kmb_a2s_answer_ok(const uint8_t *payload, size_t len);
+/* ... is the S2C_CHALLENGE of the template's player. */
+bool kmb_a2s_challenge_ok(const uint8_t *payload, size_t len);
+/* The fixed challenge key and epoch the templates are computed with. */
+void kmb_a2s_key(__u64 *k0, __u64 *k1, __u32 *epoch);
 
 /* measure.c */
 struct kmb_run {
@@ -129,7 +134,14 @@ enum kmb_vary {
 };
 
 /* What a scenario runs (directly, or as kmb_gen's tail-call target). */
-enum kmb_target { KMB_TG_PASS, KMB_TG_TX, KMB_TG_DROP, KMB_TG_KM, KMB_TG_COST };
+enum kmb_target {
+	KMB_TG_PASS,
+	KMB_TG_TX,
+	KMB_TG_DROP,
+	KMB_TG_KM,
+	KMB_TG_COST,  /* a program of cost.bpf.c (--diagnose) */
+	KMB_TG_FLOOR, /* a program of floors.bpf.c */
+};
 
 struct kmb_scen {
 	const char *name;
@@ -140,12 +152,13 @@ struct kmb_scen {
 	enum kmb_tmpl tmpl;
 	enum kmb_vary vary; /* what kmb_gen changes per packet */
 	int reason;	    /* km_stats reason that must take every packet */
+	bool floor_ctr;	    /* reason is a floor_cnt index (enum kmb_floor) */
 	uint32_t retval;    /* repeat mode: the expected XDP action */
 	bool sent;	    /* live: every frame must reach the veth peer */
 	int gen_ref;	    /* gen: the generator with the bare target ... */
 	int bare_ref;	    /* ... and that bare target run directly */
 	int (*prep)(const struct kmb_km *k);
-	const char *cost; /* KMB_TG_COST: program of cost.bpf.c */
+	const char *prog; /* KMB_TG_COST, _FLOOR: the program's name */
 	uint32_t count;	  /* calibrated */
 	double ns[KMB_MAX_ROUNDS];
 	double wall[KMB_MAX_ROUNDS];
@@ -171,6 +184,11 @@ enum kmb_scen_id {
 	KMB_S_GEN_TAIL_PASS,
 	KMB_S_A2S_HIT,
 	KMB_S_A2S_CHAL,
+	KMB_S_FL_DECAP, /* floors (floors.bpf.c) */
+	KMB_S_FL_FWD,
+	KMB_S_FL_FWD_SRC,
+	KMB_S_FL_A2S_HIT,
+	KMB_S_FL_A2S_CHAL,
 	KMB_S_NS_MAX,
 	KMB_S_L_TX = KMB_S_NS_MAX,
 	KMB_S_L_DROP,
@@ -179,6 +197,9 @@ enum kmb_scen_id {
 	KMB_S_L_FWD,
 	KMB_S_L_FLOOD,
 	KMB_S_L_A2S_HIT,
+	KMB_S_L_FL_FWD,
+	KMB_S_L_FL_FWD_SRC,
+	KMB_S_L_FL_A2S_HIT,
 	KMB_S_MAX,
 };
 
@@ -191,6 +212,7 @@ struct kmb_ctx {
 	struct kmb_km km;
 	struct bench *b;
 	struct cost *cost; /* --diagnose only */
+	struct floors *fl;
 	struct bpf_link *sink_link;
 	uint32_t ifindex;
 	uint8_t tmpl[KMB_T_MAX][KMB_PKT_LEN];
@@ -215,8 +237,23 @@ void kmb_fail(struct kmb_ctx *c, const char *what, const char *fmt, ...)
 int kmb_attach_sink(struct kmb_ctx *c, const char *netns, const char *ifname);
 /* Open cost.bpf.o on Kilimanjaro's maps (--diagnose). */
 int kmb_cost_open(struct kmb_ctx *c);
-/* One forward and one decap run, their output checked independently. */
+/* One forward, decap and A2S hit run, their output checked independently. */
 int kmb_check_outputs(struct kmb_ctx *c);
+/* One run of scenario s's program (through its generator: via_gen), its
+ * output checked: XDP_TX, valid, to these addresses (host order). */
+int kmb_check_output(struct kmb_ctx *c, const struct kmb_scen *s, bool via_gen,
+		     uint32_t outer_dst, uint32_t inner_dst);
+
+/* ---- floors.c ---- */
+/* Load floors.bpf.o and give it the scenarios' configuration. */
+int kmb_floors_open(struct kmb_ctx *c);
+void kmb_floors_close(struct kmb_ctx *c);
+/* floor_cnt summed over the CPUs. */
+int kmb_floors_read(const struct kmb_ctx *c, uint64_t v[KMB_F_MAX]);
+const char *kmb_floor_name(int f);
+/* The floors' outputs checked like the paths' (kmb_check_outputs), and
+ * floor_a2s_hit refusing a wrong challenge uncounted. */
+int kmb_floors_check(struct kmb_ctx *c);
 
 /* ---- lines.c ---- */
 /* Write where each source line of the program landed in its JIT image. */

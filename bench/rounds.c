@@ -20,6 +20,7 @@
 
 #include "bench.skel.h"
 #include "cost.skel.h"
+#include "floors.skel.h"
 #include "log.h"
 
 void kmb_fail(struct kmb_ctx *c, const char *what, const char *fmt, ...)
@@ -45,7 +46,10 @@ int kmb_target_fd(const struct kmb_ctx *c, const struct kmb_scen *s)
 		return bpf_program__fd(c->b->progs.kmb_drop);
 	case KMB_TG_COST:
 		return bpf_program__fd(
-		    bpf_object__find_program_by_name(c->cost->obj, s->cost));
+		    bpf_object__find_program_by_name(c->cost->obj, s->prog));
+	case KMB_TG_FLOOR:
+		return bpf_program__fd(
+		    bpf_object__find_program_by_name(c->fl->obj, s->prog));
 	default:
 		return c->km.prog_fd;
 	}
@@ -86,32 +90,42 @@ static int sink_read(const struct kmb_ctx *c, uint64_t *n)
 	return kmb_percpu_u64(bpf_map__fd(c->b->maps.kmb_sink_cnt), 0, n);
 }
 
-/* The km_stats movement of one run: exactly `n` packets, all on s->reason. */
+static const char *reason_name(const struct kmb_scen *s, int r)
+{
+	return s->floor_ctr ? kmb_floor_name(r) : km_reason_name(r);
+}
+
+/* The km_stats movement of one run (floor_cnt for a floor): exactly `n`
+ * packets, all on s->reason. */
 static void check_reasons(struct kmb_ctx *c, const struct kmb_scen *s,
 			  const uint64_t *before, const uint64_t *after,
 			  uint64_t n)
 {
+	int nr = s->floor_ctr ? KMB_F_MAX : KM_R_MAX;
 	char other[256] = "";
 	size_t len = 0;
 	uint64_t d;
 
-	for (int r = 0; r < KM_R_MAX && len < sizeof(other); r++) {
+	for (int r = 0; r < nr && len < sizeof(other); r++) {
 		d = after[r] - before[r];
 		if (r == s->reason || !d)
 			continue;
 		len += (size_t)snprintf(other + len, sizeof(other) - len,
-					" %s+%llu", km_reason_name(r),
+					" %s+%llu", reason_name(s, r),
 					(unsigned long long)d);
 	}
 	d = after[s->reason] - before[s->reason];
 	if (d != n || other[0])
 		kmb_fail(c, s->name, "%s advanced by %llu for %llu packets;%s",
-			 km_reason_name(s->reason), (unsigned long long)d,
+			 reason_name(s, s->reason), (unsigned long long)d,
 			 (unsigned long long)n,
 			 other[0] ? other : " nothing else");
 }
 
 /* Everything a run changes that the checks read, before and after. */
+_Static_assert((int)KMB_F_MAX <= (int)KM_R_MAX,
+	       "floor counters in marks.reasons");
+
 struct marks {
 	uint64_t reasons[KM_R_MAX];
 	uint64_t sink;
@@ -123,7 +137,8 @@ static int marks_read(const struct kmb_ctx *c, const struct kmb_scen *s,
 	int err = 0;
 
 	if (s->reason >= 0)
-		err = kmb_stats_read(&c->km, m->reasons);
+		err = s->floor_ctr ? kmb_floors_read(c, m->reasons)
+				   : kmb_stats_read(&c->km, m->reasons);
 	if (!err && s->live)
 		err = sink_read(c, &m->sink);
 	return err;

@@ -91,7 +91,7 @@ int kmb_cost_open(struct kmb_ctx *c)
 	};
 	struct km_config kc;
 	struct cost_cfg *g;
-	__u32 zero = 0;
+	__u32 zero = 0, epoch;
 	int err = 0;
 
 	c->cost = cost__open();
@@ -126,22 +126,20 @@ int kmb_cost_open(struct kmb_ctx *c)
 	g->divisor = 50000000;
 	g->fwd_id = c->km.svc_id[KMB_SVC_FWD];
 	g->flood_id = c->km.svc_id[KMB_SVC_FLOOD];
+	kmb_a2s_key(&g->sip_k0, &g->sip_k1, &epoch);
 	return 0;
 }
 
 /* XDP_TX, checksums and lengths right (tests/lib's verifier, which shares
  * no code with the builder), to the next hop's MAC, the outer (or only)
- * IPv4 header to outer_dst and, for IPIP, the inner one to inner_dst.
- * `via_gen`: through kmb_gen, as the timed runs do. */
-static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, bool via_gen,
-			const char *what, uint32_t outer_dst,
-			uint32_t inner_dst)
+ * IPv4 header to outer_dst and, for IPIP, the inner one to inner_dst; an
+ * A2S reply carries the cached answer (resp. the player's challenge).
+ * `via_gen`: through kmb_gen (kmb_gen_tail for s->gen_tail), as the timed
+ * runs do. */
+int kmb_check_output(struct kmb_ctx *c, const struct kmb_scen *s, bool via_gen,
+		     uint32_t outer_dst, uint32_t inner_dst)
 {
-	const struct kmb_scen s = {
-	    .name = what,
-	    .target = KMB_TG_KM,
-	    .tmpl = t,
-	};
+	enum kmb_tmpl t = s->tmpl;
 	uint8_t out[KMT_FRAME_MAX];
 	struct kmt_xdp_run r = {
 	    .in = c->tmpl[t],
@@ -152,14 +150,18 @@ static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, bool via_gen,
 	};
 	uint32_t dst, idst = 0;
 	struct kmt_view v;
-	char why[128];
-	int fd = c->km.prog_fd, err;
+	char what[96], why[128];
+	int fd = kmb_target_fd(c, s), err;
+	bool a2s_ok = true;
 
+	snprintf(what, sizeof(what), "%s output%s", s->name,
+		 via_gen ? " via generator" : "");
 	if (via_gen) {
-		err = kmb_gen_setup(c, &s);
+		err = kmb_gen_setup(c, s);
 		if (err)
 			return err;
-		fd = bpf_program__fd(c->b->progs.kmb_gen);
+		fd = bpf_program__fd(s->gen_tail ? c->b->progs.kmb_gen_tail
+						 : c->b->progs.kmb_gen);
 	}
 	err = kmt_xdp_run(fd, &r);
 	if (err)
@@ -178,10 +180,16 @@ static int check_output(struct kmb_ctx *c, enum kmb_tmpl t, bool via_gen,
 	if (memcmp(out, KMT_MAC_NEIGH, 6) || ntohl(dst) != outer_dst ||
 	    ntohl(idst) != inner_dst)
 		kmb_fail(c, what, "output not sent to the expected addresses");
-	if (t == KMB_T_A2S_HIT &&
-	    (v.proto != IPPROTO_UDP ||
-	     !kmb_a2s_answer_ok(out + v.l4 + 8, r.out_len - v.l4 - 8)))
-		kmb_fail(c, what, "not the cached A2S_INFO answer");
+	if (t == KMB_T_A2S_HIT)
+		a2s_ok =
+		    v.proto == IPPROTO_UDP &&
+		    kmb_a2s_answer_ok(out + v.l4 + 8, r.out_len - v.l4 - 8);
+	if (t == KMB_T_A2S_CHAL)
+		a2s_ok =
+		    v.proto == IPPROTO_UDP &&
+		    kmb_a2s_challenge_ok(out + v.l4 + 8, r.out_len - v.l4 - 8);
+	if (!a2s_ok)
+		kmb_fail(c, what, "not the expected A2S reply");
 	return 0;
 }
 
@@ -229,27 +237,22 @@ static int check_flood_frames(struct kmb_ctx *c)
 
 int kmb_check_outputs(struct kmb_ctx *c)
 {
-	int err;
+	static const struct {
+		int s;
+		uint32_t outer, inner;
+	} chk[] = {
+	    {KMB_S_FWD, KMB_BACKEND, KMB_SVC},
+	    {KMB_S_DECAP, KMB_PLAYER_RET, 0},
+	    {KMB_S_A2S_HIT, KMB_PLAYER, 0},
+	};
+	int err = 0;
 
-	err = check_output(c, KMB_T_FORWARD, false, "forward output",
-			   KMB_BACKEND, KMB_SVC);
-	err = err
-		  ?: check_output(c, KMB_T_FORWARD, true,
-				  "forward output via generator", KMB_BACKEND,
-				  KMB_SVC);
-	err = err
-		  ?: check_output(c, KMB_T_DECAP, false, "decap output",
-				  KMB_PLAYER_RET, 0);
-	err = err
-		  ?: check_output(c, KMB_T_DECAP, true,
-				  "decap output via generator", KMB_PLAYER_RET,
-				  0);
-	err = err
-		  ?: check_output(c, KMB_T_A2S_HIT, false, "A2S hit output",
-				  KMB_PLAYER, 0);
-	err = err
-		  ?: check_output(c, KMB_T_A2S_HIT, true,
-				  "A2S hit output via generator", KMB_PLAYER,
-				  0);
+	for (size_t i = 0; i < sizeof(chk) / sizeof(chk[0]) && !err; i++) {
+		err = kmb_check_output(c, &kmb_scens[chk[i].s], false,
+				       chk[i].outer, chk[i].inner);
+		err = err
+			  ?: kmb_check_output(c, &kmb_scens[chk[i].s], true,
+					      chk[i].outer, chk[i].inner);
+	}
 	return err ?: check_flood_frames(c);
 }
