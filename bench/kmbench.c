@@ -270,8 +270,8 @@ static void usage(FILE *f)
 	}
 	fprintf(f,
 		"  %-18s this text\n"
-		"Prints `name value unit` figures, the *_ratio lines, then "
-		"`target` lines.\nExit 1 when a check of a run failed, 2 when "
+		"Prints `name value unit` figures, the *_ratio lines, the "
+		"floor_*_ratio lines, then\n`target` lines.\nExit 1 when a check of a run failed, 2 when "
 		"the bench could not run.\n",
 		"--help");
 }
