@@ -239,6 +239,7 @@ void kmb_report_raw(const struct kmb_ctx *c, const struct kmb_scen *v, int n)
 void kmb_report_diag(struct kmb_ctx *c)
 {
 	double d[KMB_MAX_ROUNDS];
+	int head = -1;
 
 	if (c->cost->bss->fib_failed)
 		kmb_fail(c, "cost_fib", "bpf_fib_lookup failed %llu times",
@@ -247,8 +248,6 @@ void kmb_report_diag(struct kmb_ctx *c)
 		kmb_fail(c, "cost_store_bytes_150",
 			 "bpf_xdp_store_bytes failed %llu times",
 			 (unsigned long long)c->cost->bss->store_failed);
-	int head = -1;
-
 	for (int i = 1; i < kmb_n_diag; i++)
 		if (!strcmp(kmb_diag[i].name, "cost_adjust_head"))
 			head = i;
