@@ -146,24 +146,14 @@ static int check_wrong_challenge(struct kmb_ctx *c)
 
 int kmb_floors_check(struct kmb_ctx *c)
 {
-	static const struct {
-		int s;
-		uint32_t outer, inner;
-	} chk[] = {
+	static const struct kmb_out_check chk[] = {
 	    {KMB_S_FL_DECAP, KMB_PLAYER_RET, 0},
 	    {KMB_S_FL_FWD, KMB_BACKEND, KMB_SVC},
 	    {KMB_S_FL_FWD_SRC, KMB_BACKEND, KMB_SVC},
 	    {KMB_S_FL_A2S_HIT, KMB_PLAYER, 0},
 	    {KMB_S_FL_A2S_CHAL, KMB_PLAYER, 0},
 	};
-	int err = 0;
 
-	for (size_t i = 0; i < sizeof(chk) / sizeof(chk[0]) && !err; i++) {
-		err = kmb_check_output(c, &kmb_scens[chk[i].s], false,
-				       chk[i].outer, chk[i].inner);
-		err = err
-			  ?: kmb_check_output(c, &kmb_scens[chk[i].s], true,
-					      chk[i].outer, chk[i].inner);
-	}
-	return err ?: check_wrong_challenge(c);
+	return kmb_check_outputs_of(c, chk, sizeof(chk) / sizeof(chk[0])) ?:
+	       check_wrong_challenge(c);
 }

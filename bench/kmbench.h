@@ -243,6 +243,14 @@ int kmb_check_outputs(struct kmb_ctx *c);
  * output checked: XDP_TX, valid, to these addresses (host order). */
 int kmb_check_output(struct kmb_ctx *c, const struct kmb_scen *s, bool via_gen,
 		     uint32_t outer_dst, uint32_t inner_dst);
+/* One expected output per row: scenario, outer and inner destination, each
+ * checked run directly and through its generator. */
+struct kmb_out_check {
+	int s;
+	uint32_t outer, inner;
+};
+int kmb_check_outputs_of(struct kmb_ctx *c, const struct kmb_out_check *chk,
+			 size_t n);
 
 /* ---- floors.c ---- */
 /* Load floors.bpf.o and give it the scenarios' configuration. */

@@ -235,24 +235,29 @@ static int check_flood_frames(struct kmb_ctx *c)
 	return err;
 }
 
-int kmb_check_outputs(struct kmb_ctx *c)
+int kmb_check_outputs_of(struct kmb_ctx *c, const struct kmb_out_check *chk,
+			 size_t n)
 {
-	static const struct {
-		int s;
-		uint32_t outer, inner;
-	} chk[] = {
-	    {KMB_S_FWD, KMB_BACKEND, KMB_SVC},
-	    {KMB_S_DECAP, KMB_PLAYER_RET, 0},
-	    {KMB_S_A2S_HIT, KMB_PLAYER, 0},
-	};
 	int err = 0;
 
-	for (size_t i = 0; i < sizeof(chk) / sizeof(chk[0]) && !err; i++) {
+	for (size_t i = 0; i < n && !err; i++) {
 		err = kmb_check_output(c, &kmb_scens[chk[i].s], false,
 				       chk[i].outer, chk[i].inner);
 		err = err
 			  ?: kmb_check_output(c, &kmb_scens[chk[i].s], true,
 					      chk[i].outer, chk[i].inner);
 	}
-	return err ?: check_flood_frames(c);
+	return err;
+}
+
+int kmb_check_outputs(struct kmb_ctx *c)
+{
+	static const struct kmb_out_check chk[] = {
+	    {KMB_S_FWD, KMB_BACKEND, KMB_SVC},
+	    {KMB_S_DECAP, KMB_PLAYER_RET, 0},
+	    {KMB_S_A2S_HIT, KMB_PLAYER, 0},
+	};
+
+	return kmb_check_outputs_of(c, chk, sizeof(chk) / sizeof(chk[0])) ?:
+	       check_flood_frames(c);
 }
