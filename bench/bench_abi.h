@@ -61,6 +61,14 @@ enum kmb_floor {
 };
 
 /* floor_cfg[0]: what the floors read as configuration. */
+/* km_service_find()'s slot in km_svc_cache (bpf/kilimanjaro.bpf.c), for
+ * the floors' service lookup and kmbench, which fills it. */
+static inline __u32 kmb_svc_slot(const struct km_service_key *k)
+{
+	return (((__u32)k->port << 16 ^ k->proto ^ k->addr) * 0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_SVC_CACHE_SLOTS));
+}
+
 struct kmb_floor_cfg {
 	__be32 edge; /* decap: the outer destination; forward: outer source */
 	__u32 a2s_epoch; /* the A2S challenge's epoch and key */

@@ -66,10 +66,13 @@ int kmb_floors_open(struct kmb_ctx *c)
 	    .port = htons(KMB_PORT_FWD),
 	    .addr = htonl(KMB_SVC),
 	};
-	struct km_service svc = {
-	    .id = c->km.svc_id[KMB_SVC_FWD],
-	    .backend = htonl(KMB_BACKEND),
+	struct km_svc_cached svc = {
+	    .key = sk,
+	    .svc = {.id = c->km.svc_id[KMB_SVC_FWD],
+		    .backend = htonl(KMB_BACKEND)},
+	    .valid = 1,
 	};
+	__u32 slot = kmb_svc_slot(&sk);
 	struct km_rl_key rk = {
 	    .service_id = c->km.svc_id[KMB_SVC_FWD],
 	    .prefix = htonl(KMB_PLAYER),
@@ -87,7 +90,7 @@ int kmb_floors_open(struct kmb_ctx *c)
 	memcpy(hop.smac, KMT_MAC_EDGE, sizeof(hop.smac));
 	err = put(c->fl->maps.floor_cfg, &zero, &cfg);
 	err = err ?: put(c->fl->maps.floor_hop, &zero, &hop);
-	err = err ?: put(c->fl->maps.floor_services, &sk, &svc);
+	err = err ?: put(c->fl->maps.floor_services, &slot, &svc);
 	err = err ?: put(c->fl->maps.floor_rl_src, &rk, &b);
 	return err ?: copy_answer(c);
 }

@@ -179,8 +179,8 @@ static void floor_note(const struct kmb_ctx *c, const struct ratio *q,
 		return;
 	f = ratio_of(c, q, q->floor);
 	if (q->at_most ? f > q->target : f < q->target)
-		snprintf(buf, len, " (floor %.2f: %s the least work here)", f,
-			 q->at_most ? "below" : "above");
+		snprintf(buf, len, " (floor %.2f: the least work misses it too)",
+			 f);
 	else
 		snprintf(buf, len, " (floor %.2f)", f);
 }
