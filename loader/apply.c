@@ -30,34 +30,169 @@ static int apply_blocks(const struct km_maps *m, const struct km_cfg *cfg)
 	return r;
 }
 
-int apply_config(const struct km_maps *m, const struct km_cfg *cfg)
+int apply_config(const struct km_maps *m, const struct km_cfg *cfg,
+		 const char **step)
 {
 	struct km_config kc;
 	int r;
 
 	/* Keep what is not the file's: active_lists belongs to the list
 	 * flips of lib/maps.c. */
+	*step = "km_config";
 	r = km_config_read(m, &kc);
 	if (r)
 		return r;
 	km_cfg_to_km_config(cfg, &kc);
 	r = km_config_write(m, &kc);
-	if (!r)
-		r = km_edge_addrs_sync(m, cfg->edge_addrs, cfg->n_edge_addrs,
-				       KM_ORIGIN_CONFIG);
-	if (!r)
-		r = km_prefixes_sync(m, cfg->allow, cfg->n_allow, cfg->deny,
-				     cfg->n_deny, KM_ORIGIN_CONFIG);
-	if (!r)
-		r = apply_blocks(m, cfg);
+	if (r)
+		return r;
+	*step = "edge addresses";
+	r = km_edge_addrs_sync(m, cfg->edge_addrs, cfg->n_edge_addrs,
+			       KM_ORIGIN_CONFIG);
+	if (r)
+		return r;
+	*step = "allow/deny lists";
+	r = km_prefixes_sync(m, cfg->allow, cfg->n_allow, cfg->deny,
+			     cfg->n_deny, KM_ORIGIN_CONFIG);
+	if (r)
+		return r;
+	*step = "blocks";
+	r = apply_blocks(m, cfg);
+	if (r)
+		return r;
 	/* The key before the services: an A2S service is challenged from its
 	 * first packet on. */
+	*step = "A2S key";
+	r = a2s_apply(m, cfg);
+	if (r)
+		return r;
+	*step = "services";
+	return km_services_sync(m, cfg->services, cfg->n_services,
+				KM_ORIGIN_CONFIG);
+}
+
+/* The config-origin entries of the active allow or deny list. */
+static int snap_list(const struct km_maps *m, enum km_list l,
+		     struct apply_snap *s)
+{
+	struct km_prefix_entry *e;
+	size_t n;
+	int r;
+
+	r = km_prefixes_list(m, l, &e, &n);
+	if (r)
+		return r;
+	s->list[l] = calloc(n + 1, sizeof(*s->list[l]));
+	if (!s->list[l]) {
+		free(e);
+		return km_log_errno(-ENOMEM, "out of memory for a snapshot");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (e[i].val.origin == KM_ORIGIN_CONFIG)
+			s->list[l][s->n_list[l]++] = e[i].key;
+	free(e);
+	return 0;
+}
+
+static int snap_edge_blocks(const struct km_maps *m, struct apply_snap *s)
+{
+	struct km_block_entry *b = NULL;
+	struct km_edge_entry *e = NULL;
+	size_t nb = 0, ne = 0;
+	int r;
+
+	r = km_edge_addrs_list(m, &e, &ne);
 	if (!r)
-		r = a2s_apply(m, cfg);
-	if (!r)
-		r = km_services_sync(m, cfg->services, cfg->n_services,
-				     KM_ORIGIN_CONFIG);
+		r = km_blocks_list(m, &b, &nb);
+	if (r)
+		goto out;
+	s->edge = calloc(ne + 1, sizeof(*s->edge));
+	s->blocks = calloc(nb + 1, sizeof(*s->blocks));
+	if (!s->edge || !s->blocks) {
+		r = km_log_errno(-ENOMEM, "out of memory for a snapshot");
+		goto out;
+	}
+	for (size_t i = 0; i < ne; i++)
+		if (e[i].val.origin == KM_ORIGIN_CONFIG)
+			s->edge[s->n_edge++] = e[i].addr;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].val.origin == KM_ORIGIN_CONFIG)
+			s->blocks[s->n_blocks++] = (struct km_block_spec){
+			    b[i].addr, b[i].val.until_ns};
+out:
+	free(e);
+	free(b);
 	return r;
+}
+
+int apply_snapshot(const struct km_maps *m, struct apply_snap *s)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	r = km_config_read(m, &s->kc);
+	if (!r)
+		r = km_a2s_key_read(m, &s->key);
+	if (!r)
+		r = snap_edge_blocks(m, s);
+	for (int l = 0; l < 2 && !r; l++)
+		r = snap_list(m, (enum km_list)l, s);
+	if (r)
+		apply_snap_free(s);
+	return r;
+}
+
+void apply_snap_free(struct apply_snap *s)
+{
+	free(s->edge);
+	free(s->list[0]);
+	free(s->list[1]);
+	free(s->blocks);
+	explicit_bzero(&s->key, sizeof(s->key));
+	memset(s, 0, sizeof(*s));
+}
+
+/* Note a failed step in buf ("edge addresses, services"). */
+static void note(int r, const char *step, char *buf, size_t sz, int *first)
+{
+	size_t o = strlen(buf);
+
+	if (!r)
+		return;
+	if (!*first)
+		*first = r;
+	if (o < sz)
+		snprintf(buf + o, sz - o, "%s%s", o ? ", " : "", step);
+}
+
+int apply_rollback(const struct km_maps *m, const struct apply_snap *s,
+		   const struct km_cfg *old, char *failed, size_t sz)
+{
+	int first = 0, r;
+
+	failed[0] = 0;
+	/* Every step is tried, also after one failed: as much as possible
+	 * goes back, and the log names what did not. Same order as
+	 * apply_config. */
+	note(km_config_write(m, &s->kc), "km_config", failed, sz, &first);
+	note(km_edge_addrs_sync(m, s->edge, s->n_edge, KM_ORIGIN_CONFIG),
+	     "edge addresses", failed, sz, &first);
+	note(km_prefixes_sync(m, s->list[0], s->n_list[0], s->list[1],
+			      s->n_list[1], KM_ORIGIN_CONFIG),
+	     "allow/deny lists", failed, sz, &first);
+	note(km_blocks_sync(m, s->blocks, s->n_blocks, KM_ORIGIN_CONFIG),
+	     "blocks", failed, sz, &first);
+	r = km_a2s_key_restore(m, &s->key);
+	if (!r && (s->key.flags & KM_A2S_KEY_F_VALID))
+		km_info("A2S key %u restored (with its previous key), epoch "
+			"of %u s",
+			s->key.key_id, s->key.epoch_s);
+	note(r, "A2S key", failed, sz, &first);
+	if (old)
+		note(km_services_sync(m, old->services, old->n_services,
+				      KM_ORIGIN_CONFIG),
+		     "services", failed, sz, &first);
+	return first;
 }
 
 int apply_forwarding(const char *ifname)
