@@ -30,45 +30,68 @@ static int apply_blocks(const struct km_maps *m, const struct km_cfg *cfg)
 	return r;
 }
 
-int apply_config(const struct km_maps *m, const struct km_cfg *cfg,
-		 const char **step)
+const char *const apply_step_names[APPLY_STEPS] = {
+    [APPLY_KM_CONFIG] = "km_config",
+    [APPLY_EDGE_ADDRS] = "edge addresses",
+    [APPLY_LISTS] = "allow/deny lists",
+    [APPLY_BLOCKS] = "blocks",
+    [APPLY_A2S_KEY] = "A2S key",
+    [APPLY_SERVICES] = "services",
+};
+
+static int apply_km_config(const struct km_maps *m, const struct km_cfg *cfg)
 {
 	struct km_config kc;
 	int r;
 
 	/* Keep what is not the file's: active_lists belongs to the list
 	 * flips of lib/maps.c. */
-	*step = "km_config";
 	r = km_config_read(m, &kc);
 	if (r)
 		return r;
 	km_cfg_to_km_config(cfg, &kc);
-	r = km_config_write(m, &kc);
-	if (r)
-		return r;
-	*step = "edge addresses";
-	r = km_edge_addrs_sync(m, cfg->edge_addrs, cfg->n_edge_addrs,
-			       KM_ORIGIN_CONFIG);
-	if (r)
-		return r;
-	*step = "allow/deny lists";
-	r = km_prefixes_sync(m, cfg->allow, cfg->n_allow, cfg->deny,
-			     cfg->n_deny, KM_ORIGIN_CONFIG);
-	if (r)
-		return r;
-	*step = "blocks";
-	r = apply_blocks(m, cfg);
-	if (r)
-		return r;
-	/* The key before the services: an A2S service is challenged from its
-	 * first packet on. */
-	*step = "A2S key";
-	r = a2s_apply(m, cfg);
-	if (r)
-		return r;
-	*step = "services";
-	return km_services_sync(m, cfg->services, cfg->n_services,
-				KM_ORIGIN_CONFIG);
+	return km_config_write(m, &kc);
+}
+
+int apply_config(const struct km_maps *m, const struct km_cfg *cfg,
+		 enum apply_step *step)
+{
+	int r = 0;
+
+	for (*step = 0; *step < APPLY_STEPS && !r; (*step)++) {
+		switch (*step) {
+		case APPLY_KM_CONFIG:
+			r = apply_km_config(m, cfg);
+			break;
+		case APPLY_EDGE_ADDRS:
+			r = km_edge_addrs_sync(m, cfg->edge_addrs,
+					       cfg->n_edge_addrs,
+					       KM_ORIGIN_CONFIG);
+			break;
+		case APPLY_LISTS:
+			r = km_prefixes_sync(m, cfg->allow, cfg->n_allow,
+					     cfg->deny, cfg->n_deny,
+					     KM_ORIGIN_CONFIG);
+			break;
+		case APPLY_BLOCKS:
+			r = apply_blocks(m, cfg);
+			break;
+		/* The key before the services: an A2S service is challenged
+		 * from its first packet on. */
+		case APPLY_A2S_KEY:
+			r = a2s_apply(m, cfg);
+			break;
+		case APPLY_SERVICES:
+			r = km_services_sync(m, cfg->services, cfg->n_services,
+					     KM_ORIGIN_CONFIG);
+			break;
+		default:
+			break;
+		}
+		if (r)
+			return r; /* *step: the one that failed */
+	}
+	return 0;
 }
 
 /* The config-origin entries of the active allow or deny list. */
@@ -166,32 +189,51 @@ static void note(int r, const char *step, char *buf, size_t sz, int *first)
 }
 
 int apply_rollback(const struct km_maps *m, const struct apply_snap *s,
-		   const struct km_cfg *old, char *failed, size_t sz)
+		   const struct km_cfg *old, enum apply_step upto, char *failed,
+		   size_t sz)
 {
 	int first = 0, r;
 
 	failed[0] = 0;
-	/* Every step is tried, also after one failed: as much as possible
-	 * goes back, and the log names what did not. Same order as
-	 * apply_config. */
-	note(km_config_write(m, &s->kc), "km_config", failed, sz, &first);
-	note(km_edge_addrs_sync(m, s->edge, s->n_edge, KM_ORIGIN_CONFIG),
-	     "edge addresses", failed, sz, &first);
-	note(km_prefixes_sync(m, s->list[0], s->n_list[0], s->list[1],
-			      s->n_list[1], KM_ORIGIN_CONFIG),
-	     "allow/deny lists", failed, sz, &first);
-	note(km_blocks_sync(m, s->blocks, s->n_blocks, KM_ORIGIN_CONFIG),
-	     "blocks", failed, sz, &first);
-	r = km_a2s_key_restore(m, &s->key);
-	if (!r && (s->key.flags & KM_A2S_KEY_F_VALID))
-		km_info("A2S key %u restored (with its previous key), epoch "
-			"of %u s",
-			s->key.key_id, s->key.epoch_s);
-	note(r, "A2S key", failed, sz, &first);
-	if (old)
-		note(km_services_sync(m, old->services, old->n_services,
-				      KM_ORIGIN_CONFIG),
-		     "services", failed, sz, &first);
+	/* Steps after upto wrote nothing. Every step up to it is tried, also
+	 * after one failed: as much as possible goes back, and the log names
+	 * what did not. Same order as apply_config. */
+	for (enum apply_step st = 0; st <= upto && st < APPLY_STEPS; st++) {
+		switch (st) {
+		case APPLY_KM_CONFIG:
+			r = km_config_write(m, &s->kc);
+			break;
+		case APPLY_EDGE_ADDRS:
+			r = km_edge_addrs_sync(m, s->edge, s->n_edge,
+					       KM_ORIGIN_CONFIG);
+			break;
+		case APPLY_LISTS:
+			r = km_prefixes_sync(m, s->list[0], s->n_list[0],
+					     s->list[1], s->n_list[1],
+					     KM_ORIGIN_CONFIG);
+			break;
+		case APPLY_BLOCKS:
+			r = km_blocks_sync(m, s->blocks, s->n_blocks,
+					   KM_ORIGIN_CONFIG);
+			break;
+		case APPLY_A2S_KEY:
+			r = km_a2s_key_restore(m, &s->key);
+			if (!r && (s->key.flags & KM_A2S_KEY_F_VALID))
+				km_info("A2S key %u put back, epoch of %u s",
+					s->key.key_id, s->key.epoch_s);
+			break;
+		case APPLY_SERVICES:
+			r = old ? km_services_sync(m, old->services,
+						   old->n_services,
+						   KM_ORIGIN_CONFIG)
+				: 0;
+			break;
+		default:
+			r = 0;
+			break;
+		}
+		note(r, apply_step_names[st], failed, sz, &first);
+	}
 	return first;
 }
 

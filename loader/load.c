@@ -90,8 +90,8 @@ static struct bpf_program *find_prog(struct bpf_object *obj)
 static int start_apply(struct loader *l)
 {
 	struct apply_snap snap;
+	enum apply_step step;
 	char failed[128];
-	const char *step;
 	int r;
 
 	r = preflight_check(&l->maps, &l->cfg, l->opts.config, "cannot start",
@@ -102,12 +102,12 @@ static int start_apply(struct loader *l)
 	if (r)
 		return r;
 	r = apply_config(&l->maps, &l->cfg, &step);
-	if (r && !apply_rollback(&l->maps, &snap, NULL, failed,
+	if (r && !apply_rollback(&l->maps, &snap, NULL, step, failed,
 				 sizeof(failed)))
 		km_err("cannot apply %s to the maps (%s: %s); the maps were "
 		       "put back as they were%s; nothing attached",
-		       l->opts.config, step, strerror(-r),
-		       strcmp(step, "services")
+		       l->opts.config, apply_step_names[step], strerror(-r),
+		       step != APPLY_SERVICES
 			   ? ""
 			   : " but km_services, which may hold some of the "
 			     "file's services");
@@ -115,7 +115,8 @@ static int start_apply(struct loader *l)
 		km_err("cannot apply %s to the maps (%s: %s), and putting them "
 		       "back failed too (%s): those hold a mix of the previous "
 		       "and the file's entries; nothing attached",
-		       l->opts.config, step, strerror(-r), failed);
+		       l->opts.config, apply_step_names[step], strerror(-r),
+		       failed);
 	apply_snap_free(&snap);
 	return r;
 }

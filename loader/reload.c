@@ -32,11 +32,13 @@ static void warn_fixed(const struct loader *l, const struct km_cfg *n)
 
 /* The apply failed half-way: back to the running configuration. */
 static void roll_back(struct loader *l, const struct apply_snap *snap,
-		      const char *step, int r)
+		      enum apply_step st, int r)
 {
 	char failed[128], sum[160], status[320];
+	const char *step = apply_step_names[st];
 
-	if (!apply_rollback(&l->maps, snap, &l->cfg, failed, sizeof(failed))) {
+	if (!apply_rollback(&l->maps, snap, &l->cfg, st, failed,
+			    sizeof(failed))) {
 		km_err("reload of %s failed while applying (%s: %s); rolled "
 		       "back to the running configuration",
 		       l->opts.config, step, strerror(-r));
@@ -64,7 +66,7 @@ int reload_config(struct loader *l)
 {
 	struct km_cfg_errors errs = {0};
 	struct apply_snap snap;
-	const char *step;
+	enum apply_step step;
 	struct km_cfg n;
 	char sum[160], status[256];
 	int r;
