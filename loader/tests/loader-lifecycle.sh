@@ -20,8 +20,9 @@ for t in ip bpftool nsenter python3 ethtool; do
 	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 
-NS=kmb3-lc-$$
-PIN=/sys/fs/bpf/kmb3-lc-$$
+# KM_TEST_PREFIX: another prefix for names and pins (parallel runs).
+NS=${KM_TEST_PREFIX:-kmb3}-lc-$$
+PIN=/sys/fs/bpf/$NS
 TMP=$(mktemp -d /tmp/kmb3-lc.XXXXXX)
 CFG=$TMP/kilimanjaro.json
 LOG=$TMP/loader.log
