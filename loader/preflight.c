@@ -11,12 +11,12 @@
 
 /* How full one map will be once cfg is applied. Keys are 4 or 8 bytes. */
 struct fill {
-	const char *what;    /* "deny list" */
-	const char *unit;    /* "prefixes" */
-	const char *size;    /* "map_sizes.prefixes", or why it is fixed */
-	size_t n_cfg;	     /* the config's entries */
-	size_t n_shared;     /* of those, held by another origin already */
-	size_t n_others;     /* entries of other origins, kept */
+	const char *what; /* "deny list" */
+	const char *unit; /* "prefixes" */
+	const char *size; /* "map_sizes.prefixes", or why it is fixed */
+	size_t n_cfg;	  /* the config's entries */
+	size_t n_shared;  /* of those, held by another origin already */
+	size_t n_others;  /* entries of other origins, kept */
 	size_t by[KM_ORIGIN_MAX];
 	long cap;
 };
@@ -28,11 +28,22 @@ struct ctx {
 	int r; /* first problem */
 };
 
+/* A map could not be read (lib/maps.c logged why): no verdict, refuse. */
+static void failed(struct ctx *c, int r)
+{
+	if (!c->r)
+		c->r = r;
+}
+
 static void problem(struct ctx *c, int r, const char *msg)
 {
 	km_err("%s: %s: %s; %s", c->lead, c->path, msg, c->tail);
-	if (!c->r)
-		c->r = r;
+	failed(c, r);
+}
+
+static void no_memory(struct ctx *c)
+{
+	failed(c, km_log_errno(-ENOMEM, "pre-flight: out of memory"));
 }
 
 static int cmp4(const void *a, const void *b)
@@ -68,8 +79,8 @@ static void origins(const struct fill *f, char *buf, size_t sz)
 	for (unsigned int i = 0; i < KM_ORIGIN_MAX && o < sz; i++)
 		if (f->by[i])
 			o += (size_t)snprintf(buf + o, sz - o, "%s%s %zu",
-					      o ? ", " : "",
-					      km_origin_name(i), f->by[i]);
+					      o ? ", " : "", km_origin_name(i),
+					      f->by[i]);
 }
 
 static void fill_judge(struct ctx *c, const struct fill *f)
@@ -78,7 +89,7 @@ static void fill_judge(struct ctx *c, const struct fill *f)
 	char msg[512], by[128], both[64] = "";
 
 	if (f->cap < 0) {
-		c->r = c->r ? c->r : (int)f->cap;
+		failed(c, (int)f->cap);
 		return;
 	}
 	if (need <= (size_t)f->cap)
@@ -125,21 +136,24 @@ static void check_lists(struct ctx *c)
 				     {KM_M_DENY_A, KM_M_DENY_B}};
 
 	for (int l = 0; l < 2; l++) {
-		struct fill f = {.what = what[l], .unit = "prefixes",
+		struct fill f = {.what = what[l],
+				 .unit = "prefixes",
 				 .size = "map_sizes.prefixes",
 				 .n_cfg = nkeys[l]};
 		struct km_prefix_entry *e;
 		long a, b;
 		size_t n;
 		void *k;
+		int r;
 
 		/* The sync fills the inactive pair; a later one the other:
 		 * the smaller of the two is the limit. */
 		a = km_map_capacity(c->m, maps[l][0]);
 		b = km_map_capacity(c->m, maps[l][1]);
 		f.cap = a < b ? a : b;
-		if (km_prefixes_list(c->m, (enum km_list)l, &e, &n)) {
-			c->r = c->r ? c->r : -EIO;
+		r = km_prefixes_list(c->m, (enum km_list)l, &e, &n);
+		if (r) {
+			failed(c, r);
 			continue;
 		}
 		k = others_keys(&f, e, n, sizeof(*e),
@@ -148,7 +162,7 @@ static void check_lists(struct ctx *c)
 				offsetof(struct km_prefix_entry, val.origin));
 		free(e);
 		if (!k) {
-			c->r = c->r ? c->r : km_log_errno(-ENOMEM, "pre-flight: out of memory");
+			no_memory(c);
 			continue;
 		}
 		f.n_shared = shared(k, f.n_others, keys[l], nkeys[l],
@@ -160,24 +174,27 @@ static void check_lists(struct ctx *c)
 
 static void check_edge_addrs(struct ctx *c)
 {
-	struct fill f = {.what = "edge addresses", .unit = "addresses",
+	struct fill f = {.what = "edge addresses",
+			 .unit = "addresses",
 			 .size = "fixed by the program, KM_MAX_EDGE_ADDRS",
 			 .n_cfg = c->cfg->n_edge_addrs};
 	struct km_edge_entry *e;
 	size_t n;
 	void *k;
+	int r;
 
 	f.cap = km_map_capacity(c->m, KM_M_EDGE_ADDRS);
-	if (km_edge_addrs_list(c->m, &e, &n)) {
-		c->r = c->r ? c->r : -EIO;
+	r = km_edge_addrs_list(c->m, &e, &n);
+	if (r) {
+		failed(c, r);
 		return;
 	}
-	k = others_keys(&f, e, n, sizeof(*e), offsetof(struct km_edge_entry, addr),
-			sizeof(uint32_t),
+	k = others_keys(&f, e, n, sizeof(*e),
+			offsetof(struct km_edge_entry, addr), sizeof(uint32_t),
 			offsetof(struct km_edge_entry, val.origin));
 	free(e);
 	if (!k) {
-		c->r = c->r ? c->r : km_log_errno(-ENOMEM, "pre-flight: out of memory");
+		no_memory(c);
 		return;
 	}
 	f.n_shared = shared(k, f.n_others, c->cfg->edge_addrs, f.n_cfg,
@@ -189,36 +206,38 @@ static void check_edge_addrs(struct ctx *c)
 /* km_blocks is an LRU map: too many entries would not fail but evict. */
 static void check_blocks(struct ctx *c)
 {
-	struct fill f = {.what = "blocks", .unit = "blocks",
-			 .size = "map_sizes.blocks"};
+	struct fill f = {
+	    .what = "blocks", .unit = "blocks", .size = "map_sizes.blocks"};
 	struct km_block_spec *b;
 	struct km_block_entry *e;
 	uint32_t *addrs;
 	size_t n;
 	void *k;
+	int r;
 
 	b = calloc(c->cfg->n_blocks + 1, sizeof(*b));
 	addrs = calloc(c->cfg->n_blocks + 1, sizeof(*addrs));
 	if (!b || !addrs) {
-		c->r = c->r ? c->r : km_log_errno(-ENOMEM, "pre-flight: out of memory");
+		no_memory(c);
 		goto out;
 	}
 	/* As apply_config resolves them: ended blocks are not installed. */
-	f.n_cfg = km_cfg_blocks_resolve(c->cfg, km_mono_ns(),
-					(int64_t)time(NULL), b);
+	f.n_cfg =
+	    km_cfg_blocks_resolve(c->cfg, km_mono_ns(), (int64_t)time(NULL), b);
 	for (size_t i = 0; i < f.n_cfg; i++)
 		addrs[i] = b[i].addr;
 	f.cap = km_map_capacity(c->m, KM_M_BLOCKS);
-	if (km_blocks_list(c->m, &e, &n)) {
-		c->r = c->r ? c->r : -EIO;
+	r = km_blocks_list(c->m, &e, &n);
+	if (r) {
+		failed(c, r);
 		goto out;
 	}
-	k = others_keys(&f, e, n, sizeof(*e), offsetof(struct km_block_entry, addr),
-			sizeof(uint32_t),
+	k = others_keys(&f, e, n, sizeof(*e),
+			offsetof(struct km_block_entry, addr), sizeof(uint32_t),
 			offsetof(struct km_block_entry, val.origin));
 	free(e);
 	if (!k) {
-		c->r = c->r ? c->r : km_log_errno(-ENOMEM, "pre-flight: out of memory");
+		no_memory(c);
 		goto out;
 	}
 	f.n_shared = shared(k, f.n_others, addrs, f.n_cfg, sizeof(uint32_t));
@@ -242,7 +261,8 @@ static struct km_service_key spec_key(const struct km_service_spec *s)
  */
 static void check_services(struct ctx *c)
 {
-	struct fill f = {.what = "services", .unit = "services",
+	struct fill f = {.what = "services",
+			 .unit = "services",
 			 .size = "fixed by the program, KM_MAX_SERVICES",
 			 .n_cfg = c->cfg->n_services};
 	struct km_service_key *keys = NULL;
@@ -250,12 +270,14 @@ static void check_services(struct ctx *c)
 	size_t n = 0, fresh = 0;
 	char msg[512];
 	void *k = NULL;
+	int r;
 
 	f.cap = km_map_capacity(c->m, KM_M_SERVICES);
 	if (f.cap > KM_MAX_SERVICES)
 		f.cap = KM_MAX_SERVICES;
-	if (km_services_list(c->m, &e, &n)) {
-		c->r = c->r ? c->r : -EIO;
+	r = km_services_list(c->m, &e, &n);
+	if (r) {
+		failed(c, r);
 		return;
 	}
 	keys = calloc(n + c->cfg->n_services + 1, sizeof(*keys));
@@ -265,7 +287,7 @@ static void check_services(struct ctx *c)
 				sizeof(struct km_service_key),
 				offsetof(struct km_service_entry, val.origin));
 	if (!k) {
-		c->r = c->r ? c->r : km_log_errno(-ENOMEM, "pre-flight: out of memory");
+		no_memory(c);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -299,8 +321,8 @@ out:
 int preflight_check(const struct km_maps *m, const struct km_cfg *cfg,
 		    const char *path, const char *lead, const char *tail)
 {
-	struct ctx c = {.m = m, .cfg = cfg, .path = path, .lead = lead,
-			.tail = tail};
+	struct ctx c = {
+	    .m = m, .cfg = cfg, .path = path, .lead = lead, .tail = tail};
 	int r;
 
 	check_edge_addrs(&c);

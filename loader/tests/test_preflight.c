@@ -59,7 +59,8 @@ TestSuite(preflight, .init = setup, .fini = teardown);
 static void parse(const char *text, struct km_cfg *cfg)
 {
 	struct km_cfg_errors errs = {0};
-	int r = km_cfg_parse_string("edge.json", text, strlen(text), cfg, &errs);
+	int r =
+	    km_cfg_parse_string("edge.json", text, strlen(text), cfg, &errs);
 
 	cr_assert_eq(r, 0, "config refused: %s", text);
 	km_cfg_errors_free(&errs);
@@ -154,8 +155,8 @@ Test(preflight, deny_list_over_capacity_names_list_numbers_file)
 	for (int i = 0; i < 20; i++) {
 		struct km_prefix_key k = {24, A(198, 19, 100 + i, 0)};
 
-		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k,
-					   KM_ORIGIN_CLI), 0);
+		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k, KM_ORIGIN_CLI),
+			     0);
 	}
 	parse(text, &cfg);
 	epoch = svc_epoch();
@@ -187,8 +188,8 @@ Test(preflight, a_shared_prefix_takes_one_entry)
 	for (int i = 0; i < 28; i++) {
 		struct km_prefix_key k = {24, A(198, 19, 136 + i, 0)};
 
-		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k,
-					   KM_ORIGIN_CLI), 0);
+		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k, KM_ORIGIN_CLI),
+			     0);
 	}
 	parse(text, &cfg);
 	cr_assert_eq(run(&cfg, &log), 0, "%s", log);
@@ -198,8 +199,8 @@ Test(preflight, a_shared_prefix_takes_one_entry)
 	{
 		struct km_prefix_key k = {24, A(198, 19, 99, 0)};
 
-		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k,
-					   KM_ORIGIN_CLI), 0);
+		cr_assert_eq(km_prefix_add(&m, KM_LIST_DENY, &k, KM_ORIGIN_CLI),
+			     0);
 	}
 	parse(text, &cfg);
 	cr_assert_eq(run(&cfg, &log), -ENOSPC);
@@ -215,14 +216,12 @@ Test(preflight, a_shared_prefix_takes_one_entry)
 Test(preflight, edge_addresses_and_blocks)
 {
 	uint32_t ctl[60];
-	char *text = config_with("edge_addresses", edge_fmt, 10, ""), *log,
-	     *t2;
+	char *text = config_with("edge_addresses", edge_fmt, 10, ""), *log, *t2;
 	struct km_cfg cfg;
 
 	for (int i = 0; i < 60; i++)
 		ctl[i] = A(198, 18, 3, i + 1);
-	cr_assert_eq(km_edge_addrs_sync(&m, ctl, 60, KM_ORIGIN_CONTROLLER),
-		     0);
+	cr_assert_eq(km_edge_addrs_sync(&m, ctl, 60, KM_ORIGIN_CONTROLLER), 0);
 	parse(text, &cfg);
 	cr_assert_eq(run(&cfg, &log), -ENOSPC);
 	cr_assert(strstr(log, "edge addresses: 10 addresses from the config "
@@ -233,8 +232,7 @@ Test(preflight, edge_addresses_and_blocks)
 	free(log);
 	km_cfg_free(&cfg);
 
-	cr_assert_eq(km_edge_addrs_sync(&m, NULL, 0, KM_ORIGIN_CONTROLLER),
-		     0);
+	cr_assert_eq(km_edge_addrs_sync(&m, NULL, 0, KM_ORIGIN_CONTROLLER), 0);
 	for (int i = 0; i < 60; i++)
 		cr_assert_eq(km_block_put(&m, A(198, 19, 251, i + 1),
 					  km_mono_ns() + 3600000000000ull,
