@@ -337,3 +337,32 @@ Test(preflight, a_config_that_fits_passes_and_writes_nothing)
 	km_cfg_free(&cfg);
 	free(text);
 }
+
+/* km_blocks is an LRU map: the block sync deletes the file's old blocks
+ * before it adds the new ones, so replacing them in a full map evicts
+ * none of the CLI's (puts first would hold 96 entries for a moment). */
+Test(preflight, replacing_the_config_blocks_of_a_full_map_evicts_nothing)
+{
+	struct km_block_spec b[SMALL / 2];
+	uint64_t until = km_mono_ns() + 3600000000000ull;
+	struct km_block cur;
+
+	for (int i = 0; i < SMALL / 2; i++)
+		cr_assert_eq(km_block_put(&m, A(198, 19, 251, i + 1), until,
+					  KM_ORIGIN_CLI),
+			     0);
+	for (int i = 0; i < SMALL / 2; i++)
+		b[i] = (struct km_block_spec){A(198, 19, 252, i + 1), until};
+	cr_assert_eq(km_blocks_sync(&m, b, SMALL / 2, KM_ORIGIN_CONFIG), 0);
+	cr_assert_eq(km_map_count(&m, KM_M_BLOCKS), SMALL);
+	for (int i = 0; i < SMALL / 2; i++)
+		b[i] = (struct km_block_spec){A(198, 19, 253, i + 1), until};
+	cr_assert_eq(km_blocks_sync(&m, b, SMALL / 2, KM_ORIGIN_CONFIG), 0);
+	for (int i = 0; i < SMALL / 2; i++) {
+		cr_assert_eq(km_block_get(&m, A(198, 19, 251, i + 1), &cur), 0,
+			     "the CLI's block %d was evicted", i + 1);
+		cr_assert_eq(km_block_get(&m, A(198, 19, 253, i + 1), &cur), 0,
+			     "the config's new block %d is missing", i + 1);
+	}
+	cr_assert_eq(km_map_count(&m, KM_M_BLOCKS), SMALL);
+}
