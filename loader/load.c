@@ -100,7 +100,10 @@ static int start_apply(struct loader *l)
 		return r;
 	r = apply_snapshot(&l->maps, &snap);
 	if (r)
-		return r;
+		return km_log_errno(r,
+				    "cannot start: %s: cannot read what the "
+				    "maps hold now; nothing was changed",
+				    l->opts.config);
 	r = apply_config(&l->maps, &l->cfg, &step);
 	if (r && !apply_rollback(&l->maps, &snap, NULL, step, failed,
 				 sizeof(failed)))

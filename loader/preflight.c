@@ -2,6 +2,7 @@
 #include "preflight.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ struct ctx {
 	const struct km_maps *m;
 	const struct km_cfg *cfg;
 	const char *path, *lead, *tail;
-	int r; /* first problem */
+	int r;	   /* first problem */
+	bool told; /* a problem was logged with lead and tail */
 };
 
 /* A map could not be read (lib/maps.c logged why): no verdict, refuse. */
@@ -38,6 +40,7 @@ static void failed(struct ctx *c, int r)
 static void problem(struct ctx *c, int r, const char *msg)
 {
 	km_err("%s: %s: %s; %s", c->lead, c->path, msg, c->tail);
+	c->told = true;
 	failed(c, r);
 }
 
@@ -329,6 +332,10 @@ int preflight_check(const struct km_maps *m, const struct km_cfg *cfg,
 	check_lists(&c);
 	check_blocks(&c);
 	check_services(&c);
+	if (c.r && !c.told)
+		km_err("%s: %s: cannot read the maps to check the file against "
+		       "them; %s",
+		       lead, path, tail);
 	if (c.r)
 		return c.r;
 	/* Other origins' services in the way, replies that could not be told

@@ -87,8 +87,14 @@ int reload_config(struct loader *l)
 	warn_fixed(l, &n);
 	r = preflight_check(&l->maps, &n, l->opts.config, "reload refused",
 			    "the running configuration is unchanged");
-	if (!r)
+	if (!r) {
 		r = apply_snapshot(&l->maps, &snap);
+		if (r)
+			km_err("reload refused: %s: cannot read what the maps "
+			       "hold now, to go back to should the apply "
+			       "fail; the running configuration is unchanged",
+			       l->opts.config);
+	}
 	if (r) {
 		notify_status("running; last reload refused (see the log)");
 		km_cfg_free(&n);
