@@ -108,7 +108,8 @@ static int start_apply(struct loader *l)
 	if (r && !apply_rollback(&l->maps, &snap, NULL, step, failed,
 				 sizeof(failed)))
 		km_err("cannot apply %s to the maps (%s: %s); the maps were "
-		       "put back as they were%s; nothing attached",
+		       "put back as they were%s; the new program is "
+		       "not attached",
 		       l->opts.config, apply_step_names[step], strerror(-r),
 		       step != APPLY_SERVICES
 			   ? ""
@@ -117,7 +118,8 @@ static int start_apply(struct loader *l)
 	else if (r)
 		km_err("cannot apply %s to the maps (%s: %s), and putting them "
 		       "back failed too (%s): those hold a mix of the previous "
-		       "and the file's entries; nothing attached",
+		       "and the file's entries; the new program is not "
+		       "attached",
 		       l->opts.config, apply_step_names[step], strerror(-r),
 		       failed);
 	apply_snap_free(&snap);
