@@ -530,6 +530,19 @@ long km_map_count(const struct km_maps *m, enum km_map_id id)
 	return n > (long)info.max_entries ? (long)info.max_entries : n;
 }
 
+long km_map_capacity(const struct km_maps *m, enum km_map_id id)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (id < 0 || id >= KM_M_MAX)
+		return km_log_errno(-EINVAL, "map id %d out of range", id);
+	if (bpf_obj_get_info_by_fd(mfd(m, id), &info, &len))
+		return km_log_errno(-errno, "%s: cannot read map info: %s",
+				    km_map_names[id], strerror(errno));
+	return info.max_entries;
+}
+
 /* ---- config ---- */
 
 int km_config_read(const struct km_maps *m, struct km_config *cfg)
@@ -593,6 +606,8 @@ static bool addr_in(const uint32_t *a, size_t n, uint32_t x)
 	return false;
 }
 
+/* Deletes first, then puts: the map never holds more than the final set,
+ * so the loader's pre-flight (final set <= max_entries) is all it takes. */
 static int km_edge_addrs_sync_nolock(const struct km_maps *m,
 				     const uint32_t *addrs_be, size_t n,
 				     uint8_t origin)
@@ -602,19 +617,6 @@ static int km_edge_addrs_sync_nolock(const struct km_maps *m,
 	struct km_strbuf b;
 	struct km_dump d;
 
-	for (size_t i = 0; i < n; i++) {
-		if (!bpf_map_lookup_elem(fd, &addrs_be[i], &cur) &&
-		    cur.origin != origin) {
-			km_warn("%s: %s kept, already installed by %s",
-				KM_MAP_EDGE_ADDRS, fmt_addr(&b, addrs_be[i]),
-				km_origin_name(cur.origin));
-			continue;
-		}
-		if (bpf_map_update_elem(fd, &addrs_be[i], &v, BPF_ANY))
-			return km_log_errno(
-			    -errno, "%s: cannot add %s: %s", KM_MAP_EDGE_ADDRS,
-			    fmt_addr(&b, addrs_be[i]), strerror(errno));
-	}
 	r = map_dump(m, KM_M_EDGE_ADDRS, &d, true);
 	if (r)
 		return r;
@@ -632,6 +634,32 @@ static int km_edge_addrs_sync_nolock(const struct km_maps *m,
 		}
 	}
 	free(d.rec);
+	for (size_t i = 0; i < n && !r; i++) {
+		if (!bpf_map_lookup_elem(fd, &addrs_be[i], &cur) &&
+		    cur.origin != origin) {
+			km_warn("%s: %s kept, already installed by %s",
+				KM_MAP_EDGE_ADDRS, fmt_addr(&b, addrs_be[i]),
+				km_origin_name(cur.origin));
+			continue;
+		}
+		if (bpf_map_update_elem(fd, &addrs_be[i], &v, BPF_ANY))
+			r = km_log_errno(
+			    -errno, "%s: cannot add %s: %s", KM_MAP_EDGE_ADDRS,
+			    fmt_addr(&b, addrs_be[i]), strerror(errno));
+	}
+	return r;
+}
+
+int km_edge_addrs_list(const struct km_maps *m, struct km_edge_entry **out,
+		       size_t *n)
+{
+	void *e;
+	int r = map_list(m, KM_M_EDGE_ADDRS, &e, n,
+			 sizeof(struct km_edge_entry),
+			 offsetof(struct km_edge_entry, addr),
+			 offsetof(struct km_edge_entry, val));
+
+	*out = e;
 	return r;
 }
 
@@ -1277,7 +1305,7 @@ static int svc_final_clash(const struct km_service_entry *cur, size_t ncur,
  */
 static int svc_apply(const struct km_maps *m,
 		     const struct km_service_spec *specs, size_t n,
-		     uint8_t origin, bool sync)
+		     uint8_t origin, bool sync, bool dry)
 {
 	struct km_service_entry *cur = NULL, *all = NULL;
 	struct km_service *vals = NULL;
@@ -1359,7 +1387,7 @@ static int svc_apply(const struct km_maps *m,
 		is_new[i] = any_new = true;
 	}
 	r = svc_final_clash(cur, ncur, specs, vals, n, origin, sync);
-	if (r)
+	if (r || dry)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		all[nall++] =
@@ -1414,14 +1442,14 @@ static int km_service_put_nolock(const struct km_maps *m,
 				 const struct km_service_spec *s,
 				 uint8_t origin)
 {
-	return svc_apply(m, s, 1, origin, false);
+	return svc_apply(m, s, 1, origin, false, false);
 }
 
 static int km_services_sync_nolock(const struct km_maps *m,
 				   const struct km_service_spec *specs,
 				   size_t n, uint8_t origin)
 {
-	return svc_apply(m, specs, n, origin, true);
+	return svc_apply(m, specs, n, origin, true, false);
 }
 
 static int km_service_del_nolock(const struct km_maps *m, uint8_t proto,
@@ -2052,6 +2080,9 @@ int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
 	return r;
 }
 
+/* Deletes first, then puts: km_blocks is an LRU map, so a transient
+ * union of old and new entries beyond max_entries would evict entries
+ * (other origins' too) instead of failing. */
 static int km_blocks_sync_nolock(const struct km_maps *m,
 				 const struct km_block_spec *b, size_t n,
 				 uint8_t origin)
@@ -2062,36 +2093,11 @@ static int km_blocks_sync_nolock(const struct km_maps *m,
 	size_t ncur;
 	int r;
 
-	if (n) {
-		r = config_lib_flags(m, 0, KM_LIB_F_NO_BLOCKS);
-		if (r)
-			return r;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct km_block v = {.until_ns = b[i].until_ns,
-				     .origin = origin,
-				     .reason = KM_BLOCK_MANUAL},
-				old;
-
+	for (size_t i = 0; i < n; i++)
 		if (!b[i].addr)
 			return km_log_errno(-EINVAL,
 					    "%s: 0.0.0.0 cannot be blocked",
 					    KM_MAP_BLOCKS);
-		r = km_block_get(m, b[i].addr, &old);
-		if (r && r != -ENOENT)
-			return r;
-		if (!r && old.origin != origin && block_live(&old, now)) {
-			km_warn("block %s: kept the entry installed by %s",
-				fmt_addr(&s, b[i].addr),
-				km_origin_name(old.origin));
-			continue;
-		}
-		if (bpf_map_update_elem(mfd(m, KM_M_BLOCKS), &b[i].addr, &v,
-					BPF_ANY))
-			return km_log_errno(
-			    -errno, "%s: cannot add %s: %s", KM_MAP_BLOCKS,
-			    fmt_addr(&s, b[i].addr), strerror(errno));
-	}
 	r = km_blocks_list(m, &cur, &ncur);
 	if (r)
 		return r;
@@ -2111,6 +2117,32 @@ static int km_blocks_sync_nolock(const struct km_maps *m,
 		}
 	}
 	free(cur);
+	if (!r && n)
+		r = config_lib_flags(m, 0, KM_LIB_F_NO_BLOCKS);
+	for (size_t i = 0; i < n && !r; i++) {
+		struct km_block v = {.until_ns = b[i].until_ns,
+				     .origin = origin,
+				     .reason = KM_BLOCK_MANUAL},
+				old;
+
+		r = km_block_get(m, b[i].addr, &old);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r)
+			break;
+		else if (old.origin != origin && block_live(&old, now)) {
+			km_warn("block %s: kept the entry installed by %s",
+				fmt_addr(&s, b[i].addr),
+				km_origin_name(old.origin));
+			continue;
+		}
+		if (bpf_map_update_elem(mfd(m, KM_M_BLOCKS), &b[i].addr, &v,
+					BPF_ANY))
+			r = km_log_errno(
+			    -errno, "%s: cannot add %s: %s", KM_MAP_BLOCKS,
+			    fmt_addr(&s, b[i].addr), strerror(errno));
+	}
+	/* After a failure the flag may stay clear: 0 is always safe. */
 	return r ?: blocks_note_empty(m);
 }
 
@@ -2435,6 +2467,15 @@ int km_services_sync(const struct km_maps *m,
 	int l = km_lock();
 
 	return km_unlock(l, km_services_sync_nolock(m, specs, n, origin));
+}
+
+int km_services_check(const struct km_maps *m,
+		      const struct km_service_spec *specs, size_t n,
+		      uint8_t origin)
+{
+	int l = km_lock();
+
+	return km_unlock(l, svc_apply(m, specs, n, origin, true, true));
 }
 
 int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
@@ -2780,6 +2821,26 @@ int km_a2s_key_rotate(const struct km_maps *m, const uint8_t *key)
 	int l = km_lock();
 
 	return km_unlock(l, km_a2s_key_rotate_nolock(m, key));
+}
+
+static int km_a2s_key_restore_nolock(const struct km_maps *m,
+				     const struct km_a2s_key *saved)
+{
+	struct km_a2s_key v = *saved;
+	int r;
+
+	if ((v.flags & KM_A2S_KEY_F_VALID) && v.epoch_s)
+		v.epoch = a2s_epoch_now(v.epoch_s);
+	r = a2s_key_write(m, &v);
+	explicit_bzero(&v, sizeof(v));
+	return r;
+}
+
+int km_a2s_key_restore(const struct km_maps *m, const struct km_a2s_key *saved)
+{
+	int l = km_lock();
+
+	return km_unlock(l, km_a2s_key_restore_nolock(m, saved));
 }
 
 static int km_a2s_epoch_advance_nolock(const struct km_maps *m, bool *changed)

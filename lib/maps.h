@@ -85,7 +85,9 @@ int km_config_read(const struct km_maps *m, struct km_config *cfg);
  * their current values are kept. */
 int km_config_write(const struct km_maps *m, const struct km_config *cfg);
 
-/* ---- edge addresses: the set of `origin` entries becomes exactly addrs ---- */
+/* ---- edge addresses: the set of `origin` entries becomes exactly addrs ----
+ * Stale entries of `origin` are deleted before the new ones are added, so
+ * the map never holds more than the final set. */
 int km_edge_addrs_sync(const struct km_maps *m, const uint32_t *addrs_be,
 		       size_t n, uint8_t origin);
 
@@ -126,6 +128,12 @@ int km_service_del(const struct km_maps *m, uint8_t proto, uint32_t addr,
 int km_services_sync(const struct km_maps *m,
 		     const struct km_service_spec *specs, size_t n,
 		     uint8_t origin);
+/* Every check km_services_sync makes before its first write (specs, ids
+ * free, collisions with other origins, reply clashes), writing nothing:
+ * the loader's pre-flight. Same return values, same log lines. */
+int km_services_check(const struct km_maps *m,
+		      const struct km_service_spec *specs, size_t n,
+		      uint8_t origin);
 /* Recompute km_svc_addrs, km_backends, km_backend_svc, km_svc_rev from
  * km_services, then bump km_config.svc_epoch (every service edit above ends
  * with this, so the data plane's service caches never outlive a change). */
@@ -166,6 +174,8 @@ struct km_block_spec {
 	uint32_t addr;     /* __be32 */
 	uint64_t until_ns; /* CLOCK_MONOTONIC */
 };
+/* Deletes first, then puts (km_blocks is an LRU map: an overfull union
+ * would evict, not fail). */
 int km_blocks_sync(const struct km_maps *m, const struct km_block_spec *b,
 		   size_t n, uint8_t origin);
 int km_punch_put(const struct km_maps *m, const struct km_punch_key *k,
@@ -180,6 +190,8 @@ int km_svc_stat_read(const struct km_maps *m, uint32_t id,
 		     struct km_svc_stat *out);
 /* Number of entries in a hash/LRU/LPM map (iterates keys). */
 long km_map_count(const struct km_maps *m, enum km_map_id id);
+/* max_entries of a map as the kernel created it. */
+long km_map_capacity(const struct km_maps *m, enum km_map_id id);
 
 /* Names for humans and JSON: "pass_not_ipv4", "drop_denied", ... */
 const char *km_reason_name(unsigned int r);
@@ -210,6 +222,10 @@ struct km_punch_entry {
 	struct km_punch_key key;
 	struct km_punch val;
 };
+struct km_edge_entry {
+	uint32_t addr; /* __be32 */
+	struct km_edge_addr val;
+};
 
 /* Exact reads: 0, or -ENOENT (not logged) when there is no such entry. */
 int km_service_get(const struct km_maps *m, uint8_t proto, uint32_t addr,
@@ -232,6 +248,8 @@ int km_blocks_list(const struct km_maps *m, struct km_block_entry **out,
 		   size_t *n);
 int km_punches_list(const struct km_maps *m, struct km_punch_entry **out,
 		    size_t *n);
+int km_edge_addrs_list(const struct km_maps *m, struct km_edge_entry **out,
+		       size_t *n);
 
 /* The LPM map packets read for list l now (km_config.active_lists). */
 int km_prefix_active_map(const struct km_maps *m, enum km_list l,
@@ -308,6 +326,10 @@ enum km_a2s_key_action {
  */
 int km_a2s_key_install(const struct km_maps *m, const uint8_t *key,
 		       uint32_t epoch_s, enum km_a2s_key_action *action);
+/* Write back a value read earlier with km_a2s_key_read (the loader's
+ * rollback of a failed reload): key, previous key, key_id, epoch_s as they
+ * were, the epoch that of now. */
+int km_a2s_key_restore(const struct km_maps *m, const struct km_a2s_key *saved);
 /* Rotate to key (NULL: a new random key), whatever the current one. */
 int km_a2s_key_rotate(const struct km_maps *m, const uint8_t *key);
 /*

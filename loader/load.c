@@ -16,6 +16,7 @@
 #include "kilimanjaro.skel.h"
 #include "log.h"
 #include "pins.h"
+#include "preflight.h"
 
 #define KM_PROG_NAME "km_xdp"
 
@@ -81,6 +82,50 @@ static struct bpf_program *find_prog(struct bpf_object *obj)
 	return prog;
 }
 
+/*
+ * The maps may be the pins of an edge that is running (restart): the
+ * pre-flight first, and a failed apply puts back what the maps held, but
+ * the services, for which there is no running config to go back to.
+ */
+static int start_apply(struct loader *l)
+{
+	struct apply_snap snap;
+	enum apply_step step;
+	char failed[128];
+	int r;
+
+	r = preflight_check(&l->maps, &l->cfg, l->opts.config, "cannot start",
+			    "nothing was changed");
+	if (r)
+		return r;
+	r = apply_snapshot(&l->maps, &snap);
+	if (r)
+		return km_log_errno(r,
+				    "cannot start: %s: cannot read what the "
+				    "maps hold now; nothing was changed",
+				    l->opts.config);
+	r = apply_config(&l->maps, &l->cfg, &step);
+	if (r && !apply_rollback(&l->maps, &snap, NULL, step, failed,
+				 sizeof(failed)))
+		km_err("cannot apply %s to the maps (%s: %s); the maps were "
+		       "put back as they were%s; the new program is "
+		       "not attached",
+		       l->opts.config, apply_step_names[step], strerror(-r),
+		       step != APPLY_SERVICES
+			   ? ""
+			   : " but km_services, which may hold some of the "
+			     "file's services");
+	else if (r)
+		km_err("cannot apply %s to the maps (%s: %s), and putting them "
+		       "back failed too (%s): those hold a mix of the previous "
+		       "and the file's entries; the new program is not "
+		       "attached",
+		       l->opts.config, apply_step_names[step], strerror(-r),
+		       failed);
+	apply_snap_free(&snap);
+	return r;
+}
+
 int loader_start(struct loader *l)
 {
 	struct bpf_object *obj = NULL;
@@ -116,11 +161,9 @@ int loader_start(struct loader *l)
 	if (r)
 		goto out;
 	/* Before the attach: a fresh program never runs unconfigured. */
-	r = apply_config(&l->maps, &l->cfg);
-	if (r) {
-		km_err("cannot apply %s to the maps", l->opts.config);
+	r = start_apply(l);
+	if (r)
 		goto out;
-	}
 	r = attach_xdp(prog, l->ifname, l->ifindex, l->mode, l->pin_root);
 	if (r)
 		goto out;

@@ -19,8 +19,9 @@ for t in ip bpftool nsenter python3; do
 	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 
-NS=kc-a2s-$$
-PIN=/sys/fs/bpf/kc-a2s-$$
+# KM_TEST_PREFIX: another prefix for names and pins (parallel runs).
+NS=${KM_TEST_PREFIX:-kc}-a2s-$$
+PIN=/sys/fs/bpf/$NS
 TMP=$(mktemp -d /tmp/kc-a2s.XXXXXX)
 CFG=$TMP/kilimanjaro.json
 KEY=$TMP/a2s.key

@@ -3,7 +3,8 @@
 #
 # kilimanjaro-loader lifecycle, for real (root): a network namespace with a
 # veth pair, native and skb attach, hitless restart (same link, new program,
-# maps kept), SIGHUP reload (invalid refused, valid applied), SIGTERM and
+# maps kept), SIGHUP reload (invalid refused, valid applied, a half-way
+# failure rolled back with its systemd status), SIGTERM and
 # SIGKILL leave forwarding attached, --detach removes everything, a foreign
 # XDP program and a second loader are refused.
 #
@@ -20,8 +21,9 @@ for t in ip bpftool nsenter python3 ethtool; do
 	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 
-NS=kmb3-lc-$$
-PIN=/sys/fs/bpf/kmb3-lc-$$
+# KM_TEST_PREFIX: another prefix for names and pins (parallel runs).
+NS=${KM_TEST_PREFIX:-kmb3}-lc-$$
+PIN=/sys/fs/bpf/$NS
 TMP=$(mktemp -d /tmp/kmb3-lc.XXXXXX)
 CFG=$TMP/kilimanjaro.json
 LOG=$TMP/loader.log
@@ -276,6 +278,17 @@ check "sd_notify: READY=1 with a STATUS line" \
 	grep -q "^READY=1 | STATUS=running on kmb3a: 1 services" "$TMP/notify.log"
 check "sd_notify: WATCHDOG=1 every WATCHDOG_USEC/2" \
 	[ "$(grep -c '^WATCHDOG=1$' "$TMP/notify.log")" -ge 5 ]
+# A reload the kernel refuses half-way (km_rl_total frozen: the new
+# service's counters cannot be zeroed) is rolled back, and the status says so.
+bpftool map freeze pinned "$PIN/km_rl_total"
+sed -i 's|"backend": "198.19.0.10" } ],|"backend": "198.19.0.10" }, { "name": "s2", "protocol": "udp", "address": "198.18.10.2", "port": 27015, "backend": "198.19.0.10" } ],|' "$CFG"
+kill -HUP "$LPID"
+for _ in $(seq 50); do logged "rolled back" && break; sleep 0.1; done
+check "a reload failing half-way: rolled back" \
+	logged "failed while applying (services: Operation not permitted); rolled back to the running configuration"
+check "... the status line says so" \
+	grep -q "^STATUS=running on kmb3a: 1 services.*; last reload failed and was rolled back" "$TMP/notify.log"
+check "... and the file's new service is not there" [ "$(map_len km_services)" = 1 ]
 stop_loader TERM
 check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" "$TMP/notify.log"
 innet "$LOADER" --pin-root "$PIN" --interface kmb3a --detach >/dev/null 2>&1
