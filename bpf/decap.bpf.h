@@ -161,14 +161,13 @@ static __always_inline __u64 km_validate(struct km_pkt *p, __u32 id,
 /* The backend port -> the service's port, L4 checksum patched (RFC 1624);
  * a UDP checksum of 0 means "none" and stays 0. The port is inside every
  * checksum (a first fragment's too: it covers the reassembled datagram). */
-static __always_inline void km_rewrite_sport(const struct km_pkt *p,
-					     const struct km_inner *in,
-					     __be16 port)
+static __always_inline void km_rewrite_sport_at(void *l4, void *end,
+						__u8 proto, __be16 port)
 {
-	if (in->proto == IPPROTO_UDP) {
-		struct udphdr *u = in->l4;
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *u = l4;
 
-		if (!u || (void *)(u + 1) > p->data_end)
+		if (!u || (void *)(u + 1) > end)
 			return;
 		if (u->check) {
 			__u16 c = km_csum_replace16(u->check, u->source, port);
@@ -176,14 +175,21 @@ static __always_inline void km_rewrite_sport(const struct km_pkt *p,
 			u->check = c ? c : 0xffff;
 		}
 		u->source = port;
-	} else if (in->proto == IPPROTO_TCP) {
-		struct tcphdr *t = in->l4;
+	} else if (proto == IPPROTO_TCP) {
+		struct tcphdr *t = l4;
 
-		if (!t || (void *)(t + 1) > p->data_end)
+		if (!t || (void *)(t + 1) > end)
 			return;
 		t->check = km_csum_replace16(t->check, t->source, port);
 		t->source = port;
 	}
+}
+
+static __always_inline void km_rewrite_sport(const struct km_pkt *p,
+					     const struct km_inner *in,
+					     __be16 port)
+{
+	km_rewrite_sport_at(in->l4, p->data_end, in->proto, port);
 }
 
 /*
@@ -296,6 +302,9 @@ struct km_decap_cached {
 	__u16 pad1;
 	__u64 until_ns;   /* km_now_coarse() time; 0 = empty */
 };
+/* km_decap_fast() copies the MACs as a __u64 and a __u32. */
+_Static_assert(__builtin_offsetof(struct km_decap_cached, dmac) % 8 == 0,
+	       "dmac 8-byte aligned");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -453,6 +462,104 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	}
 	km_set_eth(eth, &nh);
 	return km_send(ctx, p, &nh, KM_R_FWD_DECAP);
+}
+
+/*
+ * decap_cache ahead of everything else: km_xdp calls this first, before
+ * its generic setup (the zeroed km_pkt, the generic parse, the pipeline's
+ * dispatch and km_finish), and it decides only a packet the slow path
+ * would decide from the same entry, in the same way:
+ *  - the plain shape: Ethernet, outer IPv4 without options or
+ *    fragmentation, protocol IPIP, to km_config.edge_addr (an edge address
+ *    without a lookup: the only one replies are tunnelled to), inner IPv4
+ *    without options, not a non-first fragment, UDP or TCP with its whole
+ *    header, tot_len consistent; a stricter test than km_parse_ipv4 and
+ *    km_inner_parse make, so the slow path would reach km_decap's cache
+ *    check with the same fields;
+ *  - a hit by km_decap's own test (km_decap_is, the coarse clock before
+ *    until_ns, whose bounds keep km_validated and the next hop exact);
+ *  - then exactly km_decap's hit: the service's counters, DROP_TOO_BIG
+ *    above the mtu, the port put back, padding trimmed, the Ethernet
+ *    header, TX or redirect, the verdict counted as km_finish counts it.
+ * Anything else returns KM_CONTINUE having written nothing (but the clock
+ * memo, as any read of the coarse clock may): the pipeline decides it,
+ * including hits of other edge addresses and of packets with options.
+ */
+static __always_inline int km_decap_fast(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct iphdr *in = ip + 1;
+	__be16 *ports = (void *)(in + 1);
+	struct km_svc_stat *sst;
+	struct km_decap_cached *c;
+	struct km_config *cfg;
+	__u32 zero = 0, slot, len, frame_len, need;
+	int action;
+
+	if ((void *)ports + sizeof(struct udphdr) > end ||
+	    *(__be16 *)(data + 12) != bpf_htons(ETH_P_IP) ||
+	    *(__u8 *)ip != 0x45 || ip->protocol != IPPROTO_IPIP ||
+	    *(__u8 *)in != 0x45 ||
+	    (ip->frag_off & bpf_htons(KM_IP_MF | KM_IP_OFFSET)) ||
+	    (in->frag_off & bpf_htons(KM_IP_OFFSET)))
+		return KM_CONTINUE;
+	if (in->protocol == IPPROTO_UDP)
+		need = sizeof(struct iphdr) + sizeof(struct udphdr);
+	else if (in->protocol == IPPROTO_TCP)
+		need = sizeof(struct iphdr) + sizeof(struct tcphdr);
+	else
+		return KM_CONTINUE;
+	frame_len = end - data;
+	len = bpf_ntohs(in->tot_len);
+	if (bpf_ntohs(ip->tot_len) != len + sizeof(*ip) ||
+	    len + sizeof(*ip) + sizeof(*eth) > frame_len || len < need ||
+	    (void *)in + need > end)
+		return KM_CONTINUE;
+	cfg = bpf_map_lookup_elem(&km_config, &zero);
+	if (!cfg || ip->daddr != cfg->edge_addr)
+		return KM_CONTINUE;
+	slot = ((in->daddr ^ in->saddr ^ ((__u32)ports[0] << 16)) *
+		0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_DECAP_SLOTS));
+	c = bpf_map_lookup_elem(&decap_cache, &slot);
+	if (!c || *(const __u64 *)&c->svc_addr != *(const __u64 *)&in->saddr ||
+	    c->backend != ip->saddr || c->sport != ports[0] ||
+	    c->proto != in->protocol || c->epoch != cfg->svc_epoch ||
+	    c->ifindex_in != ctx->ingress_ifindex ||
+	    km_now_coarse(cfg) >= c->until_ns)
+		return KM_CONTINUE;
+	sst = bpf_map_lookup_elem(&km_svc_stats, &c->id);
+	if (len > c->mtu) {
+		km_count_verdict(KM_R_DROP_TOO_BIG, frame_len, sst);
+		return XDP_DROP;
+	}
+	if (c->svc_port)
+		km_rewrite_sport_at(ports, end, in->protocol, c->svc_port);
+	need = len + sizeof(*ip) + sizeof(*eth);
+	if ((frame_len > need &&
+	     bpf_xdp_adjust_tail(ctx, -(int)(frame_len - need))) ||
+	    bpf_xdp_adjust_head(ctx, sizeof(*ip)))
+		goto internal;
+	eth = (void *)(long)ctx->data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		goto internal;
+	/* Both MACs in two stores (dmac is 8-byte aligned in the entry, and
+	 * this machine loads and stores unaligned packet words). */
+	*(__u64 *)eth = *(const __u64 *)c->dmac;
+	*(__u32 *)((void *)eth + 8) = *(const __u32 *)(c->dmac + 8);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	if (c->ifindex_out == c->ifindex_in)
+		action = XDP_TX;
+	else
+		action = bpf_redirect(c->ifindex_out, 0);
+	km_count_verdict(KM_R_FWD_DECAP, frame_len, sst);
+	return action;
+internal:
+	km_count_verdict(KM_R_DROP_INTERNAL, frame_len, sst);
+	return XDP_DROP;
 }
 
 #endif /* KM_DECAP_BPF_H */
