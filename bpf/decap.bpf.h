@@ -345,6 +345,7 @@ static __always_inline void km_decap_fill(struct km_decap_cached *c,
 {
 	if (!c)
 		return;
+	c->tick = 0; /* until_ns changes */
 	if (!until || !nh->expires_ns) {
 		c->until_ns = 0;
 		return;
@@ -363,7 +364,6 @@ static __always_inline void km_decap_fill(struct km_decap_cached *c,
 	__builtin_memcpy(c->smac, nh->smac, ETH_ALEN);
 	c->mtu = nh->mtu;
 	c->until_ns = until < nh->expires_ns ? until : nh->expires_ns;
-	c->tick = 0;
 }
 
 /* The fast path's send: what the slow path's does, from the entry. */
