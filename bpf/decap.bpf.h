@@ -467,27 +467,6 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	return km_send(ctx, p, &nh, KM_R_FWD_DECAP);
 }
 
-/*
- * decap_cache ahead of everything else: km_xdp calls this first, before
- * its generic setup (the zeroed km_pkt, the generic parse, the pipeline's
- * dispatch and km_finish), and it decides only a packet the slow path
- * would decide from the same entry, in the same way:
- *  - the plain shape: Ethernet, outer IPv4 without options or
- *    fragmentation, protocol IPIP, to km_config.edge_addr (an edge address
- *    without a lookup: the only one replies are tunnelled to), inner IPv4
- *    without options, not a non-first fragment, UDP or TCP with its whole
- *    header, tot_len consistent; a stricter test than km_parse_ipv4 and
- *    km_inner_parse make, so the slow path would reach km_decap's cache
- *    check with the same fields;
- *  - a hit by km_decap's own test (km_decap_is, the coarse clock before
- *    until_ns, whose bounds keep km_validated and the next hop exact);
- *  - then exactly km_decap's hit: the service's counters, DROP_TOO_BIG
- *    above the mtu, the port put back, padding trimmed, the Ethernet
- *    header, TX or redirect, the verdict counted as km_finish counts it.
- * Anything else returns KM_CONTINUE having written nothing (but the clock
- * memo, as any read of the coarse clock may): the pipeline decides it,
- * including hits of other edge addresses and of packets with options.
- */
 /* A fast-path verdict, counted as km_finish() counts it: the service's
  * counters are looked up only here, after the send, where they lengthen
  * no chain of loads the send waits for. */
@@ -506,6 +485,27 @@ static __always_inline void km_decap_count(__u32 reason, __u32 bytes,
 #define KM_FO_INNER (KM_FO_OUTER + 20)
 #define KM_FO_L4 (KM_FO_INNER + 20)
 
+/*
+ * decap_cache ahead of everything else: km_xdp calls this first, before
+ * its generic setup (the zeroed km_pkt, the generic parse, the pipeline's
+ * dispatch and km_finish), and it decides only a packet the slow path
+ * would decide from the same entry, in the same way:
+ *  - the plain shape: Ethernet, outer IPv4 without options or
+ *    fragmentation, protocol IPIP, to km_config.edge_addr (an edge address
+ *    without a lookup, and the one replies are tunnelled to), inner IPv4
+ *    without options, not a non-first fragment, UDP or TCP with its whole
+ *    header, tot_len consistent; a stricter test than km_parse_ipv4 and
+ *    km_inner_parse make, so the slow path would reach km_decap's cache
+ *    check with the same fields;
+ *  - a hit by km_decap's own test (km_decap_is, the coarse clock before
+ *    until_ns, whose bounds keep km_validated and the next hop exact);
+ *  - then exactly km_decap's hit: the service's counters, DROP_TOO_BIG
+ *    above the mtu, the port put back, padding trimmed, the Ethernet
+ *    header, TX or redirect, the verdict counted as km_finish counts it.
+ * Anything else returns KM_CONTINUE having written nothing but the clock
+ * memo and the entry's tick (km_coarse_before): the pipeline decides it,
+ * including hits of other edge addresses and of packets with options.
+ */
 static __always_inline int km_decap_fast(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
