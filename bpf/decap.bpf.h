@@ -161,14 +161,13 @@ static __always_inline __u64 km_validate(struct km_pkt *p, __u32 id,
 /* The backend port -> the service's port, L4 checksum patched (RFC 1624);
  * a UDP checksum of 0 means "none" and stays 0. The port is inside every
  * checksum (a first fragment's too: it covers the reassembled datagram). */
-static __always_inline void km_rewrite_sport(const struct km_pkt *p,
-					     const struct km_inner *in,
-					     __be16 port)
+static __always_inline void km_rewrite_sport_at(void *l4, void *end,
+						__u8 proto, __be16 port)
 {
-	if (in->proto == IPPROTO_UDP) {
-		struct udphdr *u = in->l4;
+	if (proto == IPPROTO_UDP) {
+		struct udphdr *u = l4;
 
-		if (!u || (void *)(u + 1) > p->data_end)
+		if (!u || (void *)(u + 1) > end)
 			return;
 		if (u->check) {
 			__u16 c = km_csum_replace16(u->check, u->source, port);
@@ -176,14 +175,21 @@ static __always_inline void km_rewrite_sport(const struct km_pkt *p,
 			u->check = c ? c : 0xffff;
 		}
 		u->source = port;
-	} else if (in->proto == IPPROTO_TCP) {
-		struct tcphdr *t = in->l4;
+	} else if (proto == IPPROTO_TCP) {
+		struct tcphdr *t = l4;
 
-		if (!t || (void *)(t + 1) > p->data_end)
+		if (!t || (void *)(t + 1) > end)
 			return;
 		t->check = km_csum_replace16(t->check, t->source, port);
 		t->source = port;
 	}
+}
+
+static __always_inline void km_rewrite_sport(const struct km_pkt *p,
+					     const struct km_inner *in,
+					     __be16 port)
+{
+	km_rewrite_sport_at(in->l4, p->data_end, in->proto, port);
 }
 
 /*
@@ -295,7 +301,12 @@ struct km_decap_cached {
 	__u16 mtu;
 	__u16 pad1;
 	__u64 until_ns;   /* km_now_coarse() time; 0 = empty */
+	__u64 tick;       /* km_coarse_before()'s: until_ns not reached in
+			     this tick; 0 = not known */
 };
+/* km_decap_fast() copies the MACs as a __u64 and a __u32. */
+_Static_assert(__builtin_offsetof(struct km_decap_cached, dmac) % 8 == 0,
+	       "dmac 8-byte aligned");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -334,6 +345,7 @@ static __always_inline void km_decap_fill(struct km_decap_cached *c,
 {
 	if (!c)
 		return;
+	c->tick = 0; /* until_ns changes */
 	if (!until || !nh->expires_ns) {
 		c->until_ns = 0;
 		return;
@@ -453,6 +465,134 @@ static __always_inline int km_decap(struct xdp_md *ctx, struct km_pkt *p)
 	}
 	km_set_eth(eth, &nh);
 	return km_send(ctx, p, &nh, KM_R_FWD_DECAP);
+}
+
+/* A fast-path verdict, counted as km_finish() counts it: the service's
+ * counters are looked up only here, after the send, where they lengthen
+ * no chain of loads the send waits for. */
+static __always_inline void km_decap_count(__u32 reason, __u32 bytes,
+					   const struct km_decap_cached *c)
+{
+	km_count_verdict(reason, bytes,
+			 bpf_map_lookup_elem(&km_svc_stats, &c->id));
+}
+
+/* A packet word at a fixed offset: one load (this machine loads unaligned
+ * words), where clang splits loads through 4-byte aligned iphdr fields. */
+#define KM_AT(type, off) (*(type *)(data + (off)))
+/* Offsets of the plain shape: Ethernet, outer IPv4 (20), inner IPv4 (20). */
+#define KM_FO_OUTER 14
+#define KM_FO_INNER (KM_FO_OUTER + 20)
+#define KM_FO_L4 (KM_FO_INNER + 20)
+
+/*
+ * decap_cache ahead of everything else: km_xdp calls this first, before
+ * its generic setup (the zeroed km_pkt, the generic parse, the pipeline's
+ * dispatch and km_finish), and it decides only a packet the slow path
+ * would decide from the same entry, in the same way:
+ *  - the plain shape: Ethernet, outer IPv4 without options or
+ *    fragmentation, protocol IPIP, to km_config.edge_addr (an edge address
+ *    without a lookup, and the one replies are tunnelled to), inner IPv4
+ *    without options, not a non-first fragment, UDP or TCP with its whole
+ *    header, tot_len consistent; a stricter test than km_parse_ipv4 and
+ *    km_inner_parse make, so the slow path would reach km_decap's cache
+ *    check with the same fields;
+ *  - a hit by km_decap's own test (km_decap_is, the coarse clock before
+ *    until_ns, whose bounds keep km_validated and the next hop exact);
+ *  - then exactly km_decap's hit: the service's counters, DROP_TOO_BIG
+ *    above the mtu, the port put back, padding trimmed, the Ethernet
+ *    header, TX or redirect, the verdict counted as km_finish counts it.
+ * Anything else returns KM_CONTINUE having written nothing but the clock
+ * memo and the entry's tick (km_coarse_before): the pipeline decides it,
+ * including hits of other edge addresses and of packets with options.
+ */
+static __always_inline int km_decap_fast(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct km_decap_cached *c;
+	struct km_config *cfg;
+	__u32 zero = 0, slot, len, frame_len, need, w;
+	struct ethhdr *eth;
+	__be16 sport;
+	__u64 addrs;
+	__u8 proto;
+	int action;
+
+	/* Ethernet type IPv4, outer version 4 and IHL 5 (TOS any); outer
+	 * neither MF nor an offset, protocol IPIP (TTL any); inner version 4
+	 * and IHL 5; inner offset 0 (MF allowed: a first fragment has its
+	 * ports), protocol UDP or TCP. Each test one masked word. */
+	if (data + KM_FO_L4 + sizeof(struct udphdr) > end ||
+	    (KM_AT(__u32, 12) & bpf_htonl(0xffffff00)) != bpf_htonl(0x08004500) ||
+	    (KM_AT(__u32, KM_FO_OUTER + 6) & bpf_htonl(0x3fff00ff)) !=
+		    bpf_htonl(IPPROTO_IPIP) ||
+	    KM_AT(__u8, KM_FO_INNER) != 0x45)
+		return KM_CONTINUE;
+	w = KM_AT(__u32, KM_FO_INNER + 6) & bpf_htonl(0x1fff00ff);
+	if (w == bpf_htonl(IPPROTO_UDP)) {
+		need = sizeof(struct iphdr) + sizeof(struct udphdr);
+		proto = IPPROTO_UDP;
+	} else if (w == bpf_htonl(IPPROTO_TCP)) {
+		need = sizeof(struct iphdr) + sizeof(struct tcphdr);
+		proto = IPPROTO_TCP;
+	} else {
+		return KM_CONTINUE;
+	}
+	/* tot_len: the inner packet fills the outer payload, which lies in
+	 * the frame; the inner holds its whole L4 header. */
+	frame_len = end - data;
+	len = bpf_ntohs(KM_AT(__be16, KM_FO_INNER + 2));
+	if (bpf_ntohs(KM_AT(__be16, KM_FO_OUTER + 2)) != len + 20 ||
+	    KM_FO_INNER + len > frame_len || len < need ||
+	    data + KM_FO_INNER + need > end)
+		return KM_CONTINUE;
+	cfg = bpf_map_lookup_elem(&km_config, &zero);
+	if (!cfg || KM_AT(__be32, KM_FO_OUTER + 16) != cfg->edge_addr)
+		return KM_CONTINUE;
+	/* Inner source and destination as one word, as the entry holds them;
+	 * the slot is km_decap_slot()'s. */
+	addrs = KM_AT(__u64, KM_FO_INNER + 12);
+	sport = KM_AT(__be16, KM_FO_L4);
+	slot = (((__u32)addrs ^ (__u32)(addrs >> 32) ^ ((__u32)sport << 16)) *
+		0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_DECAP_SLOTS));
+	c = bpf_map_lookup_elem(&decap_cache, &slot);
+	if (!c || *(const __u64 *)&c->svc_addr != addrs ||
+	    c->backend != KM_AT(__be32, KM_FO_OUTER + 12) ||
+	    c->sport != sport || c->proto != proto ||
+	    c->epoch != cfg->svc_epoch ||
+	    c->ifindex_in != ctx->ingress_ifindex ||
+	    !km_coarse_before(cfg, &c->tick, c->until_ns))
+		return KM_CONTINUE;
+	if (len > c->mtu) {
+		km_decap_count(KM_R_DROP_TOO_BIG, frame_len, c);
+		return XDP_DROP;
+	}
+	if (c->svc_port)
+		km_rewrite_sport_at(data + KM_FO_L4, end, proto, c->svc_port);
+	need = KM_FO_INNER + len;
+	if ((frame_len > need &&
+	     bpf_xdp_adjust_tail(ctx, -(int)(frame_len - need))) ||
+	    bpf_xdp_adjust_head(ctx, sizeof(struct iphdr)))
+		goto internal;
+	eth = (void *)(long)ctx->data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		goto internal;
+	/* Both MACs in two stores (dmac is 8-byte aligned in the entry, and
+	 * this machine loads and stores unaligned packet words). */
+	*(__u64 *)eth = *(const __u64 *)c->dmac;
+	*(__u32 *)((void *)eth + 8) = *(const __u32 *)(c->dmac + 8);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	if (c->ifindex_out == c->ifindex_in)
+		action = XDP_TX;
+	else
+		action = bpf_redirect(c->ifindex_out, 0);
+	km_decap_count(KM_R_FWD_DECAP, frame_len, c);
+	return action;
+internal:
+	km_decap_count(KM_R_DROP_INTERNAL, frame_len, c);
+	return XDP_DROP;
 }
 
 #endif /* KM_DECAP_BPF_H */

@@ -63,21 +63,27 @@ static __always_inline void km_svc_verdict(struct km_svc_stat *s, int reason,
 	}
 }
 
+/* Count one verdict (a valid reason) of `bytes`: km_stats and, when the
+ * packet matched a service, that service's counters. */
+static __always_inline void km_count_verdict(__u32 reason, __u32 bytes,
+					     struct km_svc_stat *sst)
+{
+	struct km_stat *st = bpf_map_lookup_elem(&km_stats, &reason);
+
+	if (st) {
+		st->packets += 1;
+		st->bytes += bytes;
+	}
+	if (sst)
+		km_svc_verdict(sst, reason, bytes);
+}
+
 /* Count the packet's one verdict and turn it into its XDP action. */
 static __always_inline int km_finish(struct km_pkt *p, int reason)
 {
-	__u32 key = reason;
-	struct km_stat *st;
-
 	if (reason < 0 || reason >= KM_R_MAX)
-		key = reason = KM_R_DROP_INTERNAL;
-	st = bpf_map_lookup_elem(&km_stats, &key);
-	if (st) {
-		st->packets += 1;
-		st->bytes += p->frame_len;
-	}
-	if (p->sst)
-		km_svc_verdict(p->sst, reason, p->frame_len);
+		reason = KM_R_DROP_INTERNAL;
+	km_count_verdict(reason, p->frame_len, p->sst);
 	if (reason <= KM_R_PASS_FIB || reason == KM_R_PASS_A2S_INGEST)
 		return XDP_PASS;
 	if (km_reason_is_drop(reason))

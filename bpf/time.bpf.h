@@ -80,4 +80,37 @@ static __always_inline __u64 km_now_coarse(const struct km_config *cfg)
 	return m->ns;
 }
 
+/* The tick the coarse clock is in, never 0: jiffies (which start at
+ * 2^32 - 300 s of ticks), or the settable clock's emulated tick plus one.
+ * km_now_coarse() has one value per tick and CPU. */
+static __always_inline __u64 km_tick(const struct km_config *cfg)
+{
+	if (km_settable_clock)
+		return cfg->test_now_ns / KM_TEST_TICK_NS + 1;
+	return bpf_jiffies64();
+}
+
+/*
+ * km_now_coarse(cfg) < until, for a per-CPU cache entry that keeps *tick
+ * beside `until`. The coarse clock has one value per tick and CPU, so
+ * once it was before `until` in tick j it is for the rest of tick j: the
+ * entry remembers j, and the next packets of that tick compare one word
+ * instead of reading the memo (a per-CPU lookup and its compare). Should
+ * the tick move on between the two reads, the clock read is the later
+ * one's, no earlier than tick j's. Whoever changes `until` sets *tick to
+ * 0, which is no tick.
+ */
+static __always_inline int km_coarse_before(const struct km_config *cfg,
+					     __u64 *tick, __u64 until)
+{
+	__u64 j = km_tick(cfg);
+
+	if (*tick == j)
+		return 1;
+	if (km_now_coarse(cfg) >= until)
+		return 0;
+	*tick = j;
+	return 1;
+}
+
 #endif /* KM_TIME_BPF_H */

@@ -284,3 +284,68 @@ Test(ret, steady_replies_as_the_first,
 	cr_assert_eq(s.ret_packets, 5);
 	cr_assert_eq(s.drop_packets, 1);
 }
+
+/* Four NOP options (type 1), as an IP header may carry them. */
+static void nop_options(struct kmt_ip *ip)
+{
+	ip->opts_len = 4;
+	memset(ip->opts, 1, 4);
+}
+
+Test(ret, fast_path_shapes_get_the_slow_verdicts,
+     .description = "a flow km_xdp's first stage answers from decap_cache: "
+		    "its packets of another shape (second edge address, IP "
+		    "options outside or inside, padding, an outer or a "
+		    "non-first inner fragment) get the pipeline's verdicts, "
+		    "counted once each")
+{
+	struct kmt_pkt q, v, want;
+	struct km_svc_stat s;
+	struct res r;
+
+	reply_pkt(&q, IPPROTO_UDP, 28016);
+	want = q;
+	want.sport = 27016;
+	for (int i = 0; i < 3; i++) {
+		send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+		expect_decap(&r, &want, 0);
+	}
+
+	/* Decapsulated and rewritten alike by the pipeline. */
+	v = q;
+	v.outer.daddr = EDGE2;
+	send_expect(&v, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &want, 0);
+	v = q;
+	nop_options(&v.outer);
+	send_expect(&v, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &want, 0);
+	v = q;
+	nop_options(&v.ip);
+	send_expect(&v, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	v.sport = 27016;
+	expect_decap(&r, &v, 0);
+	v = q;
+	v.pad = 8;
+	send_expect(&v, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &want, 0);
+
+	/* An outer fragment is the edge's own; a non-first inner fragment
+	 * has no ports (its first bytes, equal to the flow's ports here,
+	 * are data): decapsulated untouched, for no service. */
+	v = q;
+	v.outer.frag = KMT_IP_MF;
+	send_expect(&v, if0, XDP_PASS, KM_R_PASS_EDGE, NULL);
+	v = q;
+	v.ip.frag = 1;
+	send_expect(&v, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &v, 0);
+
+	/* The steady flow again, after all of them. */
+	send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
+	expect_decap(&r, &want, 0);
+	cr_assert_eq(kmt_svc_stat(&env, ID_SVC1_UDP_RW, &s), 0);
+	cr_assert_eq(s.ret_packets, 3 + 4 + 1);
+	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 1);
+	cr_assert_eq(map_count(KM_MAP_PUNCHES), 0);
+}
