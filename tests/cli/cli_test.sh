@@ -67,6 +67,16 @@ is() {
 	passed=$((passed + 1))
 }
 
+# is_epoch NAME VALUE T0: VALUE is the 30 s epoch of some second between
+# T0 (taken before the command) and now, so a command that straddles an
+# epoch boundary passes either way.
+is_epoch() {
+	local lo=$(($3 / 30)) hi=$(($(date +%s) / 30))
+	[ "$2" -ge "$lo" ] && [ "$2" -le "$hi" ] ||
+		fail "$1: got '$2', want an epoch in $lo..$hi"
+	passed=$((passed + 1))
+}
+
 jqo() { jq -r "$1" "$TMP/out"; }
 dump() { "$F" dump "$D" "$1" | sort; }
 # Every list edit flips the pair (docs/design.md "Lists"): the active pair's
@@ -285,12 +295,13 @@ ok "a2s key, none" "$K" --pin-root "$D" a2s key
 grep -q "^no key installed" "$TMP/out" || fail "a2s key: none"
 err "a2s rotate without a key" 1 "km_a2s_key: no key installed yet" \
 	"$K" --pin-root "$D" a2s rotate
+t0=$(date +%s)
 "$F" a2skey "$D" install 00112233445566778899aabbccddeeff || fail "fixture a2skey"
 ok "a2s key --json" "$K" --pin-root "$D" a2s key --json
 is "key valid" "$(jqo .valid)" true
 is "key id" "$(jqo .key_id)" 1
 is "epoch_s" "$(jqo .epoch_s)" 30
-is "epoch" "$(jqo .epoch)" "$(( $(date +%s) / 30 ))"
+is_epoch "epoch" "$(jqo .epoch)" "$t0"
 is "no previous key yet" "$(jqo .previous_key_accepted)" false
 "$F" a2skey "$D" install ffeeddccbbaa99887766554433221100 || fail "fixture a2skey"
 ok "a2s key" "$K" --pin-root "$D" a2s key
@@ -304,11 +315,16 @@ for f in "$K --pin-root $D a2s key" "$K --pin-root $D --json a2s key"; do
 		fail "a2s key prints key material"
 done
 passed=$((passed + 1))
+t0=$(date +%s)
 ok "a2s rotate" "$K" --pin-root "$D" a2s rotate
 is "a2s rotate output" "$(cat "$TMP/out")" \
 	"rotated to key 3 (key 2 still accepted until the next rotation)"
-is "rotated in the map" "$("$F" a2skey "$D")" \
-	"key_id=3 epoch=$(( $(date +%s) / 30 )) epoch_s=30 flags=1 rotated=1"
+key=$("$F" a2skey "$D")
+ep=${key#*epoch=}
+ep=${ep%% *}
+is "rotated in the map" "$key" \
+	"key_id=3 epoch=$ep epoch_s=30 flags=1 rotated=1"
+is_epoch "rotated in the map: epoch" "$ep" "$t0"
 ok "a2s rotate --json" "$K" --pin-root "$D" --json a2s rotate
 is "a2s rotate --json" "$(jqo '[.key_id, .previous_key_id] | join(" ")')" "4 3"
 
