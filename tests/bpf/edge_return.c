@@ -241,6 +241,21 @@ Test(ret, svc_rev_follows_service_changes,
  * bpf/time.bpf.h, which userspace cannot include). */
 #define TEST_TICK_NS 4000000ULL
 
+/* The rewriting service's UDP reply flow, sent three times: the first
+ * through the pipeline (which fills decap_cache), the others from the
+ * fast path; each decapsulated with the service port put back. */
+static void warm_reply_flow(struct kmt_pkt *q, struct kmt_pkt *want,
+			    struct res *r)
+{
+	reply_pkt(q, IPPROTO_UDP, 28016);
+	*want = *q;
+	want->sport = 27016;
+	for (int i = 0; i < 3; i++) {
+		send_expect(q, if0, XDP_TX, KM_R_FWD_DECAP, r);
+		expect_decap(r, want, 0);
+	}
+}
+
 Test(ret, steady_replies_as_the_first,
      .description = "replies after the first (the per-CPU decap fast path) "
 		    "are sent, counted and rewritten alike, refresh the "
@@ -252,13 +267,7 @@ Test(ret, steady_replies_as_the_first,
 	struct kmt_pkt q, want;
 	struct res r;
 
-	reply_pkt(&q, IPPROTO_UDP, 28016);
-	want = q;
-	want.sport = 27016;
-	for (int i = 0; i < 3; i++) {
-		send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
-		expect_decap(&r, &want, 0);
-	}
+	warm_reply_flow(&q, &want, &r);
 	cr_assert_eq(kmt_svc_stat(&env, ID_SVC1_UDP_RW, &s), 0);
 	cr_assert_eq(s.ret_packets, 3);
 	cr_assert_eq(counter(KM_C_VALIDATED_NEW), 1);
@@ -303,13 +312,7 @@ Test(ret, fast_path_shapes_get_the_slow_verdicts,
 	struct km_svc_stat s;
 	struct res r;
 
-	reply_pkt(&q, IPPROTO_UDP, 28016);
-	want = q;
-	want.sport = 27016;
-	for (int i = 0; i < 3; i++) {
-		send_expect(&q, if0, XDP_TX, KM_R_FWD_DECAP, &r);
-		expect_decap(&r, &want, 0);
-	}
+	warm_reply_flow(&q, &want, &r);
 
 	/* Decapsulated and rewritten alike by the pipeline. */
 	v = q;
