@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,25 @@ static void *others_keys(struct fill *f, const void *entries, size_t n,
 	return k;
 }
 
+/* Judge one map from its entries (freed here): the other origins' keys
+ * (key at koff, origin byte at ooff of each esize-byte entry) against the
+ * config's f->n_cfg keys. */
+static void judge_entries(struct ctx *c, struct fill *f, void *entries,
+			  size_t n, size_t esize, size_t koff, size_t ksize,
+			  size_t ooff, const void *cfg_keys)
+{
+	void *k = others_keys(f, entries, n, esize, koff, ksize, ooff);
+
+	free(entries);
+	if (!k) {
+		no_memory(c);
+		return;
+	}
+	f->n_shared = shared(k, f->n_others, cfg_keys, f->n_cfg, ksize);
+	free(k);
+	fill_judge(c, f);
+}
+
 static void check_lists(struct ctx *c)
 {
 	static const char *const what[2] = {"allow list", "deny list"};
@@ -146,7 +166,6 @@ static void check_lists(struct ctx *c)
 		struct km_prefix_entry *e;
 		long a, b;
 		size_t n;
-		void *k;
 		int r;
 
 		/* The sync fills the inactive pair; a later one the other:
@@ -159,19 +178,11 @@ static void check_lists(struct ctx *c)
 			failed(c, r);
 			continue;
 		}
-		k = others_keys(&f, e, n, sizeof(*e),
-				offsetof(struct km_prefix_entry, key),
-				sizeof(struct km_prefix_key),
-				offsetof(struct km_prefix_entry, val.origin));
-		free(e);
-		if (!k) {
-			no_memory(c);
-			continue;
-		}
-		f.n_shared = shared(k, f.n_others, keys[l], nkeys[l],
-				    sizeof(struct km_prefix_key));
-		free(k);
-		fill_judge(c, &f);
+		judge_entries(c, &f, e, n, sizeof(*e),
+			      offsetof(struct km_prefix_entry, key),
+			      sizeof(struct km_prefix_key),
+			      offsetof(struct km_prefix_entry, val.origin),
+			      keys[l]);
 	}
 }
 
@@ -183,7 +194,6 @@ static void check_edge_addrs(struct ctx *c)
 			 .n_cfg = c->cfg->n_edge_addrs};
 	struct km_edge_entry *e;
 	size_t n;
-	void *k;
 	int r;
 
 	f.cap = km_map_capacity(c->m, KM_M_EDGE_ADDRS);
@@ -192,18 +202,10 @@ static void check_edge_addrs(struct ctx *c)
 		failed(c, r);
 		return;
 	}
-	k = others_keys(&f, e, n, sizeof(*e),
-			offsetof(struct km_edge_entry, addr), sizeof(uint32_t),
-			offsetof(struct km_edge_entry, val.origin));
-	free(e);
-	if (!k) {
-		no_memory(c);
-		return;
-	}
-	f.n_shared = shared(k, f.n_others, c->cfg->edge_addrs, f.n_cfg,
-			    sizeof(uint32_t));
-	free(k);
-	fill_judge(c, &f);
+	judge_entries(c, &f, e, n, sizeof(*e),
+		      offsetof(struct km_edge_entry, addr), sizeof(uint32_t),
+		      offsetof(struct km_edge_entry, val.origin),
+		      c->cfg->edge_addrs);
 }
 
 /* km_blocks is an LRU map: too many entries would not fail but evict. */
@@ -215,7 +217,6 @@ static void check_blocks(struct ctx *c)
 	struct km_block_entry *e;
 	uint32_t *addrs;
 	size_t n;
-	void *k;
 	int r;
 
 	b = calloc(c->cfg->n_blocks + 1, sizeof(*b));
@@ -235,17 +236,9 @@ static void check_blocks(struct ctx *c)
 		failed(c, r);
 		goto out;
 	}
-	k = others_keys(&f, e, n, sizeof(*e),
-			offsetof(struct km_block_entry, addr), sizeof(uint32_t),
-			offsetof(struct km_block_entry, val.origin));
-	free(e);
-	if (!k) {
-		no_memory(c);
-		goto out;
-	}
-	f.n_shared = shared(k, f.n_others, addrs, f.n_cfg, sizeof(uint32_t));
-	free(k);
-	fill_judge(c, &f);
+	judge_entries(c, &f, e, n, sizeof(*e),
+		      offsetof(struct km_block_entry, addr), sizeof(uint32_t),
+		      offsetof(struct km_block_entry, val.origin), addrs);
 out:
 	free(b);
 	free(addrs);
