@@ -315,12 +315,18 @@ struct {
 	__type(value, struct km_decap_cached);
 } decap_cache SEC(".maps");
 
+/* The flow's slot: inner source and destination, inner source port. */
+static __always_inline __u32 km_decap_slot_of(__u32 saddr, __u32 daddr,
+					      __be16 sport)
+{
+	return ((daddr ^ saddr ^ ((__u32)sport << 16)) * 0x9e3779b1U) >>
+	       (32 - __builtin_ctz(KM_DECAP_SLOTS));
+}
+
 static __always_inline struct km_decap_cached *
 km_decap_slot(const struct km_inner *in)
 {
-	__u32 slot = ((in->daddr ^ in->saddr ^ ((__u32)in->sport << 16)) *
-		      0x9e3779b1U) >>
-		     (32 - __builtin_ctz(KM_DECAP_SLOTS));
+	__u32 slot = km_decap_slot_of(in->saddr, in->daddr, in->sport);
 
 	return bpf_map_lookup_elem(&decap_cache, &slot);
 }
@@ -550,13 +556,10 @@ static __always_inline int km_decap_fast(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&km_config, &zero);
 	if (!cfg || KM_AT(__be32, KM_FO_OUTER + 16) != cfg->edge_addr)
 		return KM_CONTINUE;
-	/* Inner source and destination as one word, as the entry holds them;
-	 * the slot is km_decap_slot()'s. */
+	/* Inner source and destination as one word, as the entry holds them. */
 	addrs = KM_AT(__u64, KM_FO_INNER + 12);
 	sport = KM_AT(__be16, KM_FO_L4);
-	slot = (((__u32)addrs ^ (__u32)(addrs >> 32) ^ ((__u32)sport << 16)) *
-		0x9e3779b1U) >>
-	       (32 - __builtin_ctz(KM_DECAP_SLOTS));
+	slot = km_decap_slot_of((__u32)addrs, (__u32)(addrs >> 32), sport);
 	c = bpf_map_lookup_elem(&decap_cache, &slot);
 	if (!c || *(const __u64 *)&c->svc_addr != addrs ||
 	    c->backend != KM_AT(__be32, KM_FO_OUTER + 12) ||
